@@ -1,0 +1,61 @@
+"""geo_stunting: spatial epidemiology of child stunting.
+
+Load cases, controls, health facilities and villages; check every row;
+project to metres; measure access; test clustering; export a map, a
+GeoPackage and ``results.json``.
+
+>>> import geo_stunting as gs
+>>> study = gs.load_study(gs.demo_study_path())
+>>> results = gs.analyze(study)
+>>> sorted(results.layers)
+['area', 'facilities', 'subjects']
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from geo_stunting._errors import (
+    AnalysisError,
+    GeoStuntingError,
+    InputError,
+    Problem,
+    ProjectionError,
+    StudyFileError,
+)
+from geo_stunting.config import STEP_NAMES, AnalysisSettings, read_study_file
+from geo_stunting.demo import demo_study_path
+from geo_stunting.export import write_outputs
+from geo_stunting.pipeline import Results, StepOutput, analyze, available_steps, register_step
+from geo_stunting.projection import choose_analysis_crs, utm_crs_for
+from geo_stunting.study import Study, load_study, study_from_frames
+
+try:
+    __version__ = version("geo_stunting")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "STEP_NAMES",
+    "AnalysisError",
+    "AnalysisSettings",
+    "GeoStuntingError",
+    "InputError",
+    "Problem",
+    "ProjectionError",
+    "Results",
+    "StepOutput",
+    "Study",
+    "StudyFileError",
+    "__version__",
+    "analyze",
+    "available_steps",
+    "choose_analysis_crs",
+    "demo_study_path",
+    "load_study",
+    "read_study_file",
+    "register_step",
+    "study_from_frames",
+    "utm_crs_for",
+    "write_outputs",
+]

@@ -1,0 +1,260 @@
+"""The ``geo-stunting`` command: a thin layer over the library.
+
+Exit codes: 0 done, 2 bad input (one line per problem), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from geo_stunting import __version__
+from geo_stunting._errors import GeoStuntingError
+from geo_stunting.config import STEP_NAMES
+from geo_stunting.demo import demo_study_path
+from geo_stunting.study import Study, load_study
+
+__all__ = ["app", "main"]
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+
+app = typer.Typer(
+    name="geo-stunting",
+    help=(
+        "Spatial epidemiology of child stunting: load cases, controls and health facilities, "
+        "check every row, measure access, test clustering and write a map, a GeoPackage and "
+        "results.json.\n\n"
+        "Start with:  geo-stunting demo   (runs everything on the bundled synthetic demo)"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only errors and the final summary.")
+]
+DebugOption = Annotated[
+    bool, typer.Option("--debug", help="Show the full traceback of an internal error.")
+]
+
+
+def _setup_logging(*, quiet: bool) -> None:
+    root = logging.getLogger("geo_stunting")
+    root.handlers.clear()
+    handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+def _fail(exc: BaseException, *, debug: bool) -> typer.Exit:
+    if isinstance(exc, GeoStuntingError):
+        for problem in exc.problems:
+            err_console.print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
+        return typer.Exit(EXIT_BAD_INPUT)
+    if debug:
+        err_console.print_exception()
+    err_console.print(
+        f"internal error ({type(exc).__name__}: {exc}). This is a bug in geo_stunting; "
+        "rerun with --debug for the traceback and report it.",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(EXIT_INTERNAL)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"geo_stunting {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = None,
+) -> None:
+    """Spatial epidemiology of child stunting."""
+
+
+@app.command()
+def validate(
+    study_file: Annotated[Path, typer.Argument(help="The study file (.toml).")],
+    rejects: Annotated[
+        Path | None, typer.Option(help="Also write the rejected rows to this CSV file.")
+    ] = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Load and check a study without analysing it, and print what was found."""
+    _setup_logging(quiet=True)
+    try:
+        study = load_study(study_file)
+    except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
+        raise _fail(exc, debug=debug) from None
+    _print_report(study, verbose=not quiet)
+    if rejects is not None:
+        study.rejects.to_csv(rejects, index=False)
+        out_console.print(f"rejected rows written to {rejects}", highlight=False)
+
+
+@app.command()
+def analyze(
+    study_file: Annotated[Path, typer.Argument(help="The study file (.toml).")],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder [default: maps/<study file name>]."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of every random step (overrides the study file).")
+    ] = None,
+    permutations: Annotated[
+        int | None, typer.Option(help="Monte Carlo replications (overrides the study file).")
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Run only this step (repeatable): {', '.join(STEP_NAMES)}."),
+    ] = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Analyse a study and write results.json, layers.gpkg, map.html, rejects.csv, run.json."""
+    _run(study_file, out or Path("maps") / study_file.stem, seed, permutations, only, quiet, debug)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("maps/demo"),
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Run the whole analysis on the bundled SYNTHETIC demo study (Ogan Ilir design)."""
+    try:
+        path = demo_study_path()
+    except GeoStuntingError as exc:
+        raise _fail(exc, debug=debug) from None
+    _run(path, out, None, None, None, quiet, debug)
+
+
+def _run(
+    study_file: Path,
+    out: Path,
+    seed: int | None,
+    permutations: int | None,
+    only: list[str] | None,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    from geo_stunting.export import write_outputs  # noqa: PLC0415
+    from geo_stunting.pipeline import analyze as run_analysis  # noqa: PLC0415
+
+    _setup_logging(quiet=quiet)
+    started = time.perf_counter()
+    try:
+        study = load_study(study_file)
+        if not quiet:
+            _print_report(study, verbose=False)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=quiet,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("analysing", total=None)
+
+            def progress(name: str, title: str) -> None:
+                bar.update(task, description=f"{name}: {title}")
+
+            results = run_analysis(
+                study,
+                seed=seed,
+                permutations=permutations,
+                steps=only or None,
+                progress=progress,
+            )
+            bar.update(task, description="writing outputs")
+            written = write_outputs(
+                results, out, run_extra={"command": ["geo-stunting", *sys.argv[1:]]}
+            )
+    except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
+        raise _fail(exc, debug=debug) from None
+    summary = results.sections["study"]
+    out_console.print(
+        f"{summary['name']}: {summary['n_cases']} cases, {summary['n_controls']} controls, "
+        f"{summary['n_facilities']} facilities, {summary['n_rejected']} rejected rows; "
+        f"CRS {summary['crs']}; {time.perf_counter() - started:.1f} s",
+        highlight=False,
+    )
+    for name, state in results.sections["steps"].items():
+        if state["status"] != "done":
+            out_console.print(f"  {name}: {state['status']} ({state['reason']})", highlight=False)
+    out_console.print(f"outputs in {out}/: {', '.join(written)}", highlight=False)
+
+
+def _print_report(study: Study, *, verbose: bool) -> None:
+    table = Table(title=f"{study.name}", title_justify="left", show_edge=False)
+    for column in ("layer", "rows read", "loaded", "rejected"):
+        table.add_column(column, justify="left" if column == "layer" else "right")
+    loaded = {"subjects": len(study.subjects)}
+    if study.facilities is not None:
+        loaded["facilities"] = len(study.facilities)
+    if study.area is not None:
+        loaded["area"] = len(study.area)
+    rejected = study.rejects["layer"].value_counts()
+    for layer, read in study.rows_read.items():
+        table.add_row(layer, str(read), str(loaded.get(layer, 0)), str(rejected.get(layer, 0)))
+    out_console.print(table)
+    out_console.print(
+        f"cases {study.n_cases}, controls {study.n_controls}; analysis CRS {study.crs_code} "
+        f"({study.crs.name}), {study.crs_reason}",
+        highlight=False,
+    )
+    if verbose:
+        for note in study.notes:
+            out_console.print(f"note: {note}", highlight=False, markup=False)
+    if len(study.rejects):
+        out_console.print(f"{len(study.rejects)} rejected row(s):", highlight=False)
+        shown = study.rejects if verbose else study.rejects.head(10)
+        for row in shown.itertuples(index=False):
+            where = f"{row.file}, row {row.row}" + (
+                f", column {row.column!r}" if row.column else ""
+            )
+            value = f" value {row.value!r}:" if row.value else ":"
+            out_console.print(f"  {where}{value} {row.reason}", highlight=False, markup=False)
+        if len(shown) < len(study.rejects):
+            out_console.print(
+                f"  … and {len(study.rejects) - len(shown)} more in rejects.csv", highlight=False
+            )
+
+
+def main() -> None:
+    """Entry point of the ``geo-stunting`` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

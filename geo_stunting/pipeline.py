@@ -1,0 +1,291 @@
+"""Run the analysis steps on a `Study` and gather their results and layers.
+
+This is the one place where a step registers itself: its name, what it
+needs, the function that computes it, the ``results.json`` section it fills
+and the layers it adds::
+
+    @register_step("access", title="Access to health facilities", needs={"facilities"})
+    def access_step(study: Study) -> StepOutput:
+        ...
+        return StepOutput(section={...}, layers={"facility_buffers": gdf})
+
+`analyze` runs every registered step in `STEP_NAMES` order (or the ones
+asked for), skips with a reason the steps whose needs the study does not
+meet, and returns `Results` — the same sections and layers the command-line
+interface writes to disk.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo_stunting._errors import GeoStuntingError
+from geo_stunting.config import STEP_NAMES
+from geo_stunting.study import Study
+
+__all__ = [
+    "RESULTS_SCHEMA_VERSION",
+    "Results",
+    "StepOutput",
+    "analyze",
+    "available_steps",
+    "register_step",
+]
+
+log = logging.getLogger(__name__)
+
+RESULTS_SCHEMA_VERSION = 1
+#: Modules that register steps, imported on first use.
+_STEP_MODULES: tuple[str, ...] = ()
+_NEEDS = frozenset({"facilities", "area", "cases", "controls"})
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """What one step adds: its ``results.json`` section, layers and notes."""
+
+    section: Mapping[str, Any]
+    layers: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Step:
+    name: str
+    title: str
+    needs: frozenset[str]
+    func: Callable[[Study], StepOutput]
+
+
+_REGISTRY: dict[str, _Step] = {}
+
+
+def register_step(
+    name: str, *, title: str, needs: Iterable[str] = ()
+) -> Callable[[Callable[[Study], StepOutput]], Callable[[Study], StepOutput]]:
+    """Register the function that computes step `name`.
+
+    Parameters
+    ----------
+    name
+        One of `geo_stunting.config.STEP_NAMES`.
+    title
+        A short title for progress bars and reports.
+    needs
+        Any of ``"facilities"``, ``"area"``, ``"cases"``, ``"controls"``; the
+        step is skipped, with the reason, when the study lacks one.
+    """
+    if name not in STEP_NAMES:
+        msg = f"unknown step {name!r}; add it to STEP_NAMES first"
+        raise ValueError(msg)
+    wanted = frozenset(needs)
+    if wanted - _NEEDS:
+        msg = f"unknown needs {sorted(wanted - _NEEDS)}"
+        raise ValueError(msg)
+
+    def decorate(func: Callable[[Study], StepOutput]) -> Callable[[Study], StepOutput]:
+        _REGISTRY[name] = _Step(name, title, wanted, func)
+        return func
+
+    return decorate
+
+
+def available_steps() -> tuple[str, ...]:
+    """Return the steps this version of geo_stunting can run, in run order."""
+    for module in _STEP_MODULES:
+        importlib.import_module(module)
+    return tuple(name for name in STEP_NAMES if name in _REGISTRY)
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything one analysis produced.
+
+    Attributes
+    ----------
+    study
+        The analysed study.
+    sections
+        The content of ``results.json``.
+    layers
+        Every output layer by name, in the analysis CRS.
+    timings
+        Seconds per step.
+    """
+
+    study: Study
+    sections: dict[str, Any]
+    layers: dict[str, gpd.GeoDataFrame]
+    timings: dict[str, float]
+
+    def to_json(self) -> str:
+        """``results.json`` text: stable key order, rounded floats, no timestamps."""
+        return json.dumps(_jsonable(self.sections), indent=2, ensure_ascii=False) + "\n"
+
+
+def analyze(
+    study: Study,
+    *,
+    steps: Iterable[str] | None = None,
+    seed: int | None = None,
+    permutations: int | None = None,
+    progress: Callable[[str, str], None] | None = None,
+) -> Results:
+    """Run the analysis steps on a study.
+
+    Parameters
+    ----------
+    study
+        A study from `load_study` or `study_from_frames`.
+    steps
+        Steps to run; default those in the study settings, else every
+        available step.
+    seed, permutations
+        Override the study settings.
+    progress
+        Called as ``progress(step_name, title)`` before each step.
+
+    Returns
+    -------
+    Results
+        The sections of ``results.json`` and every layer, as GeoDataFrames.
+
+    Examples
+    --------
+    >>> import geo_stunting as gs
+    >>> results = gs.analyze(gs.load_study(gs.demo_study_path()))
+    >>> results.sections["study"]["n_cases"]
+    67
+    """
+    settings = study.settings.with_overrides(
+        seed=seed, permutations=permutations, steps=None if steps is None else tuple(steps)
+    )
+    study = study.with_settings(settings)
+    available = available_steps()
+    wanted = settings.steps if settings.steps is not None else STEP_NAMES
+    sections: dict[str, Any] = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "study": study_summary(study),
+        "settings": {
+            "crs": study.crs_code,
+            "buffer_m": settings.buffer_m,
+            "permutations": settings.permutations,
+            "seed": settings.seed,
+            "weights": settings.weights,
+        },
+        "steps": {},
+    }
+    layers = base_layers(study)
+    timings: dict[str, float] = {}
+    for name in STEP_NAMES:
+        if name not in wanted:
+            continue
+        if name not in available:
+            sections["steps"][name] = {
+                "status": "not_available",
+                "reason": "not implemented in this version of geo_stunting",
+            }
+            continue
+        step = _REGISTRY[name]
+        reason = _unmet_need(step, study)
+        if reason is not None:
+            sections["steps"][name] = {"status": "skipped", "reason": reason}
+            log.warning("step %s skipped: %s", name, reason)
+            continue
+        if progress is not None:
+            progress(name, step.title)
+        started = time.perf_counter()
+        try:
+            output = step.func(study)
+        except GeoStuntingError as exc:
+            sections["steps"][name] = {"status": "skipped", "reason": str(exc)}
+            log.warning("step %s skipped: %s", name, exc)
+            continue
+        finally:
+            timings[name] = time.perf_counter() - started
+        sections[name] = dict(output.section)
+        sections["steps"][name] = {"status": "done"}
+        layers.update(output.layers)
+        for note in output.notes:
+            log.info("%s: %s", name, note)
+    return Results(study=study, sections=sections, layers=layers, timings=timings)
+
+
+def _unmet_need(step: _Step, study: Study) -> str | None:
+    if "facilities" in step.needs and (study.facilities is None or len(study.facilities) == 0):
+        return "the study has no facilities (add a [facilities] section)"
+    if "area" in step.needs and study.area is None:
+        return "the study has no study area (add an [area] section)"
+    for group, count in (("cases", study.n_cases), ("controls", study.n_controls)):
+        if group in step.needs and count == 0:
+            return f"the study has no {group}; this step compares cases with controls"
+    return None
+
+
+def study_summary(study: Study) -> dict[str, Any]:
+    """Return the ``study`` section of ``results.json``."""
+    area_m2 = None if study.area is None else float(study.area.geometry.union_all().area)
+    kinds = (
+        {}
+        if study.facilities is None
+        else {str(k): int(n) for k, n in sorted(study.facilities["kind"].value_counts().items())}
+    )
+    rejected = study.rejects["layer"].value_counts()
+    return {
+        "name": study.name,
+        "n_subjects": len(study.subjects),
+        "n_cases": study.n_cases,
+        "n_controls": study.n_controls,
+        "n_facilities": 0 if study.facilities is None else len(study.facilities),
+        "facility_kinds": kinds,
+        "n_areas": 0 if study.area is None else len(study.area),
+        "n_rejected": len(study.rejects),
+        "rows": {
+            layer: {"read": read, "rejected": int(rejected.get(layer, 0))}
+            for layer, read in study.rows_read.items()
+        },
+        "crs": study.crs_code,
+        "crs_reason": study.crs_reason,
+        "area_m2": area_m2,
+    }
+
+
+def base_layers(study: Study) -> dict[str, gpd.GeoDataFrame]:
+    """Return the study's own layers: subjects, facilities and area."""
+    layers = {"subjects": study.subjects}
+    if study.facilities is not None:
+        layers["facilities"] = study.facilities
+    if study.area is not None:
+        layers["area"] = study.area
+    return layers
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn numpy/pandas values into JSON, rounding floats to 10 significant digits."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray | pd.Series):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if not math.isfinite(number):
+            return None
+        return float(f"{number:.10g}")
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)

@@ -1,0 +1,123 @@
+"""The command line: clear output, exit codes 0 / 2 / 1, never a traceback for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from geo_stunting import cli
+from tests.conftest import SUBJECT_HEADER
+
+runner = CliRunner()
+
+
+def test_demo_writes_every_output(tmp_path):
+    result = runner.invoke(cli.app, ["demo", "--out", str(tmp_path / "demo"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "demo").iterdir())
+    assert names == ["layers.gpkg", "map.html", "rejects.csv", "results.json", "run.json"]
+    assert "67 cases, 134 controls" in result.output
+
+
+def test_analyze_with_overrides(write_study, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(
+        cli.app,
+        [
+            "analyze",
+            str(write_study()),
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+            "--permutations",
+            "19",
+            "--only",
+            "access",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["seed"] == 3
+    assert results["settings"]["permutations"] == 19
+    assert list(results["steps"]) == ["access"]
+
+
+def test_unknown_step_is_bad_input(write_study, tmp_path):
+    result = runner.invoke(cli.app, ["analyze", str(write_study()), "--only", "acess", "-q"])
+    assert result.exit_code == 2
+    assert "unknown step 'acess'" in result.output
+    assert "did you mean 'access'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_input_exits_2_with_one_line_per_problem(write_study):
+    path = write_study(subjects_section='stratm = "village"\nidd = "id"')
+    result = runner.invoke(cli.app, ["validate", str(path)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 2
+    assert "did you mean 'stratum'" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_validate_lists_rejected_rows(write_study, tmp_path):
+    text = "\n".join(
+        [
+            SUBJECT_HEADER,
+            "A,case,Desa A,-3.21,104.61,1",
+            "B,sick,Desa A,-3.21,104.62,1",
+            "C,control,Desa A,-3.22,104.62,1",
+        ]
+    )
+    rejects = tmp_path / "rejects.csv"
+    result = runner.invoke(
+        cli.app, ["validate", str(write_study(subjects=text)), "--rejects", str(rejects)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "subjects.csv, row 3, column 'status' value 'sick'" in result.output
+    assert rejects.read_text().count("\n") == 2
+
+
+def test_unusable_study_exits_2(write_study):
+    text = "\n".join([SUBJECT_HEADER, "A,case,Desa A,,,1"])
+    result = runner.invoke(cli.app, ["analyze", str(write_study(subjects=text)), "-q"])
+    assert result.exit_code == 2
+    assert "error: subjects.csv: no usable subjects rows" in result.output
+
+
+def test_internal_error_exits_1_without_traceback(write_study, monkeypatch):
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr(cli, "load_study", boom)
+    result = runner.invoke(cli.app, ["analyze", str(write_study()), "-q"])
+    assert result.exit_code == 1
+    assert "internal error (ZeroDivisionError: oops)" in result.output
+    assert "--debug" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_help_explains_the_commands():
+    result = runner.invoke(cli.app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("demo", "analyze", "validate"):
+        assert command in result.output
+    assert "geo-stunting demo" in result.output
+
+
+@pytest.mark.parametrize("args", [["--version"], ["validate", "--help"]])
+def test_console_script_runs(args):
+    # The installed entry point, as a user runs it.
+    result = subprocess.run(
+        [sys.executable, "-m", "geo_stunting.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,109 @@
+"""The study file: a public contract, with errors that name the key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geo_stunting import StudyFileError, load_study, read_study_file
+from geo_stunting.config import parse_weights
+
+
+def test_reads_every_documented_key(write_study):
+    path = write_study(
+        subjects_section='crs = "EPSG:4326"\ncase = ["case", "stunting", 1]\ncontrol = ["control"]',
+        analysis='crs = "EPSG:32748"\nbuffer_m = 1500\nweights = "distance:2000"\n'
+        'steps = ["access", "pattern"]',
+    )
+    config = read_study_file(path)
+    assert config.name == "Test study"
+    assert config.subjects.path == path.parent / "subjects.csv"
+    assert config.subjects.case == ("case", "stunting", "1")
+    assert config.subjects.stratum == "village"
+    assert config.facilities is not None
+    assert config.facilities.kind == "type"
+    assert config.area is not None
+    assert config.area.name == "nama"
+    assert config.analysis.buffer_m == 1500.0
+    assert config.analysis.permutations == 99
+    assert config.analysis.seed == 7
+    assert config.analysis.steps == ("access", "pattern")
+    assert len(config.sha256 or "") == 64
+
+
+def test_unknown_key_names_the_closest_valid_one(write_study):
+    path = write_study(subjects_section='stratm = "village"')
+    with pytest.raises(
+        StudyFileError, match=r"unknown key in \[subjects\] 'stratm'.*did you mean 'stratum'"
+    ):
+        read_study_file(path)
+
+
+def test_unknown_section_names_the_closest(write_study):
+    path = write_study(extra="[analyses]\nseed = 1")
+    with pytest.raises(
+        StudyFileError, match=r"unknown section 'analyses'.*did you mean 'analysis'"
+    ):
+        read_study_file(path)
+
+
+def test_every_unknown_key_is_reported_at_once(write_study):
+    path = write_study(subjects_section='idd = "id"\nstatuss = "status"')
+    with pytest.raises(StudyFileError) as info:
+        read_study_file(path)
+    assert len(info.value.problems) == 2
+    assert "'idd'" in str(info.value)
+    assert "'statuss'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("analysis", "match"),
+    [
+        (
+            'buffer_m = "2 km"',
+            r"buffer_m must be a positive number of metres.*write buffer_m = 2000",
+        ),
+        ("buffer_m = -5", r"buffer_m must be a positive number"),
+        ("permutations = 0", r"permutations must be a whole number >= 1"),
+        ("seed = 1.5", r"seed must be a whole number >= 0"),
+        ('weights = "queen"', r"weights = 'queen' is not understood.*knn:5"),
+        ('steps = ["acess"]', r"unknown step 'acess'.*did you mean 'access'"),
+    ],
+)
+def test_bad_analysis_values(write_study, analysis, match):
+    path = write_study(analysis=analysis)
+    with pytest.raises(StudyFileError, match=match):
+        read_study_file(path)
+
+
+def test_value_both_case_and_control(write_study):
+    path = write_study(subjects_section='case = ["1"]\ncontrol = ["1", "0"]')
+    with pytest.raises(StudyFileError, match=r"listed as both case and control"):
+        read_study_file(path)
+
+
+def test_invalid_toml_says_what_to_check(tmp_path: Path):
+    path = tmp_path / "study.toml"
+    path.write_text("[subjects]\npath = subjects.csv\n", encoding="utf-8")
+    with pytest.raises(StudyFileError, match=r"not valid TOML.*text values need quotes"):
+        read_study_file(path)
+
+
+def test_missing_subjects_section(tmp_path: Path):
+    path = tmp_path / "study.toml"
+    path.write_text('[study]\nname = "x"\n', encoding="utf-8")
+    with pytest.raises(StudyFileError, match=r"no \[subjects\] section"):
+        read_study_file(path)
+
+
+def test_missing_study_file(tmp_path: Path):
+    with pytest.raises(StudyFileError, match=r"study file not found"):
+        load_study(tmp_path / "nope.toml")
+
+
+def test_parse_weights():
+    assert parse_weights("knn:5") == ("knn", 5.0)
+    assert parse_weights(" distance:2000.5 ") == ("distance", 2000.5)
+    with pytest.raises(StudyFileError, match="at least 1 neighbour"):
+        parse_weights("knn:0")

@@ -1,0 +1,72 @@
+"""Outputs: every file written, atomically, and readable by GIS tools."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyogrio
+import pytest
+
+import geo_stunting as gs
+from geo_stunting import export
+
+
+@pytest.fixture(scope="module")
+def demo_results():
+    return gs.analyze(gs.load_study(gs.demo_study_path()))
+
+
+def test_writes_every_output(demo_results, tmp_path):
+    written = gs.write_outputs(demo_results, tmp_path / "out")
+    assert sorted(written) == sorted(export.OUTPUT_FILES)
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["study"]["n_cases"] == 67
+    layers = dict(pyogrio.list_layers(tmp_path / "out" / "layers.gpkg"))
+    assert layers == {"subjects": "Point", "facilities": "Point", "area": "Polygon"}
+    subjects = pyogrio.read_dataframe(tmp_path / "out" / "layers.gpkg", layer="subjects")
+    assert subjects.crs.to_epsg() == 32748
+    assert len(subjects) == 201
+    assert "lighting_lux" in subjects.columns
+    rejects = pd.read_csv(tmp_path / "out" / "rejects.csv")
+    assert list(rejects.columns) == ["layer", "file", "row", "id", "column", "value", "reason"]
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["seed"] == 20231
+    assert run["crs"] == "EPSG:32748"
+    assert len(run["study_file_sha256"]) == 64
+    assert {"geopandas", "pyproj", "shapely", "GDAL", "PROJ"} <= set(run["versions"])
+    html = (tmp_path / "out" / "map.html").read_text()
+    assert "Ogan Ilir demo (synthetic)" in html
+    assert list((tmp_path / "out").glob(".geo_stunting-*")) == []
+
+
+def test_failed_run_leaves_earlier_outputs_untouched(demo_results, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    gs.write_outputs(demo_results, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export, "write_gpkg", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        gs.write_outputs(demo_results, out)
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert after.keys() == before.keys()
+    assert after["results.json"] == before["results.json"]
+
+
+def test_failed_first_run_leaves_no_files(demo_results, tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "write_gpkg", lambda *a, **k: (_ for _ in ()).throw(OSError("x")))
+    with pytest.raises(OSError, match="x"):
+        gs.write_outputs(demo_results, tmp_path / "new")
+    assert list((tmp_path / "new").iterdir()) == []
+
+
+def test_map_escapes_markup_in_the_title(write_study, tmp_path):
+    path = write_study()
+    path.write_text(path.read_text().replace('"Test study"', '"<script>alert(1)</script>"'))
+    results = gs.analyze(gs.load_study(path))
+    html = gs.write_outputs(results, tmp_path / "o")["map.html"].read_text()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
