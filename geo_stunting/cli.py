@@ -8,18 +8,29 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from geo_stunting import __version__
 from geo_stunting._errors import GeoStuntingError
 from geo_stunting.config import STEP_NAMES
 from geo_stunting.demo import demo_study_path
+from geo_stunting.progress import Advance, Reporter
 from geo_stunting.study import Study, load_study
 
 __all__ = ["app", "main"]
@@ -161,10 +172,9 @@ def _run(
     quiet: bool,
     debug: bool,
 ) -> None:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
     from geo_stunting.export import write_outputs  # noqa: PLC0415
     from geo_stunting.pipeline import analyze as run_analysis  # noqa: PLC0415
+    from geo_stunting.progress import use_reporter  # noqa: PLC0415
 
     _setup_logging(quiet=quiet)
     started = time.perf_counter()
@@ -172,14 +182,7 @@ def _run(
         study = load_study(study_file)
         if not quiet:
             _print_report(study, verbose=False)
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=quiet,
-            transient=True,
-        ) as bar:
+        with _progress_bars(quiet=quiet) as bar, use_reporter(_reporter(bar)):
             task = bar.add_task("analysing", total=None)
 
             def progress(name: str, title: str) -> None:
@@ -209,6 +212,35 @@ def _run(
         if state["status"] != "done":
             out_console.print(f"  {name}: {state['status']} ({state['reason']})", highlight=False)
     out_console.print(f"outputs in {out}/: {', '.join(written)}", highlight=False)
+
+
+def _progress_bars(*, quiet: bool) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    )
+
+
+def _reporter(bar: Progress) -> Reporter:
+    @contextmanager
+    def report(description: str, total: int) -> Iterator[Advance]:
+        task = bar.add_task(description, total=total)
+
+        def advance(n: int = 1) -> None:
+            bar.advance(task, n)
+
+        try:
+            yield advance
+        finally:
+            bar.remove_task(task)
+
+    return report
 
 
 def _print_report(study: Study, *, verbose: bool) -> None:

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from geo_stunting.pipeline import jsonable
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -76,6 +78,7 @@ def run_info(results: Results, *, extra: dict[str, Any] | None = None) -> dict[s
         "crs": study.crs_code,
         "crs_reason": study.crs_reason,
         "seconds_per_step": {k: round(v, 4) for k, v in results.timings.items()},
+        "steps": jsonable(results.provenance),
         "notes": list(study.notes),
     }
     info.update(extra or {})

@@ -40,6 +40,7 @@ __all__ = [
     "StepOutput",
     "analyze",
     "available_steps",
+    "jsonable",
     "register_step",
 ]
 
@@ -53,11 +54,17 @@ _NEEDS = frozenset({"facilities", "area", "cases", "controls"})
 
 @dataclass(frozen=True)
 class StepOutput:
-    """What one step adds: its ``results.json`` section, layers and notes."""
+    """What one step adds: its ``results.json`` section, layers and notes.
+
+    ``provenance`` holds facts about how the step computed its results (for
+    example a check of planar against geodesic distances); it goes to
+    ``run.json`` under ``steps.<name>``, not to ``results.json``.
+    """
 
     section: Mapping[str, Any]
     layers: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,16 +129,19 @@ class Results:
         Every output layer by name, in the analysis CRS.
     timings
         Seconds per step.
+    provenance
+        Per step, how it computed its results (goes to ``run.json``).
     """
 
     study: Study
     sections: dict[str, Any]
     layers: dict[str, gpd.GeoDataFrame]
     timings: dict[str, float]
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """``results.json`` text: stable key order, rounded floats, no timestamps."""
-        return json.dumps(_jsonable(self.sections), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(jsonable(self.sections), indent=2, ensure_ascii=False) + "\n"
 
 
 def analyze(
@@ -188,6 +198,7 @@ def analyze(
     }
     layers = base_layers(study)
     timings: dict[str, float] = {}
+    provenance: dict[str, dict[str, Any]] = {}
     for name in STEP_NAMES:
         if name not in wanted:
             continue
@@ -217,9 +228,13 @@ def analyze(
         sections[name] = dict(output.section)
         sections["steps"][name] = {"status": "done"}
         layers.update(output.layers)
+        if output.provenance:
+            provenance[name] = dict(output.provenance)
         for note in output.notes:
             log.info("%s: %s", name, note)
-    return Results(study=study, sections=sections, layers=layers, timings=timings)
+    return Results(
+        study=study, sections=sections, layers=layers, timings=timings, provenance=provenance
+    )
 
 
 def _unmet_need(step: _Step, study: Study) -> str | None:
@@ -271,12 +286,12 @@ def base_layers(study: Study) -> dict[str, gpd.GeoDataFrame]:
     return layers
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Turn numpy/pandas values into JSON, rounding floats to 10 significant digits."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray | pd.Series):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
