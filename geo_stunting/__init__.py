@@ -7,8 +7,8 @@ GeoPackage and ``results.json``.
 >>> import geo_stunting as gs
 >>> study = gs.load_study(gs.demo_study_path())
 >>> results = gs.analyze(study)
->>> sorted(results.layers)
-['area', 'facilities', 'subjects']
+>>> results.sections["access"]["cases_within"]
+67
 """
 
 from __future__ import annotations
@@ -22,6 +22,15 @@ from geo_stunting._errors import (
     Problem,
     ProjectionError,
     StudyFileError,
+)
+from geo_stunting.access import (
+    AccessComparison,
+    area_coverage,
+    compare_access,
+    coverage,
+    coverage_polygons,
+    facility_buffers,
+    nearest_facility,
 )
 from geo_stunting.config import STEP_NAMES, AnalysisSettings, read_study_file
 from geo_stunting.demo import demo_study_path
@@ -37,6 +46,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "STEP_NAMES",
+    "AccessComparison",
     "AnalysisError",
     "AnalysisSettings",
     "GeoStuntingError",
@@ -49,10 +59,16 @@ __all__ = [
     "StudyFileError",
     "__version__",
     "analyze",
+    "area_coverage",
     "available_steps",
     "choose_analysis_crs",
+    "compare_access",
+    "coverage",
+    "coverage_polygons",
     "demo_study_path",
+    "facility_buffers",
     "load_study",
+    "nearest_facility",
     "read_study_file",
     "register_step",
     "study_from_frames",

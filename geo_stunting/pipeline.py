@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 RESULTS_SCHEMA_VERSION = 1
 #: Modules that register steps, imported on first use.
-_STEP_MODULES: tuple[str, ...] = ()
+_STEP_MODULES: tuple[str, ...] = ("geo_stunting.access",)
 _NEEDS = frozenset({"facilities", "area", "cases", "controls"})
 
 
