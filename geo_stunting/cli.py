@@ -119,7 +119,14 @@ def validate(
         study = load_study(study_file)
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
-    _print_report(study, verbose=not quiet)
+    if quiet:
+        out_console.print(
+            f"{study.name}: {len(study.subjects)} subjects loaded ({study.n_cases} cases, "
+            f"{study.n_controls} controls), {len(study.rejects)} rows rejected",
+            highlight=False,
+        )
+    else:
+        _print_report(study, all_rejects=True)
     if rejects is not None:
         study.rejects.to_csv(rejects, index=False)
         out_console.print(f"rejected rows written to {rejects}", highlight=False)
@@ -181,7 +188,7 @@ def _run(
     try:
         study = load_study(study_file)
         if not quiet:
-            _print_report(study, verbose=False)
+            _print_report(study, all_rejects=False)
         with _progress_bars(quiet=quiet) as bar, use_reporter(_reporter(bar)):
             task = bar.add_task("analysing", total=None)
 
@@ -243,7 +250,7 @@ def _reporter(bar: Progress) -> Reporter:
     return report
 
 
-def _print_report(study: Study, *, verbose: bool) -> None:
+def _print_report(study: Study, *, all_rejects: bool) -> None:
     table = Table(title=f"{study.name}", title_justify="left", show_edge=False)
     for column in ("layer", "rows read", "loaded", "rejected"):
         table.add_column(column, justify="left" if column == "layer" else "right")
@@ -261,12 +268,11 @@ def _print_report(study: Study, *, verbose: bool) -> None:
         f"({study.crs.name}), {study.crs_reason}",
         highlight=False,
     )
-    if verbose:
-        for note in study.notes:
-            out_console.print(f"note: {note}", highlight=False, markup=False)
+    for note in study.notes:
+        out_console.print(f"note: {note}", highlight=False, markup=False)
     if len(study.rejects):
         out_console.print(f"{len(study.rejects)} rejected row(s):", highlight=False)
-        shown = study.rejects if verbose else study.rejects.head(10)
+        shown = study.rejects if all_rejects else study.rejects.head(10)
         for row in shown.itertuples(index=False):
             where = f"{row.file}, row {row.row}" + (
                 f", column {row.column!r}" if row.column else ""

@@ -121,3 +121,11 @@ def test_console_script_runs(args):
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_validate_quiet_prints_one_summary_line(write_study):
+    result = runner.invoke(cli.app, ["validate", str(write_study()), "-q"])
+    assert result.exit_code == 0
+    assert result.output.strip() == (
+        "Test study: 10 subjects loaded (4 cases, 6 controls), 0 rows rejected"
+    )
