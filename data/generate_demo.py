@@ -85,6 +85,9 @@ buffer_m = 2000
 permutations = 999
 seed = 20231
 weights = "knn:5"
+
+[scan]
+max_radius_m = 1000  # village-scale clusters; without it the scan may join several settlements
 """
 
 

@@ -13,7 +13,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from geo_stunting._errors import Problem, StudyFileError
 
@@ -25,6 +25,8 @@ __all__ = [
     "AnalysisSettings",
     "AreaSpec",
     "FacilitiesSpec",
+    "RelativeRiskOptions",
+    "ScanOptions",
     "StudyConfig",
     "SubjectsSpec",
     "parse_weights",
@@ -44,6 +46,8 @@ DEFAULT_CASE_VALUES: tuple[str, ...] = ("case", "stunting", "1")
 DEFAULT_CONTROL_VALUES: tuple[str, ...] = ("control", "normal", "0")
 DEFAULT_SEED = 20231
 
+Direction = Literal["high", "low", "both"]
+Edge = Literal["uniform", "diggle", "none"]
 _WEIGHTS = re.compile(r"^(knn):(\d+)$|^(distance):(\d+(?:\.\d+)?)$")
 
 
@@ -91,6 +95,45 @@ class AreaSpec:
 
 
 @dataclass(frozen=True)
+class ScanOptions:
+    """Options of the Bernoulli spatial scan (``[scan]``).
+
+    Parameters
+    ----------
+    max_share
+        Largest window, as a share of all subjects (SaTScan's default 0.5).
+    max_radius_m
+        Largest window radius in metres; ``None`` for no limit.
+    direction
+        ``"high"`` (clusters of raised risk), ``"low"`` or ``"both"``.
+    """
+
+    max_share: float = 0.5
+    max_radius_m: float | None = None
+    direction: Direction = "high"
+
+
+@dataclass(frozen=True)
+class RelativeRiskOptions:
+    """Options of the kernel relative-risk surface (``[relative_risk]``).
+
+    Parameters
+    ----------
+    bandwidth_m
+        Gaussian kernel standard deviation in metres; ``None`` chooses it by
+        likelihood cross-validation (spatstat's ``bw.relrisk``).
+    cell_m
+        Grid cell size in metres; ``None`` for 128 cells across the window.
+    edge
+        Edge correction: ``"uniform"`` (default), ``"diggle"`` or ``"none"``.
+    """
+
+    bandwidth_m: float | None = None
+    cell_m: float | None = None
+    edge: Edge = "uniform"
+
+
+@dataclass(frozen=True)
 class AnalysisSettings:
     """How to analyse: the analysis CRS, distances, permutations, seed, steps.
 
@@ -109,6 +152,10 @@ class AnalysisSettings:
         Spatial weights: ``"knn:K"`` or ``"distance:D"`` (D in metres).
     steps
         Steps to run; ``None`` runs every available step.
+    scan
+        Options of the spatial scan (``[scan]``).
+    relative_risk
+        Options of the relative-risk surface (``[relative_risk]``).
     """
 
     crs: str = "auto"
@@ -117,6 +164,8 @@ class AnalysisSettings:
     seed: int = DEFAULT_SEED
     weights: str = "knn:5"
     steps: tuple[str, ...] | None = None
+    scan: ScanOptions = field(default_factory=ScanOptions)
+    relative_risk: RelativeRiskOptions = field(default_factory=RelativeRiskOptions)
 
     def with_overrides(
         self,
@@ -170,6 +219,8 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "facilities": ("path", "id", "name", "kind", "x", "y", "crs", "sheet", "layer"),
     "area": ("path", "name", "crs", "layer", "outside"),
     "analysis": ("crs", "buffer_m", "permutations", "seed", "weights", "steps"),
+    "scan": ("max_share", "max_radius_m", "direction"),
+    "relative_risk": ("bandwidth_m", "cell_m", "edge"),
     # Sections that later steps read; kept as plain tables here.
     "risk_factors": (),
 }
@@ -281,7 +332,11 @@ def parse_study_dict(data: dict[str, Any], *, base: Path, source: str) -> StudyC
     subjects = _subjects(data["subjects"], base, source)
     facilities = _facilities(data["facilities"], base, source) if "facilities" in data else None
     area = _area(data["area"], base, source) if "area" in data else None
-    analysis = _analysis(data.get("analysis", {}), source)
+    analysis = replace(
+        _analysis(data.get("analysis", {}), source),
+        scan=_scan(data.get("scan", {}), source),
+        relative_risk=_relative_risk(data.get("relative_risk", {}), source),
+    )
     return StudyConfig(
         name=name, subjects=subjects, facilities=facilities, area=area, analysis=analysis
     )
@@ -451,3 +506,63 @@ def _analysis(section: dict[str, Any], source: str) -> AnalysisSettings:
     if "steps" in section:
         updates["steps"] = _check_steps(section["steps"], "[analysis]")
     return replace(settings, **updates)
+
+
+def _positive(section: dict[str, Any], key: str, where: str, source: str) -> float | None:
+    if key not in section:
+        return None
+    value = section[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise StudyFileError(
+            Problem(
+                f"{where} {key} must be a positive number, got {value!r}",
+                file=source,
+                fix=f"write {key} = 1000 (no quotes, no unit)",
+            )
+        )
+    return float(value)
+
+
+def _choice(
+    section: dict[str, Any], key: str, options: tuple[str, ...], where: str, source: str
+) -> str:
+    value = section.get(key, options[0])
+    if value not in options:
+        raise StudyFileError(
+            Problem(
+                f"{where} {key} must be one of {list(options)}, got {value!r}",
+                file=source,
+                fix=f'write {key} = "{options[0]}"',
+            )
+        )
+    return str(value)
+
+
+def _scan(section: dict[str, Any], source: str) -> ScanOptions:
+    share = _positive(section, "max_share", "[scan]", source)
+    if share is not None and share > 0.5:
+        raise StudyFileError(
+            Problem(
+                f"[scan] max_share must be at most 0.5 (half of the subjects), got {share}",
+                file=source,
+                fix="write max_share = 0.5 or less",
+            )
+        )
+    return ScanOptions(
+        max_share=0.5 if share is None else share,
+        max_radius_m=_positive(section, "max_radius_m", "[scan]", source),
+        direction=cast(
+            "Direction", _choice(section, "direction", ("high", "low", "both"), "[scan]", source)
+        ),
+    )
+
+
+def _relative_risk(section: dict[str, Any], source: str) -> RelativeRiskOptions:
+    return RelativeRiskOptions(
+        bandwidth_m=_positive(section, "bandwidth_m", "[relative_risk]", source),
+        cell_m=_positive(section, "cell_m", "[relative_risk]", source),
+        edge=cast(
+            "Edge",
+            _choice(section, "edge", ("uniform", "diggle", "none"), "[relative_risk]", source),
+        ),
+    )

@@ -48,7 +48,11 @@ log = logging.getLogger(__name__)
 
 RESULTS_SCHEMA_VERSION = 1
 #: Modules that register steps, imported on first use.
-_STEP_MODULES: tuple[str, ...] = ("geo_stunting.access",)
+_STEP_MODULES: tuple[str, ...] = (
+    "geo_stunting.access",
+    "geo_stunting.scan",
+    "geo_stunting.relative_risk",
+)
 _NEEDS = frozenset({"facilities", "area", "cases", "controls"})
 
 

@@ -107,3 +107,35 @@ def test_parse_weights():
     assert parse_weights(" distance:2000.5 ") == ("distance", 2000.5)
     with pytest.raises(StudyFileError, match="at least 1 neighbour"):
         parse_weights("knn:0")
+
+
+def test_scan_and_relative_risk_options(write_study):
+    path = write_study(
+        extra='[scan]\nmax_share = 0.25\nmax_radius_m = 1000\ndirection = "both"\n'
+        '[relative_risk]\nbandwidth_m = 400\ncell_m = 50\nedge = "diggle"'
+    )
+    analysis = read_study_file(path).analysis
+    assert (analysis.scan.max_share, analysis.scan.max_radius_m) == (0.25, 1000.0)
+    assert analysis.scan.direction == "both"
+    assert (analysis.relative_risk.bandwidth_m, analysis.relative_risk.cell_m) == (400.0, 50.0)
+    assert analysis.relative_risk.edge == "diggle"
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        ("[scan]\nmax_share = 0.8", r"\[scan\] max_share must be at most 0.5"),
+        (
+            '[scan]\ndirection = "up"',
+            r"\[scan\] direction must be one of \['high', 'low', 'both'\]",
+        ),
+        (
+            "[scan]\nmax_radius = 10",
+            r"unknown key in \[scan\] 'max_radius'.*did you mean 'max_radius_m'",
+        ),
+        ("[relative_risk]\nbandwidth_m = 0", r"bandwidth_m must be a positive number"),
+    ],
+)
+def test_bad_step_options(write_study, extra, match):
+    with pytest.raises(StudyFileError, match=match):
+        read_study_file(write_study(extra=extra))

@@ -1,0 +1,228 @@
+"""Tests for geo_stunting.relative_risk: the kernel relative-risk surface against spatstat.
+
+Reference values: tests/reference/relrisk/relrisk.json, written by
+tests/reference/relrisk/relrisk.R (spatstat 3.0-3: bw.relrisk, relrisk, densityfun)
+on the grave data in a square window.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy.spatial import cKDTree
+
+import geo_stunting as gs
+from geo_stunting import AnalysisError
+from geo_stunting.relative_risk import (
+    bandwidth_relrisk,
+    relative_risk_layers,
+    relative_risk_surface,
+    relative_risk_xy,
+)
+
+HERE = Path(__file__).parent / "reference"
+
+
+@pytest.fixture(scope="module")
+def ref() -> dict:
+    return json.loads((HERE / "relrisk" / "relrisk.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def grave() -> pd.DataFrame:
+    return pd.read_csv(HERE / "grave" / "grave_points.csv")
+
+
+@pytest.fixture(scope="module")
+def window(ref: dict) -> shapely.Geometry:
+    (x0, x1), (y0, y1) = ref["window"]["xrange"], ref["window"]["yrange"]
+    return shapely.box(x0, y0, x1, y1)
+
+
+def _as_float(values: list) -> np.ndarray:
+    return np.array([float(v) for v in values])  # jsonlite writes Inf as "Inf"
+
+
+def test_bandwidth_is_spatstat_bw_relrisk(grave, window, ref) -> None:
+    choice = bandwidth_relrisk(grave["x"], grave["y"], grave["status"] == "case", window=window)
+    np.testing.assert_allclose(choice.candidates_m, ref["bw"]["h"], rtol=1e-12)
+    want = _as_float(ref["bw"]["cv"])
+    finite = np.isfinite(want)
+    assert np.array_equal(np.isfinite(choice.criterion), finite)
+    np.testing.assert_allclose(choice.criterion[finite], want[finite], rtol=1e-10)
+    assert choice.bandwidth_m == pytest.approx(ref["bw"]["sigma"], rel=1e-12)
+    assert not choice.at_edge
+
+
+def _on_spatstat_pixels(grave, window, ref, edge):
+    (x0, x1) = ref["window"]["xrange"]
+    result = relative_risk_xy(
+        grave["x"],
+        grave["y"],
+        grave["status"] == "case",
+        window=window,
+        bandwidth_m=ref["bw"]["sigma"],
+        cell_m=(x1 - x0) / 64,
+        edge=edge,
+        permutations=0,
+    )
+    pixels = ref["pixels"]
+    xcol, yrow = np.array(pixels["xcol"]), np.array(pixels["yrow"])
+    col = np.round((result.x - x0) / result.cell_m - 0.5).astype(int)
+    row = np.round((result.y - ref["window"]["yrange"][0]) / result.cell_m - 0.5).astype(int)
+    np.testing.assert_allclose(result.x, xcol[col], rtol=1e-12)
+    np.testing.assert_allclose(result.y, yrow[row], rtol=1e-12)
+    assert len(result.x) == 64 * 64  # the window is the grid's square
+    return result, row, col
+
+
+def test_surface_equals_spatstat_exact_kernel_sums(grave, window, ref) -> None:
+    result, row, col = _on_spatstat_pixels(grave, window, ref, "uniform")
+    want = np.array(ref["pixels"]["exact_p_case_uniform"], dtype=float)[row, col]
+    # spatstat cuts the kernel at 8 sigma; that matters only far from every point
+    np.testing.assert_allclose(result.p_case, want, atol=5e-5)
+    near = cKDTree(grave[["x", "y"]].to_numpy()).query(np.column_stack([result.x, result.y]))[0]
+    close = near < 4 * result.bandwidth_m
+    assert close.mean() > 0.8
+    np.testing.assert_allclose(result.p_case[close], want[close], rtol=1e-9, atol=1e-10)
+    # log relative risk = logit(p_case) - log(n_case / n_control)
+    n_case = int((grave["status"] == "case").sum())
+    expected = np.log(want / (1 - want)) - math.log(n_case / (len(grave) - n_case))
+    np.testing.assert_allclose(result.log_rr[close], expected[close], atol=1e-6)
+
+
+def test_diggle_edge_correction_matches_spatstat(grave, window, ref) -> None:
+    result, row, col = _on_spatstat_pixels(grave, window, ref, "diggle")
+    want = np.array(ref["pixels"]["exact_p_case_diggle"], dtype=float)[row, col]
+    np.testing.assert_allclose(result.p_case, want, atol=2e-4)  # our edge mass is on a raster
+    uniform = np.array(ref["pixels"]["exact_p_case_uniform"], dtype=float)[row, col]
+    assert np.abs(want - uniform).max() > 1e-2  # so the check above is not vacuous
+
+
+def test_surface_close_to_spatstat_relrisk_image(grave, window, ref) -> None:
+    # spatstat's relrisk image comes from an FFT on 64 x 64 pixels with the points
+    # moved to pixel centres: agreement is to the discretisation error only.
+    result, row, col = _on_spatstat_pixels(grave, window, ref, "uniform")
+    image = np.array(ref["pixels"]["p_case_uniform"], dtype=float)[row, col]
+    difference = np.abs(result.p_case - image)
+    assert difference.max() < 0.1
+    assert difference.mean() < 0.015
+
+
+def test_pointwise_p_values_by_brute_force() -> None:
+    rng = np.random.default_rng(2)
+    xy = rng.uniform(0, 1000, size=(30, 2))
+    is_case = np.arange(30) < 10
+    window = shapely.box(0, 0, 1000, 1000)
+    result = relative_risk_xy(
+        xy[:, 0],
+        xy[:, 1],
+        is_case,
+        window=window,
+        bandwidth_m=150.0,
+        cell_m=100.0,
+        permutations=39,
+        seed=9,
+    )
+    cells = np.column_stack([result.x, result.y])
+    kernel = np.exp(-((cells[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2) / (2 * 150.0**2))
+    observed = kernel[:, is_case].sum(axis=1)
+    replay = np.random.default_rng(9)
+    higher = np.zeros(len(cells))
+    for _ in range(39):
+        labels = replay.permuted(is_case.astype(float)).astype(bool)
+        higher += kernel[:, labels].sum(axis=1) >= observed * (1 - 1e-9)
+    np.testing.assert_array_equal(result.p_value, (1 + higher) / 40)
+    np.testing.assert_allclose(result.p_case, observed / kernel.sum(axis=1), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- study
+
+
+@pytest.fixture(scope="module")
+def demo() -> gs.Study:
+    return gs.load_study(gs.demo_study_path())
+
+
+def test_demo_step_layers_and_section(demo: gs.Study) -> None:
+    results = gs.analyze(demo, steps=["relative_risk"], permutations=99, seed=3)
+    section = results.sections["relative_risk"]
+    assert section["bandwidth_method"].startswith("likelihood cross-validation")
+    assert section["window"] == "union of the study-area polygons"
+    assert (section["permutations"], section["seed"]) == (99, 3)
+    grid = results.layers["relative_risk_grid"]
+    high = results.layers["relative_risk_high"]
+    assert grid.crs == demo.crs
+    assert high.crs == demo.crs
+    flagged = grid[grid["significant_high"]]
+    assert ((flagged["p_value"] < 0.05) & (flagged["log_rr"] > 0)).all()
+    assert section["share_window_significant_high"] == pytest.approx(len(flagged) / len(grid))
+    assert section["n_cells"] == len(grid)
+    cell_area = section["cell_m"] ** 2
+    window = demo.area.geometry.union_all()
+    assert high.geometry.union_all().within(window.buffer(1e-6))
+    assert high["area_m2"].sum() == pytest.approx(
+        flagged.geometry.union_all().intersection(window).area, rel=1e-9
+    )
+    assert high["area_m2"].sum() <= len(flagged) * cell_area * (1 + 1e-9)
+    json.dumps(results.to_json())
+
+
+def test_window_without_study_area_is_buffered_hull(demo: gs.Study) -> None:
+    result = relative_risk_surface(demo.subjects, bandwidth_m=800.0, permutations=0)
+    assert result.window_source.startswith("convex hull of the subjects buffered by")
+    hull = shapely.convex_hull(demo.subjects.geometry.union_all())
+    assert result.window.contains(hull)
+    assert result.window.area > hull.area
+    assert np.isnan(result.p_value).all()
+    assert result.to_dict()["share_window_significant_high"] is None
+    grid, high = relative_risk_layers(result, crs=demo.crs)
+    assert len(grid) == len(result.x)
+    assert len(high) == 0
+
+
+def test_same_seed_same_surface(demo: gs.Study) -> None:
+    a = relative_risk_surface(
+        demo.subjects, area=demo.area, bandwidth_m=1000.0, permutations=19, seed=4
+    )
+    b = relative_risk_surface(
+        demo.subjects, area=demo.area, bandwidth_m=1000.0, permutations=19, seed=4
+    )
+    assert a.p_value.tobytes() == b.p_value.tobytes()
+    assert a.log_rr.tobytes() == b.log_rr.tobytes()
+    assert a.to_dict() == b.to_dict()
+
+
+def test_bad_settings_are_reported_together() -> None:
+    window = shapely.box(0, 0, 10, 10)
+    with pytest.raises(AnalysisError, match=r"bandwidth_m = -1 must be positive[\s\S]*edge = 'x'"):
+        relative_risk_xy(
+            [1, 2, 3, 4],
+            [1, 2, 3, 4],
+            [True, True, False, False],
+            window=window,
+            bandwidth_m=-1,
+            edge="x",
+        )  # type: ignore[arg-type]
+
+
+def test_needs_two_cases_and_two_controls() -> None:
+    with pytest.raises(AnalysisError, match="at least 2 cases and 2 controls; found 1 case"):
+        relative_risk_xy([1, 2, 3], [1, 2, 3], [True, False, False], window=shapely.box(0, 0, 5, 5))
+
+
+def test_geographic_crs_is_refused() -> None:
+    gdf = gpd.GeoDataFrame(
+        {"status": ["case", "control"]},
+        geometry=gpd.points_from_xy([104.6, 104.7], [-3.2, -3.1]),
+        crs="EPSG:4326",
+    )
+    with pytest.raises(AnalysisError, match="projected CRS"):
+        relative_risk_surface(gdf)
