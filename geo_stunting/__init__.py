@@ -13,7 +13,9 @@ GeoPackage and ``results.json``.
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from geo_stunting._errors import (
     AnalysisError,
@@ -39,6 +41,24 @@ from geo_stunting.pipeline import Results, StepOutput, analyze, available_steps,
 from geo_stunting.projection import choose_analysis_crs, utm_crs_for
 from geo_stunting.study import Study, load_study, study_from_frames
 
+#: Public names of modules that import numba, loaded on first use to keep start-up fast.
+_LAZY = {
+    "ScanCluster": "geo_stunting.scan",
+    "ScanResult": "geo_stunting.scan",
+    "scan_bernoulli": "geo_stunting.scan",
+    "scan_bernoulli_xy": "geo_stunting.scan",
+    "RelativeRiskResult": "geo_stunting.relative_risk",
+    "relative_risk_surface": "geo_stunting.relative_risk",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    msg = f"module 'geo_stunting' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
 try:
     __version__ = version("geo_stunting")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -53,7 +73,10 @@ __all__ = [
     "InputError",
     "Problem",
     "ProjectionError",
+    "RelativeRiskResult",
     "Results",
+    "ScanCluster",
+    "ScanResult",
     "StepOutput",
     "Study",
     "StudyFileError",
@@ -71,6 +94,9 @@ __all__ = [
     "nearest_facility",
     "read_study_file",
     "register_step",
+    "relative_risk_surface",
+    "scan_bernoulli",
+    "scan_bernoulli_xy",
     "study_from_frames",
     "utm_crs_for",
     "write_outputs",

@@ -105,3 +105,10 @@ def test_analyze_does_not_change_the_study(demo_study):
     gs.analyze(demo_study, seed=1, permutations=9)
     assert demo_study.settings.seed == 20231
     assert demo_study.subjects.equals(before)
+
+
+def test_public_names_resolve():
+    for name in gs.__all__:
+        assert getattr(gs, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        gs.nope  # noqa: B018
