@@ -88,6 +88,40 @@ weights = "knn:5"
 
 [scan]
 max_radius_m = 1000  # village-scale clusters; without it the scan may join several settlements
+
+[risk_factors]
+categorical = [
+    "sex", "mother_knowledge", "income_below_umr", "exclusive_breastfeeding", "infectious_disease",
+]
+ordinal = { mother_education = ["primary", "junior", "senior", "higher"] }
+continuous = [
+    "age_months", "lighting_lux", "room_temp_c", "humidity_pct", "ventilation_pct",
+    "occupancy_m2_per_person", "water_tds_mgl", "water_turbidity_ntu", "water_temp_c",
+    "water_salinity_ppt", "water_ph", "water_conductivity_uscm", "water_fe_mgl", "water_mn_mgl",
+    "water_zn_mgl", "water_chloride_mgl",
+]
+logistic = [
+    "mother_knowledge", "income_below_umr", "exclusive_breastfeeding", "infectious_disease",
+    "water_mn_mgl", "humidity_pct", "lighting_lux",
+]
+per = { water_mn_mgl = 0.1, lighting_lux = 10 }  # odds ratios per 0.1 mg/L and per 10 lux
+
+[risk_factors.reference]  # the unexposed level of each factor
+sex = "F"
+mother_knowledge = "good"
+income_below_umr = "no"
+exclusive_breastfeeding = "yes"
+infectious_disease = "no"
+
+[risk_factors.labels]
+mother_knowledge = "Mother's knowledge"
+income_below_umr = "Income below UMR"
+exclusive_breastfeeding = "Exclusive breastfeeding"
+infectious_disease = "Infectious disease"
+mother_education = "Mother's education"
+lighting_lux = "Lighting (lux)"
+humidity_pct = "Humidity (%)"
+water_mn_mgl = "Water Mn (mg/L)"
 """
 
 

@@ -49,6 +49,9 @@ _LAZY = {
     "scan_bernoulli_xy": "geo_stunting.scan",
     "RelativeRiskResult": "geo_stunting.relative_risk",
     "relative_risk_surface": "geo_stunting.relative_risk",
+    "analyze_risk_factors": "geo_stunting.risk_factors",
+    "risk_factor_tables_csv": "geo_stunting.risk_factors",
+    "make_report": "geo_stunting.report",
 }
 
 
@@ -82,6 +85,7 @@ __all__ = [
     "StudyFileError",
     "__version__",
     "analyze",
+    "analyze_risk_factors",
     "area_coverage",
     "available_steps",
     "choose_analysis_crs",
@@ -91,10 +95,12 @@ __all__ = [
     "demo_study_path",
     "facility_buffers",
     "load_study",
+    "make_report",
     "nearest_facility",
     "read_study_file",
     "register_step",
     "relative_risk_surface",
+    "risk_factor_tables_csv",
     "scan_bernoulli",
     "scan_bernoulli_xy",
     "study_from_frames",

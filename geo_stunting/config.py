@@ -197,6 +197,7 @@ class StudyConfig:
     facilities: FacilitiesSpec | None = None
     area: AreaSpec | None = None
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    risk_factors: dict[str, Any] | None = None
     path: Path | None = None
     sha256: str | None = None
 
@@ -221,8 +222,16 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "analysis": ("crs", "buffer_m", "permutations", "seed", "weights", "steps"),
     "scan": ("max_share", "max_radius_m", "direction"),
     "relative_risk": ("bandwidth_m", "cell_m", "edge"),
-    # Sections that later steps read; kept as plain tables here.
-    "risk_factors": (),
+    "risk_factors": (
+        "categorical",
+        "ordinal",
+        "continuous",
+        "reference",
+        "labels",
+        "logistic",
+        "per",
+        "respondents",
+    ),
 }
 
 
@@ -337,8 +346,18 @@ def parse_study_dict(data: dict[str, Any], *, base: Path, source: str) -> StudyC
         scan=_scan(data.get("scan", {}), source),
         relative_risk=_relative_risk(data.get("relative_risk", {}), source),
     )
+    risk_factors = data.get("risk_factors")
+    if risk_factors is not None:
+        from geo_stunting._risk_spec import parse_risk_factor_section  # noqa: PLC0415
+
+        parse_risk_factor_section(risk_factors, base=base, source=source)
     return StudyConfig(
-        name=name, subjects=subjects, facilities=facilities, area=area, analysis=analysis
+        name=name,
+        subjects=subjects,
+        facilities=facilities,
+        area=area,
+        analysis=analysis,
+        risk_factors=risk_factors,
     )
 
 

@@ -52,6 +52,7 @@ _STEP_MODULES: tuple[str, ...] = (
     "geo_stunting.access",
     "geo_stunting.scan",
     "geo_stunting.relative_risk",
+    "geo_stunting.risk_factors",
 )
 _NEEDS = frozenset({"facilities", "area", "cases", "controls"})
 

@@ -90,6 +90,8 @@ class Study:
         Rows read per layer; for each, loaded + rejected = rows read.
     notes
         What validation noticed and handled (swaps, reprojections, defaults).
+    risk_factors
+        The ``[risk_factors]`` table of the study file, or ``None``.
     source
         The study file, when loaded from one.
     source_sha256
@@ -106,6 +108,7 @@ class Study:
     rejects: pd.DataFrame
     rows_read: dict[str, int]
     notes: tuple[str, ...] = ()
+    risk_factors: dict[str, Any] | None = None
     source: Path | None = None
     source_sha256: str | None = None
     _counts: dict[str, int] = field(default_factory=dict, repr=False)
@@ -200,6 +203,7 @@ def study_from_frames(
     facility_kind: str | None = "kind",
     area_name: str | None = "name",
     settings: AnalysisSettings | None = None,
+    risk_factors: dict[str, Any] | None = None,
 ) -> Study:
     """Build a `Study` from GeoDataFrames, with the same checks as `load_study`.
 
@@ -219,6 +223,9 @@ def study_from_frames(
         Name column in `area`.
     settings
         Analysis settings; the defaults otherwise.
+    risk_factors
+        A ``[risk_factors]`` table as in a study file (factors are inferred
+        from the columns when ``None``).
 
     Returns
     -------
@@ -269,6 +276,7 @@ def study_from_frames(
         ),
         area=None if area is None else AreaSpec(path=placeholder, name=area_name),
         analysis=settings or AnalysisSettings(),
+        risk_factors=risk_factors,
     )
     return _build(config, tables)
 
@@ -352,6 +360,7 @@ def _build(config: StudyConfig, tables: dict[str, RawTable]) -> Study:
         rejects=rejects,
         rows_read=rows_read,
         notes=tuple(notes),
+        risk_factors=config.risk_factors,
     )
 
 
