@@ -36,7 +36,7 @@ from geo_stunting.access import (
 )
 from geo_stunting.config import STEP_NAMES, AnalysisSettings, read_study_file
 from geo_stunting.demo import demo_study_path
-from geo_stunting.export import write_outputs
+from geo_stunting.export import PublicOptions, read_outputs, write_map, write_outputs
 from geo_stunting.pipeline import Results, StepOutput, analyze, available_steps, register_step
 from geo_stunting.projection import choose_analysis_crs, utm_crs_for
 from geo_stunting.study import Study, load_study, study_from_frames
@@ -52,6 +52,12 @@ _LAZY = {
     "analyze_risk_factors": "geo_stunting.risk_factors",
     "risk_factor_tables_csv": "geo_stunting.risk_factors",
     "make_report": "geo_stunting.report",
+    "make_map": "geo_stunting.mapping",
+    "render_map": "geo_stunting.mapping",
+    "map_html": "geo_stunting.mapping",
+    "donut_mask": "geo_stunting.masking",
+    "public_layers": "geo_stunting.masking",
+    "MaskingReport": "geo_stunting.masking",
 }
 
 
@@ -74,8 +80,10 @@ __all__ = [
     "AnalysisSettings",
     "GeoStuntingError",
     "InputError",
+    "MaskingReport",
     "Problem",
     "ProjectionError",
+    "PublicOptions",
     "RelativeRiskResult",
     "Results",
     "ScanCluster",
@@ -93,17 +101,24 @@ __all__ = [
     "coverage",
     "coverage_polygons",
     "demo_study_path",
+    "donut_mask",
     "facility_buffers",
     "load_study",
+    "make_map",
     "make_report",
+    "map_html",
     "nearest_facility",
+    "public_layers",
+    "read_outputs",
     "read_study_file",
     "register_step",
     "relative_risk_surface",
+    "render_map",
     "risk_factor_tables_csv",
     "scan_bernoulli",
     "scan_bernoulli_xy",
     "study_from_frames",
     "utm_crs_for",
+    "write_map",
     "write_outputs",
 ]

@@ -6,12 +6,13 @@ Exit codes: 0 done, 2 bad input (one line per problem), 1 internal error.
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -32,6 +33,9 @@ from geo_stunting.config import STEP_NAMES
 from geo_stunting.demo import demo_study_path
 from geo_stunting.progress import Advance, Reporter
 from geo_stunting.study import Study, load_study
+
+if TYPE_CHECKING:
+    from geo_stunting.export import PublicOptions
 
 __all__ = ["app", "main"]
 
@@ -59,6 +63,37 @@ QuietOption = Annotated[
 ]
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Show the full traceback of an internal error.")
+]
+PublicOption = Annotated[
+    bool,
+    typer.Option(
+        "--public",
+        help="Also write public/map.html and public/layers.gpkg: home points moved at random "
+        "(donut geomasking, inside their village), no names or ids. The masking settings "
+        "and seed go to run.json, which stays private.",
+    ),
+]
+OnlineOption = Annotated[
+    bool,
+    typer.Option(
+        "--online",
+        help="Load Leaflet from the internet and add OpenStreetMap and satellite tiles "
+        "(default: a self-contained page that works offline).",
+    ),
+]
+MaskMinOption = Annotated[
+    float, typer.Option("--mask-min-m", help="Smallest displacement of a public point, metres.")
+]
+MaskMaxOption = Annotated[
+    float, typer.Option("--mask-max-m", help="Largest displacement of a public point, metres.")
+]
+MaskSeedOption = Annotated[
+    int | None,
+    typer.Option(
+        "--mask-seed",
+        help="Seed of the displacements (default: a fresh random one, written to run.json). "
+        "Keep it private.",
+    ),
 ]
 
 
@@ -149,16 +184,34 @@ def analyze(
         list[str] | None,
         typer.Option(help=f"Run only this step (repeatable): {', '.join(STEP_NAMES)}."),
     ] = None,
+    public: PublicOption = False,
+    online: OnlineOption = False,
+    mask_min_m: MaskMinOption = 100.0,
+    mask_max_m: MaskMaxOption = 500.0,
+    mask_seed: MaskSeedOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Analyse a study and write results.json, layers.gpkg, map.html, rejects.csv, run.json."""
-    _run(study_file, out or Path("maps") / study_file.stem, seed, permutations, only, quiet, debug)
+    options = _public_options(public, mask_min_m, mask_max_m, mask_seed)
+    _run(
+        study_file,
+        out or Path("maps") / study_file.stem,
+        seed,
+        permutations,
+        only,
+        quiet,
+        debug,
+        online=online,
+        public=options,
+    )
 
 
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("maps/demo"),
+    public: PublicOption = False,
+    online: OnlineOption = False,
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
@@ -167,7 +220,56 @@ def demo(
         path = demo_study_path()
     except GeoStuntingError as exc:
         raise _fail(exc, debug=debug) from None
-    _run(path, out, None, None, None, quiet, debug)
+    options = _public_options(public, 100.0, 500.0, None)
+    _run(path, out, None, None, None, quiet, debug, online=online, public=options)
+
+
+@app.command("map")
+def map_command(
+    out_dir: Annotated[Path, typer.Argument(help="An output folder written by analyze or demo.")],
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="Write public/map.html and public/layers.gpkg (home points moved at random "
+            "inside their village, no names or ids) instead of map.html.",
+        ),
+    ] = False,
+    online: OnlineOption = False,
+    mask_min_m: MaskMinOption = 100.0,
+    mask_max_m: MaskMaxOption = 500.0,
+    mask_seed: MaskSeedOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Re-draw the map of an output folder from its layers.gpkg and results.json (no analysis)."""
+    from geo_stunting.export import write_map  # noqa: PLC0415
+
+    _setup_logging(quiet=quiet)
+    options = _public_options(public, mask_min_m, mask_max_m, mask_seed)
+    try:
+        written = write_map(out_dir, online=online, public=options)
+    except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
+        raise _fail(exc, debug=debug) from None
+    out_console.print(f"wrote {', '.join(str(p) for p in written.values())}", highlight=False)
+
+
+def _public_options(
+    public: bool, min_m: float, max_m: float, seed: int | None
+) -> PublicOptions | None:
+    from geo_stunting.export import PublicOptions  # noqa: PLC0415
+
+    if not public:
+        return None
+    if not 0 <= min_m < max_m:
+        raise typer.BadParameter(
+            f"need 0 ≤ --mask-min-m < --mask-max-m, got {min_m:g} and {max_m:g}",
+            param_hint="--mask-min-m/--mask-max-m",
+        )
+    # a fresh seed unless given: the published points must not be reproducible by others
+    return PublicOptions(
+        seed=secrets.randbelow(2**31) if seed is None else seed, min_m=min_m, max_m=max_m
+    )
 
 
 def _run(
@@ -178,6 +280,9 @@ def _run(
     only: list[str] | None,
     quiet: bool,
     debug: bool,
+    *,
+    online: bool = False,
+    public: PublicOptions | None = None,
 ) -> None:
     from geo_stunting.export import write_outputs  # noqa: PLC0415
     from geo_stunting.pipeline import analyze as run_analysis  # noqa: PLC0415
@@ -204,7 +309,11 @@ def _run(
             )
             bar.update(task, description="writing outputs")
             written = write_outputs(
-                results, out, run_extra={"command": ["geo-stunting", *sys.argv[1:]]}
+                results,
+                out,
+                run_extra={"command": ["geo-stunting", *sys.argv[1:]]},
+                online=online,
+                public=public,
             )
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None

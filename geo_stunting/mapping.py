@@ -1,10 +1,21 @@
-"""The interactive map of a run: villages, facilities, cases and controls.
+"""The interactive map of a run: every layer, a legend, headline results; works offline.
 
-Every layer is one ``folium.GeoJson`` (not one object per point), shown in
-longitude/latitude as web maps require; attribute values enter the page as
-data for tooltips, never as markup. The page is self-contained: Leaflet's
-script and style are inlined from the XStatic-Leaflet package (images as data
-URIs), so it opens with no internet; the villages make the base map.
+`make_map` draws a `Results`; `render_map` draws layers and ``results.json``
+sections read back from an output folder (``geo-stunting map OUTDIR``).
+
+How layers look is declared in `geo_stunting._map_layers.LAYER_STYLES`, one
+entry per layer name. The data go into the page once, as JSON inside a
+``<script type="application/json">`` element, and are drawn by a small
+script of ours (``_map_runtime.js``) on one canvas renderer: one Leaflet
+group per entry of the layer control, not one folium object per point.
+Attribute values are inserted as text (``textContent``), never as markup, and
+every label that Leaflet inserts as HTML (the layer control) is escaped.
+
+Offline (the default) the page is self-contained: Leaflet (XStatic-Leaflet,
+images as data URIs), the heat-map plugin (shipped in the folium wheel), our
+script and style are inlined; there are no tiles, and the villages make the
+base map on a plain background. ``online=True`` loads Leaflet from folium's
+CDN links and adds OpenStreetMap and Esri World Imagery tiles.
 """
 
 from __future__ import annotations
@@ -13,27 +24,34 @@ import base64
 import html
 import re
 from functools import cache
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import folium
+import folium.plugins
+from branca.element import CssLink, Element, JavascriptLink, MacroElement
+from folium.template import Template
+
+from geo_stunting._map_data import build_map_data, dumps_for_html
+from geo_stunting._map_layers import KIND_STYLES, LAYER_STYLES, MapContext
+from geo_stunting._map_summary import headlines, step_notes
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import geopandas as gpd
 
+    from geo_stunting.masking import MaskingReport
     from geo_stunting.pipeline import Results
-    from geo_stunting.study import Study
 
-__all__ = ["KIND_COLOURS", "STATUS_COLOURS", "make_map"]
+__all__ = ["KIND_STYLES", "LAYER_STYLES", "make_map", "map_html", "render_map"]
 
-STATUS_COLOURS = {"case": "#d7301f", "control": "#2b8cbe"}
-KIND_COLOURS = {
-    "puskesmas": "#006d2c",
-    "pustu": "#41ab5d",
-    "posyandu": "#a1d99b",
-    "hospital": "#54278f",
-}
-_OTHER_KIND = "#636363"
+_DEFAULT_BUFFER_M = 2000.0
+_TILES = (
+    ("OpenStreetMap", "OpenStreetMap"),
+    ("Esri.WorldImagery", "Satellite (Esri World Imagery)"),
+)
 
 
 @cache
@@ -54,121 +72,243 @@ def _leaflet_assets() -> tuple[str, str]:
     return script, style
 
 
-def _offline(fmap: folium.Map) -> None:
-    """Replace folium's CDN links with inlined Leaflet."""
-    fmap.default_js = []
-    fmap.default_css = []
-    script, style = _leaflet_assets()
-    header = fmap.get_root().header  # type: ignore[attr-defined]
-    header.add_child(folium.Element(f"<style>{style}</style>"), name="leaflet_css", index=0)
-    header.add_child(folium.Element(f"<script>{script}</script>"), name="leaflet_js", index=1)
+@cache
+def _heat_script() -> str:
+    """Leaflet.heat, as shipped inside the folium wheel (folium/templates)."""
+    return (Path(folium.__file__).parent / "templates" / "leaflet_heat.min.js").read_text(
+        encoding="utf-8"
+    )
 
 
-def _display(gdf: gpd.GeoDataFrame, fields: list[str]) -> gpd.GeoDataFrame:
-    keep = [f for f in fields if f in gdf.columns]
-    frame = gdf[[*keep, gdf.geometry.name]].to_crs(4326)
-    for column in keep:
-        frame[column] = frame[column].astype(str)
-    return frame
+@cache
+def _own_assets() -> tuple[str, str]:
+    """Our runtime script and style (package data of geo_stunting)."""
+    here = resources.files("geo_stunting")
+    script = (here / "_map_runtime.js").read_text(encoding="utf-8")
+    style = (here / "_map_style.css").read_text(encoding="utf-8")
+    return script, style
 
 
-def make_map(results: Results) -> folium.Map:
-    """Build the run's map.
+def _inline_script(text: str) -> str:
+    # a script's text ends at the first "</script" ("<!--" can hide that end); none of
+    # the inlined scripts contains either
+    lowered = text.lower()
+    if "</script" in lowered or "<!--" in lowered:  # pragma: no cover - guards asset updates
+        msg = "an inlined script contains </script or <!--"
+        raise ValueError(msg)
+    return f"<script>{text}</script>"
+
+
+class _Raw(Element):
+    """Markup put into the page as it is, not as a Jinja template.
+
+    A 20 MB data element would take seconds to compile, and inlined scripts
+    may contain ``{{``.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **_: Any) -> str:
+        return self.text
+
+
+class _Call(MacroElement):
+    """``geoStunting.<function>(map)`` at this point of the page's script."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "geoStunting.{{ this.function }}({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, function: str, *, ident: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "GeoStunting"
+        self._id = ident
+        self.function = function
+
+
+class _DataLayer(folium.map.Layer):
+    """One entry of the layer control, drawn by the runtime from the page's data.
+
+    The runtime adds the visible groups itself, bottom to top, so this layer
+    does not add itself to the map as folium layers do.
+    """
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "var {{ this.get_name() }} = geoStunting.group({{ this._parent.get_name() }}, "
+        "{{ this.index }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, title: str, index: int, *, show: bool) -> None:
+        # Leaflet's layer control inserts names as HTML: escape them
+        super().__init__(name=html.escape(title), overlay=True, control=True, show=show)
+        self._name = "Group"
+        self._id = f"g{index}"
+        self.index = index
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
+        MacroElement.render(self, **kwargs)  # type: ignore[no-untyped-call]
+
+
+class _EmptyBase(folium.map.Layer):
+    """A base layer without tiles (the villages on a plain background)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}var {{ this.get_name() }} = L.layerGroup();{% endmacro %}"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(name="Plain (no tiles)", overlay=False, control=True, show=False)
+        self._name = "Plain"
+        self._id = "base"
+
+
+def make_map(
+    results: Results, *, online: bool = False, masking: MaskingReport | None = None
+) -> folium.Map:
+    """Build the map of a run.
 
     Parameters
     ----------
     results
         What `geo_stunting.analyze` returned.
+    online
+        Load Leaflet from the internet and add tile layers (OpenStreetMap,
+        satellite); by default the page works offline.
+    masking
+        The report of `geo_stunting.masking.public_layers` when `results`
+        holds public (masked) layers; the title then says so.
 
     Returns
     -------
     folium.Map
         Save it with ``.save("map.html")``.
     """
-    study = results.study
-    bounds_source = study.area if study.area is not None else study.subjects
-    minx, miny, maxx, maxy = bounds_source.to_crs(4326).total_bounds
-    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
-    _offline(fmap)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    return render_map(results.layers, results.sections, online=online, masking=masking)
 
-    if study.area is not None:
-        folium.GeoJson(
-            _display(study.area, ["name"]),
-            name="Study area",
-            style_function=lambda _: {"color": "#555555", "weight": 1.5, "fillOpacity": 0.05},
-            tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["Area"]),
-        ).add_to(fmap)
 
-    fields = ["subject_id", "status", "stratum"]
-    for status in ("control", "case"):
-        group = study.subjects[study.subjects["status"] == status]
-        if len(group) == 0:
-            continue
-        colour = STATUS_COLOURS[status]
-        folium.GeoJson(
-            _display(group, fields),
-            name=f"{status.title()}s ({len(group)})",
-            marker=folium.CircleMarker(radius=4, weight=1, color="#ffffff", fill=True),
-            style_function=lambda _, c=colour: {"fillColor": c, "fillOpacity": 0.9},
-            tooltip=folium.GeoJsonTooltip(
-                fields=[f for f in fields if f in group.columns],
-                aliases=["Id", "Status", "Stratum"][: len([f for f in fields if f in group])],
-            ),
-        ).add_to(fmap)
+def render_map(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    sections: Mapping[str, Any],
+    *,
+    online: bool = False,
+    masking: MaskingReport | None = None,
+) -> folium.Map:
+    """Build the map from layers and ``results.json`` sections.
 
-    if study.facilities is not None:
-        for kind, group in study.facilities.groupby("kind", sort=True):
-            colour = KIND_COLOURS.get(str(kind), _OTHER_KIND)
-            folium.GeoJson(
-                _display(group, ["facility_id", "name", "kind"]),
-                name=f"Facilities: {kind}",
-                marker=folium.CircleMarker(radius=9, weight=3, color="#000000", fill=True),
-                style_function=lambda _, c=colour: {"fillColor": c, "fillOpacity": 0.9},
-                tooltip=folium.GeoJsonTooltip(
-                    fields=["name", "kind", "facility_id"], aliases=["Facility", "Kind", "Id"]
-                ),
-            ).add_to(fmap)
+    Parameters
+    ----------
+    layers
+        Layer name → GeoDataFrame, as in ``results.layers`` or layers.gpkg.
+    sections
+        The content of ``results.json`` (title and headline results).
+    online, masking
+        As in `make_map`.
 
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    _legend(fmap, study)
-    title = html.escape(study.name)
-    summary = (
-        f"{study.n_cases} cases, {study.n_controls} controls"
-        + ("" if study.facilities is None else f", {len(study.facilities)} facilities")
-        + f" · CRS {html.escape(study.crs_code)} · shows identifiable home locations"
+    Returns
+    -------
+    folium.Map
+        The map; ``map_html(fmap)`` gives the page.
+    """
+    settings = sections.get("settings") or {}
+    access = sections.get("access") or {}
+    buffer_m = float(settings.get("buffer_m") or access.get("buffer_m") or _DEFAULT_BUFFER_M)
+    ctx = MapContext(
+        buffer_m=buffer_m, online=online, public=masking is not None, sections=sections
     )
-    fmap.get_root().html.add_child(  # type: ignore[attr-defined]
-        folium.Element(
-            '<div style="position:fixed;top:10px;left:60px;z-index:1000;background:white;'
-            "padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);"
-            f'font:14px sans-serif"><b>{title}</b><br><small>{summary}</small></div>'
-        )
+    data = build_map_data(layers, ctx)
+
+    fmap = folium.Map(tiles=None, prefer_canvas=True, zoom_start=12, zoom_snap=0.25, zoom_delta=0.5)
+    fmap._id = "gs"  # noqa: SLF001 - stable names: the same run gives the same page
+    if data.bounds is not None:
+        (s, w), (n, e) = data.bounds
+        fmap.location = [(s + n) / 2, (w + e) / 2]
+    _add_assets(fmap, online=online)
+    study = sections.get("study") or {}
+    name = str(study.get("name") or "Study")
+    root: Any = fmap.get_root()
+    root.header.add_child(_Raw(f"<title>{html.escape(name)} · geo_stunting map</title>"))
+    root.html.add_child(_side_panel(name, sections, masking), name="gs_side")
+    root.html.add_child(
+        _Raw(
+            f'<script type="application/json" id="gs-data">{dumps_for_html(data.to_json())}'
+            "</script>"
+        ),
+        name="gs_data",
     )
+
+    if online:
+        for ident, (tiles, title) in enumerate(_TILES):
+            layer = folium.TileLayer(tiles, name=title, overlay=False, show=ident == 0)
+            layer._id = f"tiles{ident}"  # noqa: SLF001 - stable names
+            layer.add_to(fmap)
+        _EmptyBase().add_to(fmap)
+    _Call("init", ident="init").add_to(fmap)
+    # the layer control lists the top-most layer first, as GIS programs do
+    for index in sorted(range(len(data.groups)), key=lambda i: -data.groups[i]["rank"]):
+        group = data.groups[index]
+        _DataLayer(group["title"], index, show=group["show"]).add_to(fmap)
+    _Call("finish", ident="finish").add_to(fmap)
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control._id = "layers"  # noqa: SLF001 - stable names
+    control.add_to(fmap)
     return fmap
 
 
-def _legend(fmap: folium.Map, study: Study) -> None:
-    """A fixed legend of the symbols on the map."""
-    items = [
-        (STATUS_COLOURS["case"], "circle", "case"),
-        (STATUS_COLOURS["control"], "circle", "control"),
-    ]
-    if study.facilities is not None:
-        items += [
-            (KIND_COLOURS.get(str(kind), _OTHER_KIND), "ring", f"facility: {kind}")
-            for kind in sorted(study.facilities["kind"].unique())
-        ]
-    rows = "".join(
-        f'<div><span style="display:inline-block;width:11px;height:11px;margin-right:6px;'
-        f"background:{colour};border:{'3px solid #000' if shape == 'ring' else '1px solid #333'};"
-        f'border-radius:50%"></span>{html.escape(label)}</div>'
-        for colour, shape, label in items
-    )
-    fmap.get_root().html.add_child(  # type: ignore[attr-defined]
-        folium.Element(
-            '<div style="position:fixed;bottom:30px;right:10px;z-index:1000;background:white;'
-            "padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);"
-            f'font:12px sans-serif">{rows}</div>'
+def map_html(fmap: folium.Map) -> str:
+    """The page of a map made by `make_map` or `render_map`."""
+    return str(fmap.get_root().render())
+
+
+def _add_assets(fmap: folium.Map, *, online: bool) -> None:
+    header = fmap.get_root().header  # type: ignore[attr-defined]
+    script, style = _own_assets()
+    fmap.default_js = []
+    fmap.default_css = []
+    if online:
+        # folium's CDN links, placed before our script (folium would add them after it)
+        leaflet = dict(folium.Map.default_js)["leaflet"]
+        heat = dict(folium.plugins.HeatMap.default_js)["leaflet-heat.js"]
+        css = dict(folium.Map.default_css)["leaflet_css"]
+        header.add_child(CssLink(css), name="leaflet_css", index=0)
+        header.add_child(JavascriptLink(leaflet), name="leaflet_js", index=1)
+        header.add_child(JavascriptLink(heat), name="leaflet_heat")
+    else:
+        leaflet_js, leaflet_css = _leaflet_assets()
+        header.add_child(_Raw(f"<style>{leaflet_css}</style>"), name="leaflet_css", index=0)
+        header.add_child(_Raw(_inline_script(leaflet_js)), name="leaflet_js", index=1)
+        header.add_child(_Raw(_inline_script(_heat_script())), name="leaflet_heat")
+    header.add_child(_Raw(f"<style>{style}</style>"), name="gs_css")
+    header.add_child(_Raw(_inline_script(script)), name="gs_js")
+    if not online:
+        header.add_child(
+            _Raw("<style>.folium-map.leaflet-container { background: #dfe3dc; }</style>"),
+            name="gs_offline",
         )
+
+
+def _side_panel(name: str, sections: Mapping[str, Any], masking: MaskingReport | None) -> _Raw:
+    """Title, the privacy notice and the headline results, as escaped text."""
+    if masking is None:
+        note = (
+            '<p class="gs-warning">Confidential: this map shows the home locations of '
+            "identifiable children (health data). Do not share it; share the public version "
+            "instead (geo-stunting map OUTDIR --public).</p>"
+        )
+    else:
+        note = f'<p class="gs-public">Public version: {html.escape(masking.describe())}.</p>'
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in headlines(sections))
+    notes = "".join(
+        f'<li class="gs-note">{html.escape(line)}</li>' for line in step_notes(sections)
+    )
+    return _Raw(
+        '<div class="gs-panel gs-side" id="gs-side">'
+        f'<h1 id="gs-title">{html.escape(name)}</h1>{note}'
+        '<details id="gs-summary" open><summary>Headline results</summary>'
+        f"<ul>{items}{notes}</ul></details></div>"
     )

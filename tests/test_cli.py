@@ -19,7 +19,18 @@ def test_demo_writes_every_output(tmp_path):
     result = runner.invoke(cli.app, ["demo", "--out", str(tmp_path / "demo"), "--quiet"])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert names == ["layers.gpkg", "map.html", "rejects.csv", "results.json", "run.json"]
+    tables = [f"risk_factors_{t}.csv" for t in ("table1", "table2", "table3", "logistic")]
+    assert names == sorted(
+        [
+            "layers.gpkg",
+            "map.html",
+            "rejects.csv",
+            "report.html",
+            "results.json",
+            "run.json",
+            *tables,
+        ]
+    )
     assert "67 cases, 134 controls" in result.output
 
 

@@ -19,7 +19,9 @@ def demo_results():
 
 def test_writes_every_output(demo_results, tmp_path):
     written = gs.write_outputs(demo_results, tmp_path / "out")
-    assert sorted(written) == sorted(export.OUTPUT_FILES)
+    tables = [f"risk_factors_{t}.csv" for t in ("table1", "table2", "table3", "logistic")]
+    assert sorted(written) == sorted([*export.OUTPUT_FILES, *tables])
+    assert "Table 1" in (tmp_path / "out" / "report.html").read_text()
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["study"]["n_cases"] == 67
     layers = dict(pyogrio.list_layers(tmp_path / "out" / "layers.gpkg"))

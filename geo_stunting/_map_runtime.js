@@ -1,0 +1,422 @@
+/* geo_stunting map runtime: draws a run's layers from the JSON data embedded in the page.
+ * Every attribute value is inserted as text (textContent), never as markup. */
+(function () {
+  "use strict";
+  var GS = (window.geoStunting = window.geoStunting || {});
+  GS.groups = [];
+  GS.ready = false;
+  var data = null;
+  var tables = {};
+
+  function getData() {
+    if (data === null) {
+      data = JSON.parse(document.getElementById("gs-data").textContent);
+      Object.keys(data.tables).forEach(function (name) {
+        var t = data.tables[name];
+        t.byName = {};
+        t.columns.forEach(function (c) { t.byName[c.name] = c; });
+        if (t.shape) {
+          var dxy = t.shape.xy, xy = new Float64Array(dxy.length), ax = 0, ay = 0;
+          for (var k = 0; k < dxy.length; k += 2) {
+            ax += dxy[k]; ay += dxy[k + 1];
+            xy[k] = ax / 1e6; xy[k + 1] = ay / 1e6;
+          }
+          t.shape.coords = xy;
+        }
+        tables[name] = t;
+      });
+      data.groups.forEach(function (g) {
+        if (g.rows && g.rows.delta) {
+          var rows = new Array(g.rows.delta.length), acc = 0;
+          for (var k = 0; k < rows.length; k++) { acc += g.rows.delta[k]; rows[k] = acc; }
+          g.rows = rows;
+        } else if (g.rows && g.rows.same !== undefined) {
+          g.rows = data.groups[g.rows.same].rows;
+        }
+      });
+    }
+    return data;
+  }
+
+  /* ------------------------------------------------------------------ symbols on canvas */
+  L.Canvas.include({
+    _gsShape: function (layer) {
+      if (!this._drawing || layer._empty()) { return; }
+      var p = layer._point, ctx = this._ctx, r = Math.max(Math.round(layer._radius), 1);
+      var shape = layer.options.shape, k;
+      ctx.beginPath();
+      if (shape === "square") {
+        ctx.rect(p.x - r, p.y - r, 2 * r, 2 * r);
+      } else if (shape === "diamond") {
+        k = r * 1.35;
+        ctx.moveTo(p.x, p.y - k); ctx.lineTo(p.x + k, p.y); ctx.lineTo(p.x, p.y + k);
+        ctx.lineTo(p.x - k, p.y); ctx.closePath();
+      } else if (shape === "triangle") {
+        k = r * 1.3;
+        ctx.moveTo(p.x, p.y - k); ctx.lineTo(p.x + k, p.y + k * 0.8);
+        ctx.lineTo(p.x - k, p.y + k * 0.8); ctx.closePath();
+      } else if (shape === "cross") {
+        k = r / 2.6;
+        ctx.moveTo(p.x - k, p.y - r); ctx.lineTo(p.x + k, p.y - r); ctx.lineTo(p.x + k, p.y - k);
+        ctx.lineTo(p.x + r, p.y - k); ctx.lineTo(p.x + r, p.y + k); ctx.lineTo(p.x + k, p.y + k);
+        ctx.lineTo(p.x + k, p.y + r); ctx.lineTo(p.x - k, p.y + r); ctx.lineTo(p.x - k, p.y + k);
+        ctx.lineTo(p.x - r, p.y + k); ctx.lineTo(p.x - r, p.y - k); ctx.lineTo(p.x - k, p.y - k);
+        ctx.closePath();
+      } else {
+        ctx.arc(p.x, p.y, r, 0, Math.PI * 2, false);
+      }
+      this._fillStroke(ctx, layer);
+    }
+  });
+  var GsSymbol = L.CircleMarker.extend({
+    options: { shape: "circle" },
+    _updatePath: function () {
+      if (this._renderer && this._renderer._gsShape) { this._renderer._gsShape(this); }
+      else { L.CircleMarker.prototype._updatePath.call(this); }
+    }
+  });
+
+  /* ---------------------------------------------------------------------------- values */
+  function cell(col, i) {
+    var v = col.values;
+    if (v !== null && !Array.isArray(v)) {
+      var k = v.k[i];
+      return k === null || k < 0 ? null : v.c[k];
+    }
+    return v[i];
+  }
+  function group3(s) { return s.replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+  function num(v) {
+    if (typeof v !== "number") { return String(v); }
+    var a = Math.abs(v);
+    if (a !== 0 && (a < 0.001 || a >= 1e7)) { return v.toExponential(2); }
+    var s = String(Number(v.toPrecision(4)));
+    return a >= 1000 ? group3(String(Math.round(v))) : s;
+  }
+  function format(fmt, v) {
+    if (v === null || v === undefined) { return "–"; }
+    if (typeof v !== "number") { return String(v); }
+    switch (fmt) {
+      case "m": return a1000(v);
+      case "m2": return v >= 1e5 ? Number((v / 1e6).toPrecision(3)) + " km²" : group3(String(Math.round(v))) + " m²";
+      case "pct": return v.toFixed(1) + " %";
+      case "p": return v < 0.001 ? "< 0.001" : v.toFixed(3);
+      case "bool": return v ? "yes" : "no";
+      case "int": return group3(String(Math.round(v)));
+      default: return num(v);
+    }
+  }
+  function a1000(v) {
+    return v >= 10000 ? Number((v / 1000).toPrecision(3)) + " km" : group3(String(Math.round(v))) + " m";
+  }
+  function fill(template, table, i) {
+    return template.replace(/\{([A-Za-z0-9_]+)\}/g, function (all, name) {
+      var col = table.byName[name];
+      return col ? format(col.fmt, cell(col, i)) : "–";
+    });
+  }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined) { e.textContent = text; }
+    return e;
+  }
+  function popupContent(spec, table, i) {
+    var box = el("div", "gs-popup");
+    box.appendChild(el("div", "gs-popup-title", spec.title));
+    var tbl = el("table");
+    table.columns.forEach(function (col) {
+      var tr = el("tr");
+      tr.appendChild(el("th", null, col.label));
+      tr.appendChild(el("td", null, format(col.fmt, cell(col, i))));
+      tbl.appendChild(tr);
+    });
+    box.appendChild(tbl);
+    return box;
+  }
+
+  /* --------------------------------------------------------------------------- styles */
+  function hexToRgb(h) {
+    return [parseInt(h.substr(1, 2), 16), parseInt(h.substr(3, 2), 16), parseInt(h.substr(5, 2), 16)];
+  }
+  function rampColour(stops, v) {
+    if (typeof v !== "number") { return null; }
+    if (v <= stops[0][0]) { return stops[0][1]; }
+    for (var j = 1; j < stops.length; j++) {
+      if (v <= stops[j][0]) {
+        var a = stops[j - 1], b = stops[j], t = (v - a[0]) / (b[0] - a[0] || 1);
+        var ca = hexToRgb(a[1]), cb = hexToRgb(b[1]);
+        return "rgb(" + [0, 1, 2].map(function (c) { return Math.round(ca[c] + t * (cb[c] - ca[c])); }).join(",") + ")";
+      }
+    }
+    return stops[stops.length - 1][1];
+  }
+  function styleOf(spec, table, i, j) {
+    var s = L.extend({}, spec.style);
+    if (spec.cats && spec.cats[j] >= 0) { L.extend(s, spec.styles[spec.cats[j]]); }
+    if (spec.ramp) {
+      var c = rampColour(spec.ramp.stops, cell(table.byName[spec.ramp.column], i));
+      if (c === null) { s.fillOpacity = 0; s.opacity = 0; } else { s[spec.ramp.prop] = c; }
+    }
+    if (s.dashArray) { s.dashArray = String(s.dashArray); }
+    return s;
+  }
+
+  /* ----------------------------------------------------------------------- geometries */
+  function shapeLayer(table, i, s) {
+    var sh = table.shape, xy = sh.coords, parts = [], p, r, k;
+    function run(a, b) {
+      var out = new Array(b - a);
+      for (var q = a; q < b; q++) { out[q - a] = [xy[2 * q + 1], xy[2 * q]]; }
+      return out;
+    }
+    var g0 = sh.geoms[i], g1 = sh.geoms[i + 1];
+    if (sh.family === "polygon") {
+      for (p = g0; p < g1; p++) {
+        var rings = [];
+        for (r = sh.parts[p]; r < sh.parts[p + 1]; r++) { rings.push(run(sh.rings[r], sh.rings[r + 1])); }
+        parts.push(rings);
+      }
+      return L.polygon(parts.length === 1 ? parts[0] : parts, s);
+    }
+    if (sh.family === "line") {
+      for (p = g0; p < g1; p++) { parts.push(run(sh.parts[p], sh.parts[p + 1])); }
+      return L.polyline(parts.length === 1 ? parts[0] : parts, s);
+    }
+    var fg = L.featureGroup();
+    for (p = g0; p < g1; p++) {
+      for (k = sh.parts[p]; k < sh.parts[p + 1]; k++) { fg.addLayer(new GsSymbol([xy[2 * k + 1], xy[2 * k]], s)); }
+    }
+    return fg;
+  }
+
+  /* --------------------------------------------------------------------------- groups */
+  var DataGroup = L.FeatureGroup.extend({
+    initialize: function (spec) {
+      L.FeatureGroup.prototype.initialize.call(this, []);
+      this.gsSpec = spec;
+      this.gsBuilt = false;
+    },
+    onAdd: function (map) {
+      var t0 = performance.now();
+      if (!this.gsBuilt) { this.gsBuilt = true; build(this); }
+      var t1 = performance.now();
+      L.FeatureGroup.prototype.onAdd.call(this, map);
+      this.gsMs = [t1 - t0, performance.now() - t1];
+    },
+    gsCount: function () { return this.getLayers().length; }
+  });
+
+  /* Leaflet classes whose default options are a group's style: markers then need no
+   * options of their own (100,000 markers build about twice as fast). */
+  function styledClass(base, style) {
+    return base.extend({ options: style });
+  }
+
+  function build(group) {
+    var spec = group.gsSpec, table = tables[spec.table], n = spec.n;
+    var rows = spec.rows, i, j, layer, s, base = { renderer: GS.renderer, interactive: true };
+    var plain = !spec.cats && !spec.ramp, big = n > 20000;
+    var Fixed = null;
+    if (table.points && plain) {
+      s = L.extend(styleOf(spec, table, 0, 0), base);
+      if (big) { s.stroke = false; }  /* outlines double the drawing time */
+      Fixed = styledClass(GsSymbol, s);
+    }
+    for (j = 0; j < n; j++) {
+      i = rows === null ? j : rows[j];
+      if (Fixed !== null) {
+        layer = new Fixed(L.latLng(table.points[2 * i + 1], table.points[2 * i]));
+        layer.gsRow = i;
+        group.addLayer(layer);
+        continue;
+      }
+      s = L.extend(styleOf(spec, table, i, j), base);
+      if (table.points) {
+        layer = new GsSymbol([table.points[2 * i + 1], table.points[2 * i]], s);
+      } else if (table.links) {
+        var lk = table.links, a = tables[lk.from].points, b = tables[lk.to].points;
+        var ia = lk.rows[2 * i], ib = lk.rows[2 * i + 1];
+        layer = L.polyline([[a[2 * ia + 1], a[2 * ia]], [b[2 * ib + 1], b[2 * ib]]], s);
+      } else if (table.shape) {
+        layer = shapeLayer(table, i, s);
+      } else {
+        layer = L.GeoJSON.geometryToLayer({ type: "Feature", geometry: table.geojson[i], properties: {} },
+          L.extend({ pointToLayer: function (f, ll) { return new GsSymbol(ll, s); } }, s));
+      }
+      layer.gsRow = i;
+      group.addLayer(layer);
+    }
+    group.bindTooltip(function (l) {
+      return el("span", null, spec.tooltip ? fill(spec.tooltip, table, l.gsRow) : spec.title);
+    }, { sticky: !table.points, direction: "top", opacity: 0.95 });
+    group.bindPopup(function (l) { return popupContent(spec, table, l.gsRow); },
+      { maxWidth: 380, maxHeight: 340, autoPanPadding: [30, 30] });
+  }
+
+  var LabelGroup = L.LayerGroup.extend({
+    initialize: function (spec) {
+      L.LayerGroup.prototype.initialize.call(this, []);
+      this.gsSpec = spec;
+      var table = tables[spec.table], col = table.byName[spec.options.column || "name"];
+      for (var j = 0; j < spec.n; j++) {
+        var i = spec.rows === null ? j : spec.rows[j], text = col ? cell(col, i) : null;
+        if (text === null || text === undefined) { continue; }
+        var label = el("span", null, String(text));
+        this.addLayer(L.marker([spec.anchors[2 * j + 1], spec.anchors[2 * j]], {
+          icon: L.divIcon({ className: "gs-label", html: label, iconSize: null }),
+          interactive: false, keyboard: false, pane: "gsLabels"
+        }));
+      }
+    },
+    gsCount: function () { return this.getLayers().length; }
+  });
+
+  function heatGroup(spec) {
+    var table = tables[spec.table], pts = [];
+    for (var j = 0; j < spec.n; j++) {
+      var i = spec.rows === null ? j : spec.rows[j];
+      pts.push([table.points[2 * i + 1], table.points[2 * i]]);
+    }
+    var layer = L.heatLayer(pts, L.extend({ pane: "gsHeat" }, spec.options));
+    layer.gsSpec = spec;
+    layer.gsCount = function () { return pts.length; };
+    return layer;
+  }
+
+  /* Called once per group, in layer-control order. */
+  GS.group = function (map, index) {
+    var spec = getData().groups[index];
+    var layer;
+    if (spec.kind === "heat") { layer = heatGroup(spec); }
+    else if (spec.kind === "labels") { layer = new LabelGroup(spec); }
+    else { layer = new DataGroup(spec); }
+    GS.groups[index] = layer;
+    return layer;
+  };
+
+  /* Before the groups: panes, the shared canvas renderer, the view. */
+  GS.init = function (map) {
+    var d = getData();
+    [["gsHeat", 450], ["gsLabels", 460]].forEach(function (p) {
+      var pane = map.createPane(p[0]);
+      pane.style.zIndex = p[1];
+      pane.style.pointerEvents = "none";
+    });
+    GS.renderer = L.canvas({ padding: 0.5, tolerance: 4 });
+    L.control.scale({ imperial: false, maxWidth: 160 }).addTo(map);
+    GS.map = map;
+    fit(map);
+  };
+
+  /* Fit the study into the part of the window the panels leave free (before anything is
+   * drawn: moving the view later would draw every feature twice). */
+  function fit(map) {
+    var d = getData();
+    if (!d.bounds) { return; }
+    var w = map.getSize().x, left = 20, right = 20;
+    var side = document.getElementById("gs-side");
+    if (side && w > 900) { left = side.getBoundingClientRect().right + 10; }
+    if (w > 900) { right = 350; }  /* the layer control, made after the layers */
+    if (w - left - right < 300) { left = 20; right = 20; }
+    map.fitBounds(d.bounds, { paddingTopLeft: [left, 20], paddingBottomRight: [right, 20], animate: false });
+  }
+
+  /* Draw the visible groups bottom to top, so that points stay above areas. */
+  function restack() {
+    GS.groups.slice().sort(function (a, b) { return a.gsSpec.rank - b.gsSpec.rank; })
+      .forEach(function (g) {
+        if (g.bringToFront && GS.map.hasLayer(g) && g.gsSpec.kind === "features") { g.bringToFront(); }
+      });
+  }
+
+  /* After the groups: add the visible ones in draw order, legend, keep the order on toggles. */
+  GS.finish = function (map) {
+    GS.groups.slice().sort(function (a, b) { return a.gsSpec.rank - b.gsSpec.rank; })
+      .forEach(function (g) { if (g.gsSpec.show) { g.addTo(map); } });
+    var legend = L.control({ position: "bottomright" });
+    legend.onAdd = function () {
+      var div = el("div", "gs-panel gs-legend");
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    legend.addTo(map);
+    GS.legend = legend;
+    drawLegend();
+    map.on("overlayadd", function () { restack(); drawLegend(); });
+    map.on("overlayremove", drawLegend);
+    GS.ready = true;
+  };
+
+  /* ------------------------------------------------------------------------------ legend */
+  var SVG = "http://www.w3.org/2000/svg";
+  function svgEl(tag, attrs) {
+    var e = document.createElementNS(SVG, tag);
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    return e;
+  }
+  function swatch(geom, s) {
+    var svg = svgEl("svg", { width: 22, height: 16, viewBox: "0 0 22 16" });
+    var stroke = s.stroke === false ? "none" : (s.color || "#3388ff");
+    var fillc = s.fill === false ? "none" : (s.fillColor || s.color || "#3388ff");
+    var paint = {
+      stroke: stroke, "stroke-width": Math.min(s.weight === undefined ? 2 : s.weight, 3),
+      fill: fillc, "fill-opacity": s.fill === false ? 0 : Math.max(s.fillOpacity === undefined ? 0.2 : s.fillOpacity, 0.25)
+    };
+    if (s.dashArray) { paint["stroke-dasharray"] = "3 2"; }
+    var shape;
+    if (geom === "line") {
+      shape = svgEl("line", { x1: 1, y1: 8, x2: 21, y2: 8, stroke: s.color || "#3388ff", "stroke-width": Math.max(s.weight || 2, 1.5) });
+      if (s.dashArray) { shape.setAttribute("stroke-dasharray", "3 2"); }
+    } else if (geom === "polygon") {
+      shape = svgEl("rect", L.extend({ x: 2, y: 2, width: 18, height: 12 }, paint));
+    } else {
+      var r = Math.min(s.radius || 5, 7), c = 11, m = 8, k;
+      if (s.shape === "square") { shape = svgEl("rect", L.extend({ x: c - r, y: m - r, width: 2 * r, height: 2 * r }, paint)); }
+      else if (s.shape === "diamond") { k = r * 1.2; shape = svgEl("polygon", L.extend({ points: [c, m - k, c + k, m, c, m + k, c - k, m].join(" ") }, paint)); }
+      else if (s.shape === "triangle") { k = r * 1.15; shape = svgEl("polygon", L.extend({ points: [c, m - k, c + k, m + k * 0.8, c - k, m + k * 0.8].join(" ") }, paint)); }
+      else if (s.shape === "cross") { k = r / 2.6; shape = svgEl("polygon", L.extend({ points: [c - k, m - r, c + k, m - r, c + k, m - k, c + r, m - k, c + r, m + k, c + k, m + k, c + k, m + r, c - k, m + r, c - k, m + k, c - r, m + k, c - r, m - k, c - k, m - k].join(" ") }, paint)); }
+      else { shape = svgEl("circle", L.extend({ cx: c, cy: m, r: r }, paint)); }
+    }
+    svg.appendChild(shape);
+    return svg;
+  }
+  function drawLegend() {
+    var div = GS.legend.getContainer();
+    while (div.firstChild) { div.removeChild(div.firstChild); }
+    div.appendChild(el("div", "gs-panel-title", "Legend"));
+    var shown = 0;
+    GS.groups.slice().sort(function (a, b) { return b.gsSpec.rank - a.gsSpec.rank; }).forEach(function (g) {
+      var spec = g.gsSpec;
+      if (!GS.map.hasLayer(g) || spec.kind === "labels") { return; }
+      shown += 1;
+      if (spec.kind === "heat") {
+        var row = el("div", "gs-legend-row");
+        var bar = el("span", "gs-ramp gs-heat");
+        row.appendChild(bar);
+        row.appendChild(el("span", null, spec.title));
+        div.appendChild(row);
+        return;
+      }
+      if (spec.legend.length > 1) { div.appendChild(el("div", "gs-legend-head", spec.title)); }
+      spec.legend.forEach(function (entry) {
+        var row = el("div", "gs-legend-row" + (spec.legend.length > 1 ? " gs-legend-sub" : ""));
+        if (!spec.ramp) { row.appendChild(swatch(spec.geom, entry.style)); }
+        row.appendChild(el("span", null, entry.label));
+        div.appendChild(row);
+      });
+      if (spec.ramp) {
+        var st = spec.ramp.stops, rampRow = el("div", "gs-legend-row gs-legend-sub");
+        var ramp = el("span", "gs-ramp");
+        ramp.style.background = "linear-gradient(to right," + st.map(function (x) { return x[1]; }).join(",") + ")";
+        rampRow.appendChild(el("span", "gs-ramp-end", format(spec.ramp.fmt, st[0][0])));
+        rampRow.appendChild(ramp);
+        rampRow.appendChild(el("span", "gs-ramp-end", format(spec.ramp.fmt, st[st.length - 1][0])));
+        div.appendChild(rampRow);
+        if (spec.ramp.label) { div.appendChild(el("div", "gs-legend-note", spec.ramp.label)); }
+      }
+    });
+    if (!shown) { div.appendChild(el("div", "gs-legend-note", "No layer is switched on.")); }
+  }
+}());
