@@ -50,6 +50,8 @@ RESULTS_SCHEMA_VERSION = 1
 #: Modules that register steps, imported on first use.
 _STEP_MODULES: tuple[str, ...] = (
     "geo_stunting.access",
+    "geo_stunting.pattern",
+    "geo_stunting.autocorrelation",
     "geo_stunting.scan",
     "geo_stunting.relative_risk",
     "geo_stunting.risk_factors",
