@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,14 +28,15 @@ from rich.progress import (
 from rich.table import Table
 
 from geo_stunting import __version__
-from geo_stunting._errors import GeoStuntingError
-from geo_stunting.config import STEP_NAMES
+from geo_stunting._errors import GeoStuntingError, Problem, StudyFileError
+from geo_stunting.config import STEP_NAMES, StudyConfig, read_study_file
 from geo_stunting.demo import demo_study_path
 from geo_stunting.progress import Advance, Reporter
 from geo_stunting.study import Study, load_study
 
 if TYPE_CHECKING:
     from geo_stunting.export import PublicOptions
+    from geo_stunting.pipeline import Results
 
 __all__ = ["app", "main"]
 
@@ -151,7 +152,18 @@ def validate(
     """Load and check a study without analysing it, and print what was found."""
     _setup_logging(quiet=True)
     try:
-        study = load_study(study_file)
+        config = read_study_file(study_file)
+        if config.analysis.engine == "dask":
+            from geo_stunting._scale_sample import sample_study  # noqa: PLC0415
+
+            study = sample_study(config)
+            out_console.print(
+                'engine = "dask": the facilities and area are checked in full, the subjects '
+                "on a sample of up to 2,000 rows (all rows are checked during analyze)",
+                highlight=False,
+            )
+        else:
+            study = load_study(study_file)
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
     if quiet:
@@ -189,10 +201,21 @@ def analyze(
     mask_min_m: MaskMinOption = 100.0,
     mask_max_m: MaskMaxOption = 500.0,
     mask_seed: MaskSeedOption = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help='"local" (default) or "dask": the access step on a dask cluster, for '
+            "millions of subjects (needs geo_stunting[scale])."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="dask scheduler, e.g. tcp://10.0.0.5:8786 [default: a local cluster]."),
+    ] = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Analyse a study and write results.json, layers.gpkg, map.html, rejects.csv, run.json."""
+    """Analyse a study and write results.json, layers.gpkg, map.html, report.html, run.json."""
     options = _public_options(public, mask_min_m, mask_max_m, mask_seed)
     _run(
         study_file,
@@ -204,6 +227,8 @@ def analyze(
         debug,
         online=online,
         public=options,
+        engine=engine,
+        scheduler=scheduler,
     )
 
 
@@ -283,6 +308,8 @@ def _run(
     *,
     online: bool = False,
     public: PublicOptions | None = None,
+    engine: str | None = None,
+    scheduler: str | None = None,
 ) -> None:
     from geo_stunting.export import write_outputs  # noqa: PLC0415
     from geo_stunting.pipeline import analyze as run_analysis  # noqa: PLC0415
@@ -291,6 +318,18 @@ def _run(
     _setup_logging(quiet=quiet)
     started = time.perf_counter()
     try:
+        config = read_study_file(study_file)
+        if _engine(engine, config.analysis.engine) == "dask":
+            results = _run_dask(config, out, scheduler or config.analysis.scheduler)
+            written = write_outputs(
+                results,
+                out,
+                run_extra={"command": ["geo-stunting", *sys.argv[1:]]},
+                online=online,
+                public=public,
+            )
+            _print_summary(results.sections, out, written, started)
+            return
         study = load_study(study_file)
         if not quiet:
             _print_report(study, all_rejects=False)
@@ -317,14 +356,37 @@ def _run(
             )
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
-    summary = results.sections["study"]
+    _print_summary(results.sections, out, written, started)
+
+
+def _engine(given: str | None, configured: str) -> str:
+    engine = given or configured
+    if engine not in ("local", "dask"):
+        raise StudyFileError(
+            Problem(f"--engine must be 'local' or 'dask', got {engine!r}", fix="--engine dask")
+        )
+    return engine
+
+
+def _run_dask(config: StudyConfig, out: Path, scheduler: str | None) -> Results:
+    from geo_stunting.scale import run_scale, scale_results  # noqa: PLC0415
+
+    levels = dict(config.area.levels) if config.area is not None and config.area.levels else None
+    scaled, sample = run_scale(config, out=out, scheduler=scheduler, levels=levels)
+    return scale_results(scaled, sample)
+
+
+def _print_summary(
+    sections: dict[str, Any], out: Path, written: dict[str, Path], started: float
+) -> None:
+    summary = sections["study"]
     out_console.print(
         f"{summary['name']}: {summary['n_cases']} cases, {summary['n_controls']} controls, "
         f"{summary['n_facilities']} facilities, {summary['n_rejected']} rejected rows; "
         f"CRS {summary['crs']}; {time.perf_counter() - started:.1f} s",
         highlight=False,
     )
-    for name, state in results.sections["steps"].items():
+    for name, state in sections["steps"].items():
         if state["status"] != "done":
             out_console.print(f"  {name}: {state['status']} ({state['reason']})", highlight=False)
     out_console.print(f"outputs in {out}/: {', '.join(written)}", highlight=False)

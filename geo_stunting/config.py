@@ -48,6 +48,7 @@ DEFAULT_SEED = 20231
 
 Direction = Literal["high", "low", "both"]
 Edge = Literal["uniform", "diggle", "none"]
+Engine = Literal["local", "dask"]
 _WEIGHTS = re.compile(r"^(knn):(\d+)$|^(distance):(\d+(?:\.\d+)?)$")
 
 
@@ -92,6 +93,7 @@ class AreaSpec:
     crs: str | None = None
     layer: str | None = None
     outside: str = "reject"
+    levels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,12 @@ class AnalysisSettings:
         Options of the spatial scan (``[scan]``).
     relative_risk
         Options of the relative-risk surface (``[relative_risk]``).
+    engine
+        ``"local"`` (one process) or ``"dask"`` (the access step on a dask
+        cluster, for millions of subjects).
+    scheduler
+        Address of an existing dask scheduler (``"tcp://host:8786"``); a
+        local cluster when ``None``.
     """
 
     crs: str = "auto"
@@ -166,6 +174,8 @@ class AnalysisSettings:
     steps: tuple[str, ...] | None = None
     scan: ScanOptions = field(default_factory=ScanOptions)
     relative_risk: RelativeRiskOptions = field(default_factory=RelativeRiskOptions)
+    engine: Engine = "local"
+    scheduler: str | None = None
 
     def with_overrides(
         self,
@@ -218,8 +228,17 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "layer",
     ),
     "facilities": ("path", "id", "name", "kind", "x", "y", "crs", "sheet", "layer"),
-    "area": ("path", "name", "crs", "layer", "outside"),
-    "analysis": ("crs", "buffer_m", "permutations", "seed", "weights", "steps"),
+    "area": ("path", "name", "crs", "layer", "outside", "levels"),
+    "analysis": (
+        "crs",
+        "buffer_m",
+        "permutations",
+        "seed",
+        "weights",
+        "steps",
+        "engine",
+        "scheduler",
+    ),
     "scan": ("max_share", "max_radius_m", "direction"),
     "relative_risk": ("bandwidth_m", "cell_m", "edge"),
     "risk_factors": (
@@ -493,6 +512,19 @@ def _area(section: dict[str, Any], base: Path, source: str) -> AreaSpec:
             )
         )
     updates["outside"] = outside
+    levels = section.get("levels", {})
+    if not isinstance(levels, dict) or not all(
+        isinstance(v, str) and v.strip() for v in levels.values()
+    ):
+        raise StudyFileError(
+            Problem(
+                '[area] levels must be a table of level = "column"',
+                file=source,
+                fix='levels = { village = "*", district = "kode_kec", regency = "kode_kab" } '
+                '("*": each polygon)',
+            )
+        )
+    updates["levels"] = tuple((str(k), v.strip()) for k, v in levels.items())
     return replace(spec, **updates)
 
 
@@ -524,6 +556,19 @@ def _analysis(section: dict[str, Any], source: str) -> AnalysisSettings:
         updates["weights"] = weights
     if "steps" in section:
         updates["steps"] = _check_steps(section["steps"], "[analysis]")
+    if "engine" in section:
+        updates["engine"] = _choice(section, "engine", ("local", "dask"), "[analysis]", source)
+    if "scheduler" in section:
+        address = _check_str("scheduler", section["scheduler"], "[analysis]", source)
+        if not address.startswith(("tcp://", "tls://")):
+            raise StudyFileError(
+                Problem(
+                    f"[analysis] scheduler must be a dask scheduler address, got {address!r}",
+                    file=source,
+                    fix='write scheduler = "tcp://HOST:8786", or leave it out for a local cluster',
+                )
+            )
+        updates["scheduler"] = address
     return replace(settings, **updates)
 
 

@@ -138,7 +138,7 @@ def _decode(path: Path) -> tuple[str, str]:
     return raw.decode("latin-1"), "latin-1"
 
 
-def _sniff_delimiter(header: str) -> str:
+def sniff_delimiter(header: str) -> str:
     counts = {d: _count_outside_quotes(header, d) for d in _DELIMITERS}
     best = max(_DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] > 0 else ","
@@ -158,7 +158,7 @@ def _read_csv(path: Path) -> RawTable:
     text, encoding = _decode(path)
     text = text.replace("\x00", "")
     first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(first)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     records: list[list[str]] = []

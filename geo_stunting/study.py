@@ -49,7 +49,7 @@ from geo_stunting.readers import RawTable, read_table
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["Study", "load_study", "study_from_frames"]
+__all__ = ["Study", "build_study", "load_study", "study_from_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def load_study(path: str | Path) -> Study:
             problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
-    study = _build(config, tables)
+    study = build_study(config, tables)
     return replace(study, source=config.path, source_sha256=config.sha256)
 
 
@@ -278,7 +278,7 @@ def study_from_frames(
         analysis=settings or AnalysisSettings(),
         risk_factors=risk_factors,
     )
-    return _build(config, tables)
+    return build_study(config, tables)
 
 
 # --------------------------------------------------------------------------- build
@@ -296,7 +296,8 @@ class _Layer:
     coord_column: str
 
 
-def _build(config: StudyConfig, tables: dict[str, RawTable]) -> Study:
+def build_study(config: StudyConfig, tables: dict[str, RawTable]) -> Study:
+    """Validate and project the tables of a parsed study file (see `load_study`)."""
     problems: list[Problem] = []
     notes: list[str] = []
     for table in tables.values():

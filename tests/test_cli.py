@@ -6,10 +6,12 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from geo_stunting import cli
+from geo_stunting.demo import demo_study_path
 from tests.conftest import SUBJECT_HEADER
 
 runner = CliRunner()
@@ -140,3 +142,43 @@ def test_validate_quiet_prints_one_summary_line(write_study):
     assert result.output.strip() == (
         "Test study: 10 subjects loaded (4 cases, 6 controls), 0 rows rejected"
     )
+
+
+def test_dask_engine_gives_the_local_access_results(tmp_path):
+    pytest.importorskip("dask_geopandas")
+    demo = demo_study_path().parent
+    (tmp_path / "subjects").mkdir()
+    subjects = pd.read_csv(demo / "subjects.csv")
+    subjects.iloc[:100].to_csv(tmp_path / "subjects" / "a.csv", index=False)
+    subjects.iloc[100:].to_csv(tmp_path / "subjects" / "b.csv", index=False)
+    for name in ("facilities.csv", "villages.geojson", "study.toml"):
+        (tmp_path / name).write_bytes((demo / name).read_bytes())
+    study = tmp_path / "study.toml"
+    text = study.read_text().split("[risk_factors]")[0]
+    study.write_text(text.replace('path = "subjects.csv"', 'path = "subjects/"'))
+    local = runner.invoke(cli.app, ["analyze", str(study), "--out", str(tmp_path / "a"), "-q"])
+    assert local.exit_code == 2  # a folder of parts is for the dask engine only
+    result = runner.invoke(
+        cli.app,
+        ["analyze", str(study), "--engine", "dask", "--out", str(tmp_path / "d"), "-q"],
+    )
+    assert result.exit_code == 0, result.output
+    dask_access = json.loads((tmp_path / "d" / "results.json").read_text())["access"]
+    reference = runner.invoke(
+        cli.app, ["analyze", str(demo / "study.toml"), "--only", "access", "--out",
+                  str(tmp_path / "l"), "-q"],
+    )  # fmt: skip
+    assert reference.exit_code == 0, reference.output
+    local_access = json.loads((tmp_path / "l" / "results.json").read_text())["access"]
+    for key in (
+        "cases_within",
+        "controls_within",
+        "distance",
+        "test",
+        "mann_whitney",
+        "odds_ratio",
+    ):
+        assert dask_access[key] == local_access[key], key
+    bad = runner.invoke(cli.app, ["analyze", str(study), "--engine", "spark", "-q"])
+    assert bad.exit_code == 2
+    assert "--engine must be 'local' or 'dask'" in bad.output

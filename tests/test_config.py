@@ -139,3 +139,27 @@ def test_scan_and_relative_risk_options(write_study):
 def test_bad_step_options(write_study, extra, match):
     with pytest.raises(StudyFileError, match=match):
         read_study_file(write_study(extra=extra))
+
+
+def test_engine_scheduler_and_levels(write_study):
+    path = write_study(
+        analysis='engine = "dask"\nscheduler = "tcp://10.0.0.5:8786"',
+        area_section='levels = { village = "*", district = "kode_kec" }',
+    )
+    config = read_study_file(path)
+    assert config.analysis.engine == "dask"
+    assert config.analysis.scheduler == "tcp://10.0.0.5:8786"
+    assert config.area is not None
+    assert config.area.levels == (("village", "*"), ("district", "kode_kec"))
+
+
+@pytest.mark.parametrize(
+    ("analysis", "match"),
+    [
+        ('engine = "spark"', r"\[analysis\] engine must be one of \['local', 'dask'\]"),
+        ('scheduler = "10.0.0.5"', r"scheduler must be a dask scheduler address.*tcp://HOST:8786"),
+    ],
+)
+def test_bad_engine_settings(write_study, analysis, match):
+    with pytest.raises(StudyFileError, match=match):
+        read_study_file(write_study(analysis=analysis))
