@@ -1,4 +1,4 @@
-"""Multivariable logistic regression of case status on risk factors (statsmodels, optional).
+"""Multivariable logistic regression of case status on risk factors (statsmodels).
 
 The model is R's ``glm(case ~ ..., family = binomial)``: the log-odds of
 being a case on an intercept, one indicator per non-reference level of each
@@ -8,7 +8,7 @@ per unit. Subjects with a missing value in any model factor are left out
 with Wald 95 % intervals ``exp(b ± 1.959964·SE)`` (R's ``confint.default``)
 and Wald z p-values, as R's ``summary.glm``.
 
-statsmodels is an optional dependency: ``pip install "geo_stunting[models]"``.
+statsmodels is a dependency, imported only when a model is fitted (it is slow to import).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["INSTALL_HINT", "LogisticResult", "ModelTerm", "logistic_regression"]
 
-INSTALL_HINT = 'pip install "geo_stunting[models]"  (or: pip install statsmodels)'
+INSTALL_HINT = "pip install statsmodels"
 _Z975 = float(stats.norm.ppf(0.975))
 #: Fewer cases (or controls) than this per model term makes the estimates unstable.
 MIN_EVENTS_PER_TERM = 10

@@ -451,8 +451,8 @@ def relative_risk_step(study: Study) -> StepOutput:
         notes=(
             (
                 f"bandwidth {result.bandwidth_m:,.0f} m ({result.bandwidth_method}); window: "
-                f"{result.window_source}; {section['share_window_significant_high']} of the window "
-                "has significantly raised risk"
+                f"{result.window_source}; {section['share_window_significant_high']:.1%} of the "
+                "window has significantly raised risk"
             ),
         ),
     )
