@@ -18,11 +18,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_stunting._errors import InputError, Problem
 from geo_stunting._scale_io import input_files, read_geoparquet
 from geo_stunting.config import STEP_NAMES, StudyConfig
 from geo_stunting.pipeline import RESULTS_SCHEMA_VERSION, Results, study_summary
-from geo_stunting.readers import RawTable, read_table
+from geo_stunting.readers import RawTable
 from geo_stunting.study import Study
 
 if TYPE_CHECKING:
@@ -95,21 +94,12 @@ def sample_study(config: StudyConfig, *, rows: int = SAMPLE_ROWS) -> Study:
         ``facilities``, ``area``, ``crs`` and the facility/area rejects are the study's;
         ``subjects`` and their rejects are the sample's only.
     """
-    from geo_stunting.study import build_study  # noqa: PLC0415 - load_study without subjects
+    from geo_stunting.study import build_study, read_tables  # noqa: PLC0415
 
-    tables = {"subjects": subject_sample(config, rows=rows)}
-    problems: list[Problem] = []
-    for layer, spec in (("facilities", config.facilities), ("area", config.area)):
-        if spec is None:
-            continue
-        try:
-            tables[layer] = read_table(
-                spec.path, sheet=getattr(spec, "sheet", None), layer=spec.layer
-            )
-        except InputError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise InputError(problems)
+    tables = {
+        "subjects": subject_sample(config, rows=rows),
+        **read_tables(config, layers=("facilities", "area")),
+    }
     study = build_study(config, tables)
     log.info(
         "facilities and area validated against a sample of %d subjects; analysis CRS %s",

@@ -49,7 +49,7 @@ from geo_stunting.readers import RawTable, read_table
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["Study", "build_study", "load_study", "study_from_frames"]
+__all__ = ["Study", "build_study", "load_study", "read_tables", "study_from_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -165,14 +165,29 @@ def load_study(path: str | Path) -> Study:
     (67, 134, 'EPSG:32748')
     """
     config = read_study_file(path)
-    problems: list[Problem] = []
-    tables: dict[str, RawTable] = {}
+    study = build_study(config, read_tables(config))
+    return replace(study, source=config.path, source_sha256=config.sha256)
+
+
+def read_tables(
+    config: StudyConfig, *, layers: Sequence[str] = ("subjects", "facilities", "area")
+) -> dict[str, RawTable]:
+    """Read the files of a study's `layers`, reporting every unreadable file at once.
+
+    Raises
+    ------
+    InputError
+        With one problem per file that is missing or cannot be read.
+    """
     specs: dict[str, Any] = {
         "subjects": config.subjects,
         "facilities": config.facilities,
         "area": config.area,
     }
-    for layer, spec in specs.items():
+    problems: list[Problem] = []
+    tables: dict[str, RawTable] = {}
+    for layer in layers:
+        spec = specs[layer]
         if spec is None:
             continue
         try:
@@ -183,8 +198,7 @@ def load_study(path: str | Path) -> Study:
             problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
-    study = build_study(config, tables)
-    return replace(study, source=config.path, source_sha256=config.sha256)
+    return tables
 
 
 def study_from_frames(
