@@ -35,6 +35,7 @@ __all__ = [
     "nearest_geodesic",
     "nearest_planar",
     "point_coordinates",
+    "single_utm_zone",
     "to_lonlat",
     "utm_zone",
     "utm_zones_spanned",
@@ -123,6 +124,18 @@ def utm_zone(lon: np.ndarray) -> np.ndarray:
     return (np.floor((np.asarray(lon, dtype=float) + 180.0) / 6.0).astype(np.int64) % 60) + 1
 
 
+def single_utm_zone(bounds: tuple[float, float, float, float], crs: CRS) -> int | None:
+    """The one UTM zone a projected bounding box lies in, or ``None`` if it may span more."""
+    xmin, ymin, xmax, ymax = bounds
+    transformer = Transformer.from_crs(crs, _WGS84, always_xy=True)
+    west, _, east, _ = transformer.transform_bounds(xmin, ymin, xmax, ymax, densify_pts=21)
+    if np.isfinite([west, east]).all() and west <= east:
+        zones = utm_zone(np.array([west - _BOUNDS_MARGIN_DEG, east + _BOUNDS_MARGIN_DEG]))
+        if zones[0] == zones[1]:
+            return int(zones[0])
+    return None
+
+
 def utm_zones_spanned(xy: np.ndarray, crs: CRS) -> tuple[int, ...]:
     """UTM zone numbers spanned by the longitude extent of projected points.
 
@@ -134,12 +147,9 @@ def utm_zones_spanned(xy: np.ndarray, crs: CRS) -> tuple[int, ...]:
         return ()
     xmin, xmax = float(xy[:, 0].min()), float(xy[:, 0].max())  # per column: fast on (n, 2)
     ymin, ymax = float(xy[:, 1].min()), float(xy[:, 1].max())
-    transformer = Transformer.from_crs(crs, _WGS84, always_xy=True)
-    west, _, east, _ = transformer.transform_bounds(xmin, ymin, xmax, ymax, densify_pts=21)
-    if np.isfinite([west, east]).all() and west <= east:
-        zones = utm_zone(np.array([west - _BOUNDS_MARGIN_DEG, east + _BOUNDS_MARGIN_DEG]))
-        if zones[0] == zones[1]:
-            return (int(zones[0]),)
+    zone = single_utm_zone((xmin, ymin, xmax, ymax), crs)
+    if zone is not None:
+        return (zone,)
     lon = to_lonlat(xy, crs)[:, 0]
     first, last = (int(z) for z in utm_zone(np.array([lon.min(), lon.max()])))
     if first <= last:

@@ -37,9 +37,9 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
-from geo_stunting._access_core import check_frames, check_radius, utm_zone
+from geo_stunting._access_core import check_frames, check_radius, single_utm_zone
 from geo_stunting._access_stats import compare_within
 from geo_stunting._errors import AnalysisError, Problem
 from geo_stunting._scale_areas import AreaIndex, area_tables, build_area_index
@@ -74,8 +74,6 @@ Metric = Literal["auto", "planar", "geodesic"]
 PARTITION_ROWS = 500_000
 _LEVEL = 16
 _SAMPLE = 256
-_BOUNDS_MARGIN_DEG = 0.01
-_WGS84 = CRS.from_epsg(4326)
 
 
 # --------------------------------------------------------------------------- result
@@ -167,14 +165,15 @@ def _zones(surveys: list[Survey], crs: CRS) -> tuple[int, ...]:
     boxes = np.array([s.bounds for s in surveys if s.n_valid], dtype=float)
     if len(boxes) == 0:
         return ()
-    xmin, ymin = boxes[:, 0].min(), boxes[:, 1].min()
-    xmax, ymax = boxes[:, 2].max(), boxes[:, 3].max()
-    transformer = Transformer.from_crs(crs, _WGS84, always_xy=True)
-    west, _, east, _ = transformer.transform_bounds(xmin, ymin, xmax, ymax, densify_pts=21)
-    if np.isfinite([west, east]).all() and west <= east:
-        zones = utm_zone(np.array([west - _BOUNDS_MARGIN_DEG, east + _BOUNDS_MARGIN_DEG]))
-        if zones[0] == zones[1]:
-            return (int(zones[0]),)
+    bounds = (
+        float(boxes[:, 0].min()),
+        float(boxes[:, 1].min()),
+        float(boxes[:, 2].max()),
+        float(boxes[:, 3].max()),
+    )
+    zone = single_utm_zone(bounds, crs)
+    if zone is not None:
+        return (zone,)
     first = min(s.zones[0] for s in surveys if s.n_valid)
     last = max(s.zones[1] for s in surveys if s.n_valid)
     if first <= last:
