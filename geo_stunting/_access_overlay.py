@@ -162,15 +162,77 @@ def locate_in_areas(subjects: gpd.GeoDataFrame, area: gpd.GeoDataFrame) -> pd.Se
     return pd.Series(_area_positions(subjects, area), index=subjects.index, name="area_position")
 
 
+#: Most cells of the lookup grid in `area_positions_xy`.
+_GRID_CELLS = 16_384
+
+
 def _area_positions(subjects: gpd.GeoDataFrame, area: gpd.GeoDataFrame) -> np.ndarray:
-    tree = shapely.STRtree(np.asarray(area.geometry.array, dtype=object))
-    point_pos, area_pos = tree.query(
-        np.asarray(subjects.geometry.array, dtype=object), predicate="intersects"
-    )
+    xy = shapely.get_coordinates(np.asarray(subjects.geometry.array, dtype=object))
+    return area_positions_xy(xy, np.asarray(area.geometry.array, dtype=object))
+
+
+def area_positions_xy(xy: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Position of the first polygon each point intersects (-1: none), fast.
+
+    A grid over the polygons' bounds is labelled once: cells that touch no
+    polygon (their points are in none), cells inside exactly one polygon's
+    interior and touching no other (their points are in it), and the rest.
+    Only points in the rest — cells crossed by a boundary — are tested
+    exactly (`area_positions_exact`), so the answer is the exact one.
+    """
+    out = np.full(len(xy), -1, dtype=np.int64)
+    if len(xy) == 0 or len(polygons) == 0:
+        return out
+    minx, miny, maxx, maxy = shapely.total_bounds(polygons)
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        return area_positions_exact(xy, polygons)
+    cells = max(1, min(_GRID_CELLS, len(xy) // 16))
+    cell = max(float(np.sqrt(max(maxx - minx, 1e-9) * max(maxy - miny, 1e-9) / cells)), 1e-9)
+    nx, ny = int((maxx - minx) // cell) + 1, int((maxy - miny) // cell) + 1
+    gx, gy = np.divmod(np.arange(nx * ny), ny)
+    x0, y0 = minx + gx * cell, miny + gy * cell
+    boxes = shapely.box(x0, y0, x0 + cell, y0 + cell)
+    tree = shapely.STRtree(boxes)
+    poly_pos, box_pos = tree.query(polygons, predicate="intersects")
+    hits = np.bincount(box_pos, minlength=len(boxes))
+    label = np.full(len(boxes), -2, dtype=np.int64)  # -2: look exactly
+    label[hits == 0] = -1
+    alone = hits[box_pos] == 1
+    shapely.prepare(polygons)
+    inside = shapely.contains_properly(polygons[poly_pos[alone]], boxes[box_pos[alone]])
+    label[box_pos[alone][inside]] = poly_pos[alone][inside]
+    cx = np.floor((xy[:, 0] - minx) / cell).astype(np.int64)
+    cy = np.floor((xy[:, 1] - miny) / cell).astype(np.int64)
+    on_grid = (cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny)
+    out[on_grid] = label[cx[on_grid] * ny + cy[on_grid]]
+    todo = np.flatnonzero(out == -2)
+    if len(todo) == 0:
+        return out
+    # Points in boundary cells: test the polygons that touch their cell, and keep the
+    # first (lowest position) that the point intersects, as `area_positions_exact` does.
+    order = np.argsort(box_pos, kind="stable")
+    cell_polys, cell_of_pair = poly_pos[order], box_pos[order]
+    start = np.searchsorted(cell_of_pair, np.arange(len(boxes)))
+    cell = cx[todo] * ny + cy[todo]
+    count = hits[cell]
+    point = np.repeat(todo, count)
+    offset = np.arange(len(point)) - np.repeat(np.cumsum(count) - count, count)
+    candidate = cell_polys[np.repeat(start[cell], count) + offset]
+    hit = shapely.intersects_xy(polygons[candidate], xy[point, 0], xy[point, 1])
+    best = np.full(len(xy), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(best, point[hit], candidate[hit])
+    out[todo] = np.where(best[todo] == np.iinfo(np.int64).max, -1, best[todo])
+    return out
+
+
+def area_positions_exact(xy: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Position of the first polygon each point intersects (-1: none), point by point."""
+    tree = shapely.STRtree(polygons)
+    point_pos, area_pos = tree.query(shapely.points(xy), predicate="intersects")
     order = np.lexsort((area_pos, point_pos))
     point_pos, area_pos = point_pos[order], area_pos[order]
     first = np.unique(point_pos, return_index=True)[1]
-    out = np.full(len(subjects), -1, dtype=np.int64)
+    out = np.full(len(xy), -1, dtype=np.int64)
     out[point_pos[first]] = area_pos[first]
     return out
 

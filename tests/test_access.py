@@ -22,6 +22,7 @@ from pyproj import Geod, Transformer
 import geo_stunting as gs
 from geo_stunting import access as acc
 from geo_stunting._access_core import utm_zones_spanned
+from geo_stunting._access_overlay import area_positions_exact, area_positions_xy
 from geo_stunting._access_stats import (
     compare_within,
     distance_summary,
@@ -507,3 +508,23 @@ def test_step_without_area_and_without_controls(demo: gs.Study) -> None:
     assert any("no controls" in note for note in output.notes)
     assert "area_coverage" not in output.layers
     plain_json(dict(output.section))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grid_point_in_polygon_equals_the_exact_one(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    frame = shapely.box(0, 0, 10_000, 8_000)
+    cells = shapely.voronoi_polygons(
+        shapely.multipoints(rng.uniform(0, 10_000, size=(30, 2))), extend_to=frame
+    )
+    polygons = shapely.intersection(np.asarray(shapely.get_parts(cells)), frame)
+    polygons = np.append(polygons, shapely.box(2_000, 2_000, 5_000, 5_000))  # an overlap
+    vertices = shapely.get_coordinates(polygons)
+    edges = (vertices[:-1] + vertices[1:]) / 2  # mostly on boundaries
+    xy = np.vstack(
+        [rng.uniform(-500, 10_500, size=(20_000, 2)), vertices, edges, [[5_000.0, 5_000.0]]]
+    )
+    fast = area_positions_xy(xy, polygons)
+    assert np.array_equal(fast, area_positions_exact(xy, polygons))
+    assert (fast == -1).any()
+    assert (fast >= 0).mean() > 0.6  # the frame covers 66 % of where points are drawn
