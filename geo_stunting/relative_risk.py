@@ -47,6 +47,7 @@ from scipy.spatial import cKDTree
 from geo_stunting._errors import AnalysisError, Problem
 from geo_stunting.config import DEFAULT_SEED
 from geo_stunting.pipeline import StepOutput, register_step
+from geo_stunting.window import area_union
 
 if TYPE_CHECKING:
     from geo_stunting.study import Study
@@ -181,9 +182,8 @@ def study_window(
         The polygon and a sentence saying how it was made.
     """
     if area is not None and len(area):
-        return shapely.union_all(
-            np.asarray(area.geometry.array)
-        ), "union of the study-area polygons"
+        union, notes = area_union(area)
+        return union, "; ".join(("union of the study-area polygons", *notes))
     hull = shapely.convex_hull(shapely.union_all(np.asarray(subjects.geometry.array)))
     xmin, ymin, xmax, ymax = _bounds(hull)
     buffer_m = max(HULL_BUFFER_SHARE * max(xmax - xmin, ymax - ymin), 1.0)

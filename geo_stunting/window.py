@@ -34,7 +34,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo_stunting._errors import AnalysisError, Problem
 
-__all__ = ["WINDOW_KINDS", "StudyWindow", "WindowKind", "make_window"]
+__all__ = ["WINDOW_KINDS", "StudyWindow", "WindowKind", "area_union", "make_window"]
 
 log = logging.getLogger(__name__)
 
@@ -218,16 +218,7 @@ def make_window(
             )
         )
     xy = _coordinates(subjects)
-    geometry = _window_geometry(kind, xy, area, polygon)
-    notes: tuple[str, ...] = ()
-    if kind == "area":
-        geometry, filled = _fill_slivers(geometry)
-        if filled:
-            text = (
-                f"{filled} gap(s) narrower than {SLIVER_WIDTH_M:g} m between neighbouring "
-                "areas were filled"
-            )
-            notes = (text,)
+    geometry, notes = _window_geometry(kind, xy, area, polygon)
     geometry = shapely.orient_polygons(geometry, exterior_cw=False)
     window = _finish(kind, geometry, notes)
     outside = ~window.contains(xy)
@@ -267,7 +258,7 @@ def _coordinates(subjects: gpd.GeoDataFrame) -> np.ndarray:
 
 def _window_geometry(
     kind: str, xy: np.ndarray, area: gpd.GeoDataFrame | None, polygon: BaseGeometry | None
-) -> BaseGeometry:
+) -> tuple[BaseGeometry, tuple[str, ...]]:
     if kind == "area":
         if area is None or len(area) == 0:
             raise AnalysisError(
@@ -276,8 +267,8 @@ def _window_geometry(
                     fix='add an [area] section, or use kind="convex_hull"',
                 )
             )
-        geometry = shapely.union_all(shapely.make_valid(np.asarray(area.geometry.array)))
-    elif kind == "polygon":
+        return area_union(area)
+    if kind == "polygon":
         if polygon is None:
             raise AnalysisError(
                 Problem('window kind "polygon" needs a polygon', fix="pass polygon=...")
@@ -293,6 +284,11 @@ def _window_geometry(
         points = shapely.multipoints(xy)
         hull = shapely.convex_hull(points) if kind == "convex_hull" else shapely.envelope(points)
         geometry = cast("BaseGeometry", hull)
+    return _polygonal(geometry, kind), ()
+
+
+def _polygonal(geometry: BaseGeometry, kind: str) -> BaseGeometry:
+    """The polygons of `geometry` (dropping lines and points make_valid may leave)."""
     polygons = [g for g in shapely.get_parts(geometry) if shapely.get_type_id(g) == 3]
     polygons += [
         p
@@ -310,6 +306,23 @@ def _window_geometry(
             )
         )
     return shapely.union_all(np.asarray(polygons, dtype=object))
+
+
+def area_union(area: gpd.GeoDataFrame) -> tuple[BaseGeometry, tuple[str, ...]]:
+    """The union of study-area polygons, with gaps narrower than `SLIVER_WIDTH_M` filled.
+
+    Real village boundaries leave thin slivers between neighbours; they are
+    not part of any village, so they are filled (and said so in the notes).
+    Every step that uses "the union of the study-area polygons" uses this.
+    """
+    union = shapely.union_all(shapely.make_valid(np.asarray(area.geometry.array)))
+    geometry, filled = _fill_slivers(_polygonal(union, "area"))
+    if not filled:
+        return geometry, ()
+    note = (
+        f"{filled} gap(s) narrower than {SLIVER_WIDTH_M:g} m between neighbouring areas were filled"
+    )
+    return geometry, (note,)
 
 
 def _fill_slivers(geometry: BaseGeometry) -> tuple[BaseGeometry, int]:
