@@ -56,8 +56,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out_console = Console()
-err_console = Console(stderr=True)
+out_console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print only errors and the final summary.")

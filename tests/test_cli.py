@@ -182,3 +182,11 @@ def test_dask_engine_gives_the_local_access_results(tmp_path):
     bad = runner.invoke(cli.app, ["analyze", str(study), "--engine", "spark", "-q"])
     assert bad.exit_code == 2
     assert "--engine must be 'local' or 'dask'" in bad.output
+
+
+def test_square_brackets_in_messages_are_printed(write_study):
+    result = runner.invoke(
+        cli.app, ["analyze", str(write_study(facilities=None)), "-q", "--only", "access"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "add a [facilities] section" in result.output
