@@ -98,9 +98,30 @@ def pattern_step(study: Study) -> StepOutput:
             }
         )
         k_section[name] = entry
-        g_section[name] = g_function(
+        g_entry = g_function(
             points, window=window, r_m=r_g, group=name, corrections=("km", "rs")
         ).to_dict()
+        g_env = envelope(
+            points,
+            window=window,
+            statistic="G",
+            correction="km",
+            nsim=nsim,
+            r_m=r_g,
+            seed=seeds[8 + pos],
+        )
+        g_entry.update(
+            {
+                "G_lo": g_env.lo,
+                "G_hi": g_env.hi,
+                "G_global_lo": g_env.global_lo,
+                "G_global_hi": g_env.global_hi,
+                "p_global": g_env.p_global,
+                "nsim": g_env.nsim,
+                "nrank": g_env.nrank,
+            }
+        )
+        g_section[name] = g_entry
 
     kdiff = k_difference(subjects, window=window, nsim=nsim, r_m=r_k, alpha=ALPHA, seed=seeds[5])
     has_strata = "stratum" in subjects and subjects["stratum"].nunique() > 1

@@ -167,6 +167,24 @@ def test_csr_envelope_of_l_matches_spatstat_within_monte_carlo_error() -> None:
     assert env.p_global == pytest.approx(1 / 1000)
 
 
+def test_csr_envelope_of_g_matches_spatstat_within_monte_carlo_error() -> None:
+    ref = SIM["envelope_G"]
+    r = as_array(ref["r"])
+    env = envelope(
+        GROUPS["cases"], window=WINDOW, statistic="G", correction="km", nsim=999, r_m=r, seed=5
+    )
+    np.testing.assert_allclose(env.observed, as_array(ref["obs"]), rtol=1e-10, atol=1e-12)
+    sd = as_array(ref["sd"])
+    varies = sd > 0.01
+    # Pointwise 2.5 % / 97.5 % quantiles of 999 simulations: within half a simulated sd,
+    # plus one step of G (1/n: G of n points moves in steps of about 1/n).
+    tol = 0.5 * sd[varies] + 1 / len(GROUPS["cases"])
+    np.testing.assert_array_less(np.abs(env.lo - as_array(ref["lo"]))[varies], tol)
+    np.testing.assert_array_less(np.abs(env.hi - as_array(ref["hi"]))[varies], tol)
+    # on average over r, within the Monte Carlo error of a 97.5 % quantile of 999 draws
+    assert np.abs(env.hi - as_array(ref["hi"]))[varies].mean() < 0.15 * sd[varies].mean()
+
+
 def test_envelope_rejects_unknown_statistic() -> None:
     with pytest.raises(AnalysisError, match="unknown statistic 'J'"):
         envelope(GROUPS["cases"], window=WINDOW, statistic="J", nsim=9)

@@ -47,6 +47,11 @@ def test_pattern_section_has_the_documented_keys(results: gs.Results) -> None:
         assert {"r_m", "K", "L", "correction"} <= set(k)
         assert k["correction"] == "isotropic"
         assert len(k["r_m"]) == len(k["K"]) == len(k["L_lo"]) == 101
+    for group in ("cases", "controls"):
+        g = section["g_function"][group]
+        assert {"r_m", "G_km", "G_theo", "G_lo", "G_hi", "G_global_lo", "p_global"} <= set(g)
+        assert len(g["G_lo"]) == len(g["r_m"])
+        assert all(lo <= hi for lo, hi in zip(g["G_lo"], g["G_hi"], strict=True))
     assert {"r_m", "kdiff", "lo", "hi", "p_value"} <= set(section["kdiff"])
     assert section["kdiff_within_strata"]["labelling"] == "within strata"
     assert [c["k"] for c in section["cuzick_edwards"]] == [1, 3, 5, 10]

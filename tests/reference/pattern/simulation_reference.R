@@ -8,7 +8,10 @@
 #   * K_case - K_control under random labelling (rlabel), 999 relabellings, written
 #     out with spatstat's Kest: mean, sd, 25th smallest/largest, D+ p-value;
 #   * Cuzick-Edwards T_k (k = 1, 3, 5, 10) with knearneigh on the subjects whose
-#     location is not shared (no ties), 9999 relabellings, plain and within strata.
+#     location is not shared (no ties), 9999 relabellings, plain and within strata;
+#   * envelope(): pointwise (nrank 25) envelope of G (Kaplan-Meier) for the cases, CSR with
+#     n fixed (fix.n = TRUE, as geo_stunting simulates; spatstat's default lets n vary), with
+#     the mean and sd of the simulated curves.
 suppressMessages({
   library(spatstat)
   library(spdep)
@@ -88,5 +91,15 @@ ce <- lapply(c(1, 3, 5, 10), function(k) {
        p_mc_strata = (1 + sum(sims_s >= t_obs)) / 10000, mean_sim_strata = mean(sims_s))
 })
 
-write_json(list(envelope_L = envelope_L, kdiff = kdiff_ref, cuzick_edwards = ce),
+# CSR envelopes of G (Kaplan-Meier) for the cases (added after the others, so the
+# random streams of the values above are unchanged)
+rg <- seq(0, 400, length.out = 81)
+EGp <- envelope(unmark(cases), Gest, r = rg, correction = "km", nsim = 999, nrank = 25, fix.n = TRUE,
+                savefuns = TRUE, verbose = FALSE)
+gsims <- as.matrix(as.data.frame(attr(EGp, "simfuns"))[, -1])
+envelope_G <- list(r = rg, obs = EGp$obs, lo = EGp$lo, hi = EGp$hi, mean = rowMeans(gsims),
+                   sd = apply(gsims, 1, sd))
+
+write_json(list(envelope_L = envelope_L, kdiff = kdiff_ref, cuzick_edwards = ce,
+                envelope_G = envelope_G),
            file.path(here, "simulation_reference.json"), digits = NA, auto_unbox = TRUE)
