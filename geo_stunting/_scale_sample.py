@@ -20,7 +20,12 @@ import pandas as pd
 
 from geo_stunting._scale_io import input_files, read_geoparquet
 from geo_stunting.config import STEP_NAMES, StudyConfig
-from geo_stunting.pipeline import RESULTS_SCHEMA_VERSION, Results, study_summary
+from geo_stunting.pipeline import (
+    RESULTS_SCHEMA_VERSION,
+    Results,
+    settings_summary,
+    study_summary,
+)
 from geo_stunting.readers import RawTable
 from geo_stunting.study import Study
 
@@ -150,13 +155,7 @@ def scale_results(result: ScaleResult, study: Study) -> Results:
     sections: dict[str, Any] = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "study": summary,
-        "settings": {
-            "crs": study.crs_code,
-            "buffer_m": settings.buffer_m,
-            "permutations": settings.permutations,
-            "seed": settings.seed,
-            "weights": settings.weights,
-        },
+        "settings": settings_summary(study),
         "steps": {
             name: {"status": "done"}
             if name == "access"

@@ -319,33 +319,26 @@ def _run(
     started = time.perf_counter()
     try:
         config = read_study_file(study_file)
-        if _engine(engine, config.analysis.engine) == "dask":
-            results = _run_dask(config, out, scheduler or config.analysis.scheduler)
-            written = write_outputs(
-                results,
-                out,
-                run_extra={"command": ["geo-stunting", *sys.argv[1:]]},
-                online=online,
-                public=public,
-            )
-            _print_summary(results.sections, out, written, started)
-            return
-        study = load_study(study_file)
-        if not quiet:
+        dask = _engine(engine, config.analysis.engine) == "dask"
+        study = None if dask else load_study(study_file)
+        if study is not None and not quiet:
             _print_report(study, all_rejects=False)
         with _progress_bars(quiet=quiet) as bar, use_reporter(_reporter(bar)):
             task = bar.add_task("analysing", total=None)
+            if study is None:
+                results = _run_dask(config, out, scheduler or config.analysis.scheduler)
+            else:
 
-            def progress(name: str, title: str) -> None:
-                bar.update(task, description=f"{name}: {title}")
+                def progress(name: str, title: str) -> None:
+                    bar.update(task, description=f"{name}: {title}")
 
-            results = run_analysis(
-                study,
-                seed=seed,
-                permutations=permutations,
-                steps=only or None,
-                progress=progress,
-            )
+                results = run_analysis(
+                    study,
+                    seed=seed,
+                    permutations=permutations,
+                    steps=only or None,
+                    progress=progress,
+                )
             bar.update(task, description="writing outputs")
             written = write_outputs(
                 results,

@@ -194,13 +194,7 @@ def analyze(
     sections: dict[str, Any] = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "study": study_summary(study),
-        "settings": {
-            "crs": study.crs_code,
-            "buffer_m": settings.buffer_m,
-            "permutations": settings.permutations,
-            "seed": settings.seed,
-            "weights": settings.weights,
-        },
+        "settings": settings_summary(study),
         "steps": {},
     }
     layers = base_layers(study)
@@ -253,6 +247,18 @@ def _unmet_need(step: _Step, study: Study) -> str | None:
         if group in step.needs and count == 0:
             return f"the study has no {group}; this step compares cases with controls"
     return None
+
+
+def settings_summary(study: Study) -> dict[str, Any]:
+    """Return the ``settings`` section of ``results.json``."""
+    settings = study.settings
+    return {
+        "crs": study.crs_code,
+        "buffer_m": settings.buffer_m,
+        "permutations": settings.permutations,
+        "seed": settings.seed,
+        "weights": settings.weights,
+    }
 
 
 def study_summary(study: Study) -> dict[str, Any]:
