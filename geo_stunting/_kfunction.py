@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -236,27 +237,7 @@ def k_estimates(
     if n < 2:
         return {c: np.full(nbin, np.nan) for c in corrections}
     grid, b, total = _prepare(xy, window, breaks, grid)
-    order, start = grid.sort(xy)
-    raw, iso, nco, ncc, *_ = _kernels.scan_pairs(
-        np.ascontiguousarray(xy[:, 0]),
-        np.ascontiguousarray(xy[:, 1]),
-        b,
-        total,
-        order,
-        start,
-        grid.ox,
-        grid.oy,
-        grid.cs,
-        grid.ncx,
-        grid.ncy,
-        grid.estart,
-        grid.eidx,
-        grid.edges,
-        breaks,
-        float(breaks[-1]),
-        0,
-        0,
-    )
+    raw, iso, nco, ncc, *_ = _scan_pairs(xy, grid, b, total, breaks, float(breaks[-1]))
     pairs_per_area = n * (n - 1) / area
     out: dict[str, np.ndarray] = {}
     for correction in corrections:
@@ -295,22 +276,21 @@ class PairList:
     w_iso: np.ndarray
 
 
-def close_pairs(
+def _scan_pairs(
     xy: np.ndarray,
-    window: StudyWindow,
+    grid: PointGrid,
+    b: np.ndarray,
+    total: np.ndarray,
+    breaks: np.ndarray,
     rmax: float,
     *,
-    grid: PointGrid | None = None,
-    b: np.ndarray | None = None,
-    total: np.ndarray | None = None,
-) -> PairList:
-    """Every ordered pair ``i != j`` with ``d <= rmax``, with Ripley's isotropic weight."""
-    if grid is None or b is None or total is None:
-        grid, b, total = _prepare(xy, window, np.array([-rmax / 512, 0.0, rmax]), grid)
+    keep_pairs: bool = False,
+    capacity: int = 0,
+) -> tuple[Any, ...]:
+    """Call the compiled pair scan on `xy`, sorted into `grid`."""
     order, start = grid.sort(xy)
-    capacity = max(1024, 4 * len(xy))
-    while True:
-        *_, pi_, pj, pd, pw, count = _kernels.scan_pairs(
+    return tuple(
+        _kernels.scan_pairs(
             np.ascontiguousarray(xy[:, 0]),
             np.ascontiguousarray(xy[:, 1]),
             b,
@@ -325,10 +305,31 @@ def close_pairs(
             grid.estart,
             grid.eidx,
             grid.edges,
-            np.array([-rmax / 512, 0.0, rmax]),
+            breaks,
             rmax,
-            1,
+            int(keep_pairs),
             capacity,
+        )
+    )
+
+
+def close_pairs(
+    xy: np.ndarray,
+    window: StudyWindow,
+    rmax: float,
+    *,
+    grid: PointGrid | None = None,
+    b: np.ndarray | None = None,
+    total: np.ndarray | None = None,
+) -> PairList:
+    """Every ordered pair ``i != j`` with ``d <= rmax``, with Ripley's isotropic weight."""
+    breaks = np.array([-rmax / 512, 0.0, rmax])
+    if grid is None or b is None or total is None:
+        grid, b, total = _prepare(xy, window, breaks, grid)
+    capacity = max(1024, 4 * len(xy))
+    while True:
+        *_, pi_, pj, pd, pw, count = _scan_pairs(
+            xy, grid, b, total, breaks, rmax, keep_pairs=True, capacity=capacity
         )
         if count <= capacity:
             return PairList(pi_[:count], pj[:count], pd[:count], pw[:count])
