@@ -56,6 +56,7 @@ from geo_stunting._scale_parts import (
     with_key,
 )
 from geo_stunting._scale_sample import sample_study, scale_results
+from geo_stunting.access import Metric
 
 __all__ = [
     "FacilityIndex",
@@ -69,7 +70,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Metric = Literal["auto", "planar", "geodesic"]
 #: Rows per partition after the Hilbert shuffle.
 PARTITION_ROWS = 500_000
 _LEVEL = 16
