@@ -3,7 +3,7 @@
 Timed core, per size (subjects × facilities, uniform in 60 × 60 km of UTM 48S):
 
 - floor:            scipy cKDTree(facilities).query(subjects, k=1) and `d <= buffer_m`
-- ours (arrays):    geo_stunting.access.access_arrays — nearest facility, coverage flag and
+- ours (arrays):    access._coverage.access_arrays — nearest facility, coverage flag and
                     per-village counts (village of each subject given as an index array)
 - ours (frames):    geo_stunting.access.coverage(subjects, facilities, by_kind=False) — the
                     GeoDataFrame API: new frame with nearest id/name/kind, distance, flag
@@ -12,7 +12,7 @@ Timed core, per size (subjects × facilities, uniform in 60 × 60 km of UTM 48S)
                     (small size only, unless --union-large; it is very slow at 1M × 10k)
 
 Reported separately (not in the core): assigning subjects to villages (point in polygon,
-geo_stunting.access.locate_in_areas) and the buffer/overlay work for maps and area figures
+geo_stunting.access._coverage.locate_in_areas) and the buffer/overlay work for maps and area figures
 (coverage_polygons + area_coverage).
 
 Peak memory is tracemalloc's peak for Python and NumPy allocations in a separate, untimed run
@@ -37,7 +37,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from geo_stunting import access as acc
+from geo_stunting.access import _coverage as acc
 
 CRS = "EPSG:32748"
 X0, Y0, SIDE = 430_000.0, 9_620_000.0, 60_000.0

@@ -41,7 +41,7 @@ import xstatic.pkg.leaflet as xleaflet
 from playwright.sync_api import sync_playwright
 
 import geo_stunting as gs
-from geo_stunting.mapping import make_map, map_html
+from geo_stunting.outputs.map._render import make_map, map_html
 
 CRS = "EPSG:32748"
 X0, Y0, SIDE, GRID = 430_000.0, 9_620_000.0, 60_000.0, 10

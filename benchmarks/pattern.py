@@ -44,11 +44,11 @@ import numpy as np
 from libpysal.weights import WSP
 
 import geo_stunting as gs
-from geo_stunting.autocorrelation import moran
-from geo_stunting.kfunction import envelope
-from geo_stunting.nearest_neighbour import clark_evans
-from geo_stunting.neighbours import k_nearest
-from geo_stunting.window import StudyWindow, make_window
+from geo_stunting.autocorrelation._neighbours import k_nearest
+from geo_stunting.autocorrelation._statistics import moran
+from geo_stunting.pattern._kfunction import envelope
+from geo_stunting.pattern._nearest_neighbour import clark_evans
+from geo_stunting.pattern._window import StudyWindow, make_window
 
 R_SCRIPT = r"""
 suppressMessages(library(spatstat))

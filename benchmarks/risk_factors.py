@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from geo_stunting._tables import fisher_freeman_halton
-from geo_stunting.risk_factors import analyze_risk_factors
+from geo_stunting.risk_factors._analysis import analyze_risk_factors
+from geo_stunting.stats._tables import fisher_freeman_halton
 
 CATEGORICAL = [f"cat{i}" for i in range(8)]
 CONTINUOUS = [f"num{i}" for i in range(16)]

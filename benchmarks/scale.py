@@ -49,10 +49,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo_stunting import access as acc
-from geo_stunting._access_stats import compare_within
-from geo_stunting._scale_areas import area_tables, build_area_index
-from geo_stunting.scale import access_dask, build_facility_index
+from geo_stunting.access import _coverage as acc
+from geo_stunting.access._compare import compare_within
+from geo_stunting.scale._areas import area_tables, build_area_index
+from geo_stunting.scale._engine import access_dask, build_facility_index
 
 CRS = "EPSG:32748"
 X0, Y0, SIDE = 200_000.0, 9_200_000.0, 600_000.0

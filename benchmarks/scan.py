@@ -30,7 +30,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from geo_stunting.scan import scan_bernoulli_xy
+from geo_stunting.scan._bernoulli import scan_bernoulli_xy
 
 GRAVE = Path(__file__).resolve().parents[1] / "tests" / "reference" / "grave" / "grave_points.csv"
 

@@ -17,14 +17,6 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from geo_stunting._errors import (
-    AnalysisError,
-    GeoStuntingError,
-    InputError,
-    Problem,
-    ProjectionError,
-    StudyFileError,
-)
 from geo_stunting.access import (
     AccessComparison,
     area_coverage,
@@ -34,47 +26,62 @@ from geo_stunting.access import (
     facility_buffers,
     nearest_facility,
 )
-from geo_stunting.config import STEP_NAMES, AnalysisSettings, read_study_file
-from geo_stunting.demo import demo_study_path
-from geo_stunting.export import PublicOptions, read_outputs, write_map, write_outputs
+from geo_stunting.errors import (
+    AnalysisError,
+    GeoStuntingError,
+    InputError,
+    Problem,
+    ProjectionError,
+    StudyFileError,
+)
+from geo_stunting.outputs import PublicOptions, read_outputs, write_map, write_outputs
 from geo_stunting.pipeline import Results, StepOutput, analyze, available_steps, register_step
-from geo_stunting.projection import choose_analysis_crs, utm_crs_for
-from geo_stunting.study import Study, load_study, study_from_frames
+from geo_stunting.study import (
+    STEP_NAMES,
+    AnalysisSettings,
+    Study,
+    choose_analysis_crs,
+    demo_study_path,
+    load_study,
+    read_study_file,
+    study_from_frames,
+    utm_crs_for,
+)
 
 #: Public names of modules that import numba, loaded on first use to keep start-up fast.
 _LAZY = {
-    "ScanCluster": "geo_stunting.scan",
-    "ScanResult": "geo_stunting.scan",
-    "scan_bernoulli": "geo_stunting.scan",
-    "scan_bernoulli_xy": "geo_stunting.scan",
-    "RelativeRiskResult": "geo_stunting.relative_risk",
-    "relative_risk_surface": "geo_stunting.relative_risk",
-    "analyze_risk_factors": "geo_stunting.risk_factors",
-    "risk_factor_tables_csv": "geo_stunting.risk_factors",
-    "make_report": "geo_stunting.report",
-    "make_window": "geo_stunting.window",
-    "clark_evans": "geo_stunting.nearest_neighbour",
-    "average_nearest_neighbour": "geo_stunting.nearest_neighbour",
-    "k_function": "geo_stunting.kfunction",
-    "g_function": "geo_stunting.kfunction",
-    "envelope": "geo_stunting.kfunction",
-    "k_difference": "geo_stunting.casecontrol",
-    "cuzick_edwards": "geo_stunting.casecontrol",
-    "build_neighbours": "geo_stunting.autocorrelation",
-    "moran": "geo_stunting.autocorrelation",
-    "join_counts": "geo_stunting.autocorrelation",
-    "local_moran": "geo_stunting.autocorrelation",
-    "getis_ord": "geo_stunting.autocorrelation",
-    "access_dask": "geo_stunting.scale",
-    "ScaleResult": "geo_stunting.scale",
-    "run_scale": "geo_stunting.scale",
-    "scale_results": "geo_stunting.scale",
-    "make_map": "geo_stunting.mapping",
-    "render_map": "geo_stunting.mapping",
-    "map_html": "geo_stunting.mapping",
-    "donut_mask": "geo_stunting.masking",
-    "public_layers": "geo_stunting.masking",
-    "MaskingReport": "geo_stunting.masking",
+    "ScanCluster": "geo_stunting.scan._bernoulli",
+    "ScanResult": "geo_stunting.scan._bernoulli",
+    "scan_bernoulli": "geo_stunting.scan._bernoulli",
+    "scan_bernoulli_xy": "geo_stunting.scan._bernoulli",
+    "RelativeRiskResult": "geo_stunting.scan._relative_risk",
+    "relative_risk_surface": "geo_stunting.scan._relative_risk",
+    "analyze_risk_factors": "geo_stunting.risk_factors._analysis",
+    "risk_factor_tables_csv": "geo_stunting.risk_factors._analysis",
+    "make_report": "geo_stunting.outputs.report._page",
+    "make_window": "geo_stunting.pattern._window",
+    "clark_evans": "geo_stunting.pattern._nearest_neighbour",
+    "average_nearest_neighbour": "geo_stunting.pattern._nearest_neighbour",
+    "k_function": "geo_stunting.pattern._kfunction",
+    "g_function": "geo_stunting.pattern._kfunction",
+    "envelope": "geo_stunting.pattern._kfunction",
+    "k_difference": "geo_stunting.pattern._casecontrol",
+    "cuzick_edwards": "geo_stunting.pattern._casecontrol",
+    "build_neighbours": "geo_stunting.autocorrelation._statistics",
+    "moran": "geo_stunting.autocorrelation._statistics",
+    "join_counts": "geo_stunting.autocorrelation._statistics",
+    "local_moran": "geo_stunting.autocorrelation._statistics",
+    "getis_ord": "geo_stunting.autocorrelation._statistics",
+    "access_dask": "geo_stunting.scale._engine",
+    "ScaleResult": "geo_stunting.scale._engine",
+    "run_scale": "geo_stunting.scale._engine",
+    "scale_results": "geo_stunting.scale._engine",
+    "make_map": "geo_stunting.outputs.map._render",
+    "render_map": "geo_stunting.outputs.map._render",
+    "map_html": "geo_stunting.outputs.map._render",
+    "donut_mask": "geo_stunting.outputs._masking",
+    "public_layers": "geo_stunting.outputs._masking",
+    "MaskingReport": "geo_stunting.outputs._masking",
 }
 
 

@@ -28,14 +28,14 @@ from rich.progress import (
 from rich.table import Table
 
 from geo_stunting import __version__
-from geo_stunting._errors import GeoStuntingError, Problem, StudyFileError
-from geo_stunting.config import STEP_NAMES, StudyConfig, read_study_file
-from geo_stunting.demo import demo_study_path
+from geo_stunting.errors import GeoStuntingError, Problem, StudyFileError
 from geo_stunting.progress import Advance, Reporter
-from geo_stunting.study import Study, load_study
+from geo_stunting.study._config import STEP_NAMES, StudyConfig, read_study_file
+from geo_stunting.study._demo import demo_study_path
+from geo_stunting.study._study import Study, load_study
 
 if TYPE_CHECKING:
-    from geo_stunting.export import PublicOptions
+    from geo_stunting.outputs._export import PublicOptions
     from geo_stunting.pipeline import Results
 
 __all__ = ["app", "main"]
@@ -154,7 +154,7 @@ def validate(
     try:
         config = read_study_file(study_file)
         if config.analysis.engine == "dask":
-            from geo_stunting._scale_sample import sample_study  # noqa: PLC0415
+            from geo_stunting.scale._sample import sample_study  # noqa: PLC0415
 
             study = sample_study(config)
             out_console.print(
@@ -268,7 +268,7 @@ def map_command(
     debug: DebugOption = False,
 ) -> None:
     """Re-draw the map of an output folder from its layers.gpkg and results.json (no analysis)."""
-    from geo_stunting.export import write_map  # noqa: PLC0415
+    from geo_stunting.outputs._export import write_map  # noqa: PLC0415
 
     _setup_logging(quiet=quiet)
     options = _public_options(public, mask_min_m, mask_max_m, mask_seed)
@@ -282,7 +282,7 @@ def map_command(
 def _public_options(
     public: bool, min_m: float, max_m: float, seed: int | None
 ) -> PublicOptions | None:
-    from geo_stunting.export import PublicOptions  # noqa: PLC0415
+    from geo_stunting.outputs._export import PublicOptions  # noqa: PLC0415
 
     if not public:
         return None
@@ -311,7 +311,7 @@ def _run(
     engine: str | None = None,
     scheduler: str | None = None,
 ) -> None:
-    from geo_stunting.export import write_outputs  # noqa: PLC0415
+    from geo_stunting.outputs._export import write_outputs  # noqa: PLC0415
     from geo_stunting.pipeline import analyze as run_analysis  # noqa: PLC0415
     from geo_stunting.progress import use_reporter  # noqa: PLC0415
 
@@ -362,7 +362,7 @@ def _engine(given: str | None, configured: str) -> str:
 
 
 def _run_dask(config: StudyConfig, out: Path, scheduler: str | None) -> Results:
-    from geo_stunting.scale import run_scale, scale_results  # noqa: PLC0415
+    from geo_stunting.scale._engine import run_scale, scale_results  # noqa: PLC0415
 
     levels = dict(config.area.levels) if config.area is not None and config.area.levels else None
     scaled, sample = run_scale(config, out=out, scheduler=scheduler, levels=levels)

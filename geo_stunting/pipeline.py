@@ -30,9 +30,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_stunting._errors import GeoStuntingError
-from geo_stunting.config import STEP_NAMES
-from geo_stunting.study import Study
+from geo_stunting.errors import GeoStuntingError
+from geo_stunting.study._config import STEP_NAMES
+from geo_stunting.study._study import Study
 
 __all__ = [
     "RESULTS_SCHEMA_VERSION",
@@ -49,12 +49,12 @@ log = logging.getLogger(__name__)
 RESULTS_SCHEMA_VERSION = 1
 #: Modules that register steps, imported on first use.
 _STEP_MODULES: tuple[str, ...] = (
-    "geo_stunting.access",
-    "geo_stunting.pattern",
-    "geo_stunting.autocorrelation",
-    "geo_stunting.scan",
-    "geo_stunting.relative_risk",
-    "geo_stunting.risk_factors",
+    "geo_stunting.access._coverage",
+    "geo_stunting.pattern._step",
+    "geo_stunting.autocorrelation._statistics",
+    "geo_stunting.scan._bernoulli",
+    "geo_stunting.scan._relative_risk",
+    "geo_stunting.risk_factors._analysis",
 )
 _NEEDS = frozenset({"facilities", "area", "cases", "controls"})
 
@@ -93,7 +93,7 @@ def register_step(
     Parameters
     ----------
     name
-        One of `geo_stunting.config.STEP_NAMES`.
+        One of `geo_stunting.study.STEP_NAMES`.
     title
         A short title for progress bars and reports.
     needs

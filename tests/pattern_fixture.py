@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_stunting.window import StudyWindow, make_window
+from geo_stunting.pattern._window import StudyWindow, make_window
 
 REFERENCE = Path(__file__).parent / "reference"
 PATTERN = REFERENCE / "pattern"

@@ -1,4 +1,4 @@
-"""Tests for geo_stunting.access: nearest facility, coverage, buffers, cases vs controls.
+"""Tests for geo_stunting.access._coverage: nearest facility, coverage, buffers, cases vs controls.
 
 Statistical reference values come from R: tests/reference/access/access_tests.R
 (chisq.test, fisher.test, wilcox.test, quantile) run on the committed fixtures
@@ -20,17 +20,17 @@ import shapely
 from pyproj import Geod, Transformer
 
 import geo_stunting as gs
-from geo_stunting import access as acc
-from geo_stunting._access_core import utm_zones_spanned
-from geo_stunting._access_overlay import area_positions_exact, area_positions_xy
-from geo_stunting._access_stats import (
-    compare_within,
+from geo_stunting.access import _coverage as acc
+from geo_stunting.access._compare import compare_within
+from geo_stunting.access._core import utm_zones_spanned
+from geo_stunting.access._overlay import area_positions_exact, area_positions_xy
+from geo_stunting.errors import AnalysisError
+from geo_stunting.stats._twobytwo import (
     distance_summary,
     mann_whitney,
     odds_ratio_woolf,
     table_test,
 )
-from geo_stunting._errors import AnalysisError
 
 REFERENCE = Path(__file__).parent / "reference" / "access"
 UTM48S = "EPSG:32748"

@@ -17,7 +17,7 @@ from libpysal.weights import KNN
 
 import geo_stunting as gs
 from geo_stunting import AnalysisError
-from geo_stunting.autocorrelation import (
+from geo_stunting.autocorrelation._statistics import (
     autocorrelation_step,
     build_neighbours,
     getis_ord,

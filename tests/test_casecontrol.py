@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from geo_stunting import AnalysisError
-from geo_stunting.casecontrol import Relabeller, cuzick_edwards, k_difference
-from geo_stunting.neighbours import k_nearest
+from geo_stunting.autocorrelation._neighbours import k_nearest
+from geo_stunting.pattern._casecontrol import Relabeller, cuzick_edwards, k_difference
 from tests.pattern_fixture import (
     PATTERN,
     as_array,

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from geo_stunting import cli
-from geo_stunting.demo import demo_study_path
+from geo_stunting.study._demo import demo_study_path
 from tests.conftest import SUBJECT_HEADER
 
 runner = CliRunner()

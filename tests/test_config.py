@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from geo_stunting import StudyFileError, load_study, read_study_file
-from geo_stunting.config import parse_weights
+from geo_stunting.study._config import parse_weights
 
 
 def test_reads_every_documented_key(write_study):

@@ -1,4 +1,4 @@
-"""Tests for geo_stunting.coordinates: parsing coordinate cells from field spreadsheets."""
+"""Tests for geo_stunting.study._coordinates: parsing coordinate cells from field spreadsheets."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo_stunting import coordinates
-from geo_stunting.coordinates import (
+from geo_stunting.study import _coordinates as coordinates
+from geo_stunting.study._coordinates import (
     CoordinateParseError,
     ParsedCoordinate,
     parse_coordinate,

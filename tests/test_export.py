@@ -9,7 +9,7 @@ import pyogrio
 import pytest
 
 import geo_stunting as gs
-from geo_stunting import export
+from geo_stunting.outputs import _export as export
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ import pytest
 import xstatic.pkg.leaflet as xleaflet
 
 import geo_stunting as gs
-from geo_stunting.mapping import make_map, map_html, render_map
-from geo_stunting.masking import public_layers
+from geo_stunting.outputs._masking import public_layers
+from geo_stunting.outputs.map._render import make_map, map_html, render_map
 from tests.map_fixture import XSS, demo_results, expected_counts
 
 CHROMIUM = Path("/usr/bin/chromium")

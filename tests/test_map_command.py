@@ -8,10 +8,11 @@ import pyogrio
 import pytest
 from typer.testing import CliRunner
 
-from geo_stunting import cli, export
-from geo_stunting._map_data import build_map_data
-from geo_stunting._map_layers import MapContext
-from geo_stunting.export import PublicOptions, write_map, write_outputs
+from geo_stunting import cli
+from geo_stunting.outputs import _export as export
+from geo_stunting.outputs._export import PublicOptions, write_map, write_outputs
+from geo_stunting.outputs.map._data import build_map_data
+from geo_stunting.outputs.map._layers import MapContext
 from tests.map_fixture import demo_results
 
 runner = CliRunner()

@@ -14,11 +14,11 @@ import pytest
 import shapely
 
 import geo_stunting as gs
-from geo_stunting._map_data import build_map_data, encode_shapes, encode_values
-from geo_stunting._map_layers import LAYER_STYLES, MapContext
-from geo_stunting._map_summary import headlines
-from geo_stunting.mapping import make_map, map_html, render_map
-from geo_stunting.masking import public_layers
+from geo_stunting.outputs._masking import public_layers
+from geo_stunting.outputs.map._data import build_map_data, encode_shapes, encode_values
+from geo_stunting.outputs.map._layers import LAYER_STYLES, MapContext
+from geo_stunting.outputs.map._render import make_map, map_html, render_map
+from geo_stunting.outputs.map._summary import headlines
 from tests.map_fixture import XSS, demo_results, expected_counts
 
 

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from geo_stunting import AnalysisError
-from geo_stunting.masking import donut_mask, public_layers
+from geo_stunting.outputs._masking import donut_mask, public_layers
 
 CRS = "EPSG:32748"
 

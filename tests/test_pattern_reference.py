@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from geo_stunting import AnalysisError
-from geo_stunting.kfunction import envelope, envelope_ranks, g_function, k_function
-from geo_stunting.nearest_neighbour import average_nearest_neighbour, clark_evans
-from geo_stunting.window import make_window
+from geo_stunting.pattern._kfunction import envelope, envelope_ranks, g_function, k_function
+from geo_stunting.pattern._nearest_neighbour import average_nearest_neighbour, clark_evans
+from geo_stunting.pattern._window import make_window
 from tests.pattern_fixture import (
     PATTERN,
     as_array,

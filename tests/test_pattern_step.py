@@ -10,11 +10,11 @@ import pytest
 import shapely
 
 import geo_stunting as gs
-import geo_stunting.pattern
-from geo_stunting._kfunction import nn_distances
-from geo_stunting.kfunction import k_function
-from geo_stunting.nearest_neighbour import clark_evans, shared_location_count
-from geo_stunting.window import make_window
+import geo_stunting.pattern._step
+from geo_stunting.pattern._kfunction import k_function
+from geo_stunting.pattern._nearest_neighbour import clark_evans, shared_location_count
+from geo_stunting.pattern._pairs import nn_distances
+from geo_stunting.pattern._window import make_window
 
 STUDY = gs.load_study(gs.demo_study_path())
 

@@ -1,4 +1,4 @@
-"""Tests for geo_stunting.relative_risk: the kernel relative-risk surface against spatstat.
+"""Tests for geo_stunting.scan._relative_risk: the kernel relative-risk surface against spatstat.
 
 Reference values: tests/reference/relrisk/relrisk.json, written by
 tests/reference/relrisk/relrisk.R (spatstat 3.0-3: bw.relrisk, relrisk, densityfun)
@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 
 import geo_stunting as gs
 from geo_stunting import AnalysisError
-from geo_stunting.relative_risk import (
+from geo_stunting.scan._relative_risk import (
     bandwidth_relrisk,
     relative_risk_layers,
     relative_risk_surface,

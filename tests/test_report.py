@@ -1,4 +1,4 @@
-"""Tests for geo_stunting.report: the self-contained, bilingual study report."""
+"""Tests for geo_stunting.outputs.report._page: the self-contained, bilingual study report."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 import geo_stunting as gs
-import geo_stunting.risk_factors
-from geo_stunting._errors import GeoStuntingError
-from geo_stunting._report_svg import nice_ticks
-from geo_stunting._report_text import TEXT, tr
-from geo_stunting.report import make_report
-from geo_stunting.risk_factors import risk_factor_tables_csv
+import geo_stunting.risk_factors._analysis
+from geo_stunting.errors import GeoStuntingError
+from geo_stunting.outputs.report._page import make_report
+from geo_stunting.outputs.report._svg import nice_ticks
+from geo_stunting.outputs.report._text import TEXT, tr
+from geo_stunting.risk_factors._analysis import risk_factor_tables_csv
 
 DEMO = Path(__file__).parents[1] / "data" / "demo"
 

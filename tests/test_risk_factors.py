@@ -20,16 +20,16 @@ import pandas as pd
 import pytest
 
 import geo_stunting as gs
-from geo_stunting import _tables as tables
-from geo_stunting._errors import AnalysisError, StudyFileError
-from geo_stunting._respondents import join_respondents
-from geo_stunting._risk_spec import RiskFactorSpec, parse_risk_factor_section, resolve_factors
-from geo_stunting.risk_factors import (
+from geo_stunting.errors import AnalysisError, StudyFileError
+from geo_stunting.risk_factors._analysis import (
     analyze_risk_factors,
     risk_factor_tables,
     risk_factor_tables_csv,
     risk_factors_step,
 )
+from geo_stunting.risk_factors._respondents import join_respondents
+from geo_stunting.stats import _tables as tables
+from geo_stunting.study._risk_spec import RiskFactorSpec, parse_risk_factor_section, resolve_factors
 
 REFERENCE = Path(__file__).parent / "reference" / "risk_factors"
 DEMO = Path(__file__).parents[1] / "data" / "demo"
@@ -543,7 +543,7 @@ def test_tables_and_csv(section: dict[str, Any]) -> None:
 
 
 def test_format_p_prints_less_than_not_zero() -> None:
-    from geo_stunting._risk_tables import format_p  # noqa: PLC0415
+    from geo_stunting.risk_factors._tables import format_p  # noqa: PLC0415
 
     assert format_p(0.0000123) == "< 0.001"
     assert format_p(0.0071) == "0.007"

@@ -1,4 +1,4 @@
-"""Tests for geo_stunting.scale: the dask engine gives exactly the single-process results.
+"""Tests for geo_stunting.scale._engine: the dask engine gives exactly the single-process results.
 
 The reference for every per-subject value is the single-process engine itself
 (`geo_stunting.access.coverage` / `access_arrays`, tested against R in test_access.py);
@@ -24,11 +24,11 @@ pytest.importorskip("dask_geopandas")
 pytest.importorskip("distributed")
 
 import geo_stunting as gs
-from geo_stunting import access as acc
-from geo_stunting._errors import AnalysisError, InputError
-from geo_stunting._scale_areas import group_medians
-from geo_stunting.config import read_study_file
-from geo_stunting.scale import access_dask, hilbert_key, run_scale, scale_results
+from geo_stunting.access import _coverage as acc
+from geo_stunting.errors import AnalysisError, InputError
+from geo_stunting.scale._areas import group_medians
+from geo_stunting.scale._engine import access_dask, hilbert_key, run_scale, scale_results
+from geo_stunting.study._config import read_study_file
 
 UTM48S = "EPSG:32748"
 X0, Y0, SIDE = 440_000.0, 9_630_000.0, 24_000.0

@@ -1,4 +1,4 @@
-"""Tests for geo_stunting.window: kinds, areas, containment, CSR simulation."""
+"""Tests for geo_stunting.pattern._window: kinds, areas, containment, CSR simulation."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import shapely
 
 from geo_stunting import AnalysisError
-from geo_stunting.relative_risk import study_window
-from geo_stunting.window import area_union, make_window
+from geo_stunting.pattern._window import area_union, make_window
+from geo_stunting.scan._relative_risk import study_window
 from tests.pattern_fixture import fixture_polygon, fixture_subjects, fixture_window
 
 

@@ -1,0 +1,596 @@
+r"""Spatial autocorrelation of the case indicator: Moran's I, join counts, LISA, Gi*.
+
+The variable is 1 for a case and 0 for a control; the neighbours come from
+``settings.weights`` (``"knn:K"`` or ``"distance:D"``, see
+`geo_stunting.autocorrelation._neighbours` for the rule on ties and shared locations).
+
+* **Moran's I**: are cases' neighbours more often cases than chance would
+  have it? I, E[I], the variance under randomisation, z and the analytic
+  p-value with esda's formulas (the tests check them against ``esda.Moran``
+  and spdep's ``moran.test``), and a permutation p-value from seeded
+  permutations. ``esda.Moran`` itself is not called: building its weights
+  object costs more than the whole test, and its permutations draw from
+  NumPy's global random state (it has no ``seed``).
+* **Join counts**: the number of case–case neighbour pairs (BB), with the
+  analytic moments of spdep's ``joincount.test`` (non-free sampling) and a
+  permutation p-value.
+* **Local Moran (LISA)** (esda) with conditional-permutation p-values: HH (a
+  case among cases), LL, HL, LH; optionally with the false discovery rate.
+* **Getis–Ord Gi\*** (esda): a z-score per subject for the share of cases in
+  its neighbourhood, itself included.
+
+The conditional permutations of LISA and Gi* follow esda's algorithm (one
+set of random neighbour draws shared by all subjects) with a
+`numpy.random.Generator` (esda is called with ``permutations=0``): esda's
+own conditional randomisation compiles with numba in every new process,
+about 20 s here, more than the whole step may take. The caller's
+weights are never changed: esda transforms the weights object it is given
+in place, so it always gets a copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import esda
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from libpysal.graph import Graph
+from libpysal.weights import W
+from scipy import sparse, stats
+
+from geo_stunting.autocorrelation import _kernels
+from geo_stunting.autocorrelation._neighbours import Neighbours, distance_band, k_nearest
+from geo_stunting.errors import AnalysisError, Problem
+from geo_stunting.pipeline import StepOutput, register_step
+from geo_stunting.stats._permutation import conditional_draws, conditional_lags, folded_p
+from geo_stunting.study._config import parse_weights
+from geo_stunting.study._study import Study
+
+__all__ = [
+    "JoinCounts",
+    "MoranResult",
+    "autocorrelation_step",
+    "build_neighbours",
+    "getis_ord",
+    "join_counts",
+    "local_moran",
+    "moran",
+]
+
+log = logging.getLogger(__name__)
+
+LISA_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
+NOT_SIGNIFICANT = "not significant"
+ISOLATE = "isolate"
+
+
+def build_neighbours(subjects: gpd.GeoDataFrame, *, weights: str = "knn:5") -> Neighbours:
+    """Neighbours of each subject from ``"knn:K"`` or ``"distance:D"`` (metres).
+
+    Parameters
+    ----------
+    subjects
+        Points in a projected CRS (metres).
+    weights
+        The rule, as ``settings.weights``.
+
+    Returns
+    -------
+    Neighbours
+        The neighbour matrix (see `geo_stunting.autocorrelation._neighbours` for ties).
+    """
+    kind, value = parse_weights(weights)
+    xy = np.column_stack([subjects.geometry.x, subjects.geometry.y]).astype(float)
+    if kind == "knn":
+        k = int(value)
+        if k >= len(xy):
+            raise AnalysisError(
+                Problem(
+                    f'weights = "{weights}" asks for {k} neighbours but there are only '
+                    f"{len(xy)} subjects",
+                    column="[analysis] weights",
+                    fix=f'use fewer neighbours, e.g. "knn:{max(1, min(5, len(xy) - 1))}"',
+                )
+            )
+        return k_nearest(xy, k)
+    return distance_band(xy, value)
+
+
+def _weights(neighbours: Neighbours | W) -> tuple[sparse.csr_matrix, str]:
+    """A fresh binary CSR matrix (never the caller's object) and the rule."""
+    if isinstance(neighbours, Neighbours):
+        return neighbours.matrix.copy(), neighbours.rule
+    if isinstance(neighbours, W):
+        matrix = sparse.csr_matrix(neighbours.sparse, copy=True)
+        matrix.data[:] = 1.0
+        return matrix, "libpysal W (binary)"
+    raise AnalysisError(
+        Problem(
+            f"weights must be a Neighbours or a libpysal W, got {type(neighbours).__name__}",
+            fix='use build_neighbours(subjects, weights="knn:5")',
+        )
+    )
+
+
+def _to_graph(matrix: sparse.csr_matrix) -> Graph:
+    """A libpysal Graph of a copy of `matrix`, for esda (which transforms what it gets)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Graph.from_sparse(sparse.csr_matrix(matrix, copy=True))
+
+
+def _row_standardise(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    rows = np.asarray(matrix.sum(axis=1)).ravel()
+    scale = np.divide(1.0, rows, out=np.zeros_like(rows), where=rows > 0)
+    return sparse.csr_matrix(sparse.diags(scale) @ matrix)
+
+
+def _indicator(subjects: gpd.GeoDataFrame) -> np.ndarray:
+    if "status" not in subjects:
+        raise AnalysisError(Problem("subjects have no 'status' column", fix="pass study.subjects"))
+    y: np.ndarray = (subjects["status"] == "case").to_numpy(dtype=float)
+    if y.min() == y.max():
+        raise AnalysisError(
+            Problem("autocorrelation of the case indicator needs both cases and controls")
+        )
+    return y
+
+
+@dataclass(frozen=True)
+class MoranResult:
+    """Global Moran's I of the case indicator.
+
+    Attributes
+    ----------
+    I, expected, variance_rand, z_rand, p_rand
+        The statistic, E[I] = -1/(n-1), its variance under randomisation, the
+        z-score and the two-sided normal p-value.
+    p_sim
+        Permutation pseudo p-value of the nearer tail
+        (see `geo_stunting.stats._permutation.folded_p`).
+    permutations, seed
+        The permutations and their seed.
+    weights
+        The neighbour rule; row-standardised.
+    n, n_isolates, isolates
+        Subjects, and the subjects without neighbours (their lag is 0).
+    """
+
+    I: float  # noqa: E741 - the statistic's name
+    expected: float
+    variance_rand: float
+    z_rand: float
+    p_rand: float
+    p_sim: float | None
+    permutations: int
+    seed: int | None
+    weights: str
+    n: int
+    n_isolates: int
+    isolates: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict."""
+        return asdict(self)
+
+
+def _ids(subjects: gpd.GeoDataFrame, positions: np.ndarray) -> list[str]:
+    column = subjects["subject_id"] if "subject_id" in subjects else pd.Series(subjects.index)
+    return [str(v) for v in column.to_numpy()[positions]]
+
+
+def moran(
+    subjects: gpd.GeoDataFrame,
+    *,
+    neighbours: Neighbours | W,
+    permutations: int = 999,
+    seed: int | None = None,
+) -> MoranResult:
+    """Global Moran's I of the case indicator (row-standardised weights).
+
+    Parameters
+    ----------
+    subjects
+        Cases and controls (``status``).
+    neighbours
+        From `build_neighbours`, or a libpysal ``W`` (copied, used as binary).
+    permutations
+        Random permutations for ``p_sim`` (0 to skip).
+    seed
+        Seed of the permutations.
+
+    Returns
+    -------
+    MoranResult
+        I, its moments under randomisation and both p-values.
+    """
+    y = _indicator(subjects)
+    binary, rule = _weights(neighbours)
+    n = len(y)
+    if binary.shape != (n, n):
+        raise AnalysisError(Problem(f"weights are for {binary.shape[0]} subjects, not {n}"))
+    standard = _row_standardise(binary)
+    z = y - y.mean()
+    moments = _moran_moments(z, standard)
+    p_sim = None
+    if permutations > 0:
+        rng = np.random.default_rng(seed)
+        scale = n / standard.sum() / float(z @ z)
+        sims = scale * _quadratic_forms(z, standard, permutations, rng)
+        p_sim = float(folded_p(sims[:, None], moments["I"])[0])
+    isolates = np.flatnonzero(np.diff(binary.indptr) == 0)
+    return MoranResult(
+        I=moments["I"],
+        expected=moments["EI"],
+        variance_rand=moments["VI_rand"],
+        z_rand=moments["z_rand"],
+        p_rand=moments["p_rand"],
+        p_sim=p_sim,
+        permutations=permutations,
+        seed=seed,
+        weights=rule + "; row-standardised",
+        n=n,
+        n_isolates=len(isolates),
+        isolates=_ids(subjects, isolates),
+    )
+
+
+def _quadratic_forms(
+    values: np.ndarray, matrix: sparse.csr_matrix, permutations: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``v' M v`` for `permutations` random permutations v of `values`.
+
+    One buffer is shuffled in place (a shuffle of any arrangement is a
+    uniformly random permutation) and the form is a compiled loop: fresh
+    arrays per permutation are slow for large n.
+    """
+    out = np.empty(permutations)
+    work = np.array(values, dtype=float)
+    indptr = matrix.indptr.astype(np.int64)
+    indices = matrix.indices.astype(np.int64)
+    data = matrix.data.astype(float)
+    for k in range(permutations):
+        rng.shuffle(work)
+        out[k] = _kernels.quadratic_form(indptr, indices, data, work)
+    return out
+
+
+def _moran_moments(z: np.ndarray, standard: sparse.csr_matrix) -> dict[str, float]:
+    """I and its moments under randomisation: esda's ``Moran`` formulas (Cliff and Ord)."""
+    n = len(z)
+    s0 = float(standard.sum())
+    both = standard + standard.T
+    s1 = 0.5 * float(both.multiply(both).sum())
+    degree = np.asarray(standard.sum(axis=1)).ravel() + np.asarray(standard.sum(axis=0)).ravel()
+    s2 = float(np.sum(degree**2))
+    z2 = z * z
+    moment = float(np.sum(z2 * z2) / n) / float(np.sum(z2) / n) ** 2
+    expected = -1.0 / (n - 1)
+    a = n * ((n * n - 3 * n + 3) * s1 - n * s2 + 3 * s0 * s0)
+    b = moment * ((n * n - n) * s1 - 2 * n * s2 + 6 * s0 * s0)
+    variance = (a - b) / ((n - 1) * (n - 2) * (n - 3) * s0 * s0) - expected**2
+    value = n / s0 * float(z @ (standard @ z)) / float(np.sum(z2))
+    z_rand = (value - expected) / np.sqrt(variance)
+    return {
+        "I": value,
+        "EI": expected,
+        "VI_rand": variance,
+        "z_rand": float(z_rand),
+        "p_rand": float(2 * stats.norm.sf(abs(z_rand))),
+    }
+
+
+@dataclass(frozen=True)
+class JoinCounts:
+    """Join counts of the case indicator (binary weights).
+
+    Attributes
+    ----------
+    bb, bw, ww
+        Case–case, case–control and control–control joins (each pair of
+        neighbours counted once: half the directed links).
+    joins
+        All joins.
+    expected_bb, variance_bb, z_bb, p_bb
+        Moments of BB under non-free sampling (spdep's ``joincount.test``),
+        z-score and one-sided normal p-value (more case–case joins).
+    p_sim_bb, mean_sim_bb
+        Permutation p-value (one-sided) and the mean of the permuted BB.
+    permutations, seed, weights
+        The permutations, seed and neighbour rule.
+    """
+
+    bb: float
+    bw: float
+    ww: float
+    joins: float
+    expected_bb: float
+    variance_bb: float
+    z_bb: float
+    p_bb: float
+    p_sim_bb: float | None
+    mean_sim_bb: float | None
+    permutations: int
+    seed: int | None
+    weights: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict."""
+        return asdict(self)
+
+
+def join_counts(
+    subjects: gpd.GeoDataFrame,
+    *,
+    neighbours: Neighbours | W,
+    permutations: int = 999,
+    seed: int | None = None,
+) -> JoinCounts:
+    """Case–case join count with analytic and permutation tests.
+
+    Parameters
+    ----------
+    subjects
+        Cases and controls (``status``).
+    neighbours
+        From `build_neighbours`, or a libpysal ``W`` (copied, used as binary).
+    permutations
+        Random permutations (0 to skip).
+    seed
+        Seed of the permutations.
+
+    Returns
+    -------
+    JoinCounts
+        BB, BW, WW and the tests of BB.
+    """
+    y = _indicator(subjects)
+    binary, rule = _weights(neighbours)
+    n_all = len(y)
+    bb = 0.5 * float(y @ (binary @ y))
+    bw = 0.5 * float(y @ (binary @ (1 - y)) + (1 - y) @ (binary @ y))
+    ww = 0.5 * float((1 - y) @ (binary @ (1 - y)))
+    s0 = float(binary.sum())
+    sym = binary + binary.T
+    s1 = 0.5 * float(sym.multiply(sym).sum())
+    degree = np.asarray(binary.sum(axis=1)).ravel() + np.asarray(binary.sum(axis=0)).ravel()
+    s2 = float(np.sum(degree**2))
+    n = n_all - _isolated(binary)
+    m = float(y.sum())
+    expected = s0 * m * (m - 1) / (2 * n * (n - 1))
+    variance = s1 * m * (m - 1) / (n * (n - 1))
+    variance += (s2 - 2 * s1) * m * (m - 1) * (m - 2) / (n * (n - 1) * (n - 2))
+    variance += (
+        (s0**2 + s1 - s2) * m * (m - 1) * (m - 2) * (m - 3) / (n * (n - 1) * (n - 2) * (n - 3))
+    )
+    variance = 0.25 * variance - expected**2
+    z = (bb - expected) / np.sqrt(variance) if variance > 0 else np.nan
+    p_sim = mean_sim = None
+    if permutations > 0:
+        rng = np.random.default_rng(seed)
+        sims = 0.5 * _quadratic_forms(y, binary, permutations, rng)
+        p_sim = float((1 + np.sum(sims >= bb - 1e-9)) / (permutations + 1))
+        mean_sim = float(sims.mean())
+    return JoinCounts(
+        bb=bb,
+        bw=bw,
+        ww=ww,
+        joins=s0 / 2,
+        expected_bb=expected,
+        variance_bb=variance,
+        z_bb=float(z),
+        p_bb=float(stats.norm.sf(z)) if np.isfinite(z) else float("nan"),
+        p_sim_bb=p_sim,
+        mean_sim_bb=mean_sim,
+        permutations=permutations,
+        seed=seed,
+        weights=rule + "; binary",
+    )
+
+
+def _isolated(matrix: sparse.csr_matrix) -> int:
+    return int(np.sum(np.diff(matrix.indptr) == 0))
+
+
+def local_moran(
+    subjects: gpd.GeoDataFrame,
+    *,
+    neighbours: Neighbours | W,
+    permutations: int = 999,
+    seed: int | None = None,
+    alpha: float = 0.05,
+    fdr: bool = False,
+) -> pd.DataFrame:
+    """Local Moran's I (LISA) of the case indicator with cluster labels.
+
+    Parameters
+    ----------
+    subjects
+        Cases and controls (``status``).
+    neighbours
+        From `build_neighbours`, or a libpysal ``W`` (copied).
+    permutations
+        Conditional permutations for the pseudo p-values.
+    seed
+        Seed of the permutations.
+    alpha
+        Significance level of the labels.
+    fdr
+        Label as significant only p-values below the false discovery rate
+        threshold (Benjamini–Hochberg, esda's ``fdr``) instead of `alpha`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        On the subjects' index: ``lisa_I``, ``lisa_quadrant`` (HH, LH, LL,
+        HL), ``lisa_p`` (pseudo p-value, NaN for isolates) and
+        ``lisa_label`` (the quadrant when significant, else
+        ``"not significant"``; ``"isolate"`` without neighbours).
+    """
+    y = _indicator(subjects)
+    binary, _ = _weights(neighbours)
+    n = len(y)
+    standard = _row_standardise(binary)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lm = esda.Moran_Local(y, _to_graph(binary), transformation="r", permutations=0)
+    local_i = np.asarray(lm.Is, dtype=float)
+    quadrant = np.array([LISA_LABELS[int(q)] for q in lm.q], dtype=object)
+    isolated = np.diff(binary.indptr) == 0
+    p = np.full(n, np.nan)
+    if permutations > 0:
+        rng = np.random.default_rng(seed)
+        z = np.asarray(lm.z, dtype=float)
+        draws = conditional_draws(n, int(np.diff(binary.indptr).max()), permutations, rng)
+        sims = (n - 1) * z * conditional_lags(z, standard, draws) / float(z @ z)
+        p = folded_p(sims, local_i)
+        p[isolated] = np.nan
+    threshold = alpha
+    if fdr and np.isfinite(p).any():
+        threshold = float(esda.fdr(p[np.isfinite(p)], alpha))
+    significant = np.isfinite(p) & (p <= threshold)
+    label = np.where(significant, quadrant, NOT_SIGNIFICANT).astype(object)
+    label[isolated] = ISOLATE
+    return pd.DataFrame(
+        {"lisa_I": local_i, "lisa_quadrant": quadrant, "lisa_p": p, "lisa_label": label},
+        index=subjects.index,
+    )
+
+
+def getis_ord(
+    subjects: gpd.GeoDataFrame,
+    *,
+    neighbours: Neighbours | W,
+    permutations: int = 999,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """Getis–Ord Gi* of the case indicator (binary weights, each subject its own neighbour).
+
+    Parameters
+    ----------
+    subjects
+        Cases and controls (``status``).
+    neighbours
+        From `build_neighbours`, or a libpysal ``W`` (copied).
+    permutations
+        Conditional permutations for ``gi_star_p_sim`` (0 to skip).
+    seed
+        Seed of the permutations.
+
+    Returns
+    -------
+    pandas.DataFrame
+        On the subjects' index: ``gi_star`` (share of cases in the
+        neighbourhood), ``gi_star_z`` (esda's analytic z; positive: more
+        cases around than the prevalence), ``gi_star_p`` (two-sided normal
+        p-value) and ``gi_star_p_sim`` (conditional permutation).
+    """
+    y = _indicator(subjects)
+    binary, _ = _weights(neighbours)
+    n = len(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = esda.G_Local(y, _to_graph(binary), transform="B", star=True, permutations=0)
+    z = np.asarray(g.Zs, dtype=float)
+    p_sim = np.full(n, np.nan)
+    if permutations > 0:
+        rng = np.random.default_rng(seed)
+        draws = conditional_draws(n, int(np.diff(binary.indptr).max()), permutations, rng)
+        sims = y + conditional_lags(y, binary, draws)
+        p_sim = folded_p(sims, y + binary @ y)
+    return pd.DataFrame(
+        {
+            "gi_star": np.asarray(g.Gs, dtype=float),
+            "gi_star_z": z,
+            "gi_star_p": 2 * stats.norm.sf(np.abs(z)),
+            "gi_star_p_sim": p_sim,
+        },
+        index=subjects.index,
+    )
+
+
+@register_step(
+    "autocorrelation", title="Moran's I, join counts, LISA, Gi*", needs={"cases", "controls"}
+)
+def autocorrelation_step(study: Study) -> StepOutput:
+    """The ``autocorrelation`` step: Moran's I, join counts, LISA and Gi* of the case indicator."""
+    settings = study.settings
+    subjects = study.subjects
+    neighbours = build_neighbours(subjects, weights=settings.weights)
+    seeds = np.random.SeedSequence(settings.seed).generate_state(4)
+    perms = settings.permutations
+    global_moran = moran(subjects, neighbours=neighbours, permutations=perms, seed=int(seeds[0]))
+    joins = join_counts(subjects, neighbours=neighbours, permutations=perms, seed=int(seeds[1]))
+    lisa = local_moran(subjects, neighbours=neighbours, permutations=perms, seed=int(seeds[2]))
+    lisa_fdr = local_moran(
+        subjects, neighbours=neighbours, permutations=perms, seed=int(seeds[2]), fdr=True
+    )
+    gi = getis_ord(subjects, neighbours=neighbours, permutations=perms, seed=int(seeds[3]))
+    layer = subjects[["subject_id", "status", "geometry"]].copy()
+    for column in ("lisa_I", "lisa_quadrant", "lisa_p", "lisa_label"):
+        layer[column] = lisa[column]
+    layer["lisa_label_fdr"] = lisa_fdr["lisa_label"]
+    for column in gi.columns:
+        layer[column] = gi[column]
+    cards = neighbours.cardinalities
+    section = {
+        "weights": {
+            "rule": neighbours.rule,
+            "n_links": int(neighbours.matrix.nnz),
+            "min_neighbours": int(cards.min()),
+            "max_neighbours": int(cards.max()),
+            "n_isolates": len(neighbours.isolates),
+            "isolates": _ids(subjects, neighbours.isolates),
+            "ties": "ties at the k-th distance are all neighbours (shared locations included)",
+        },
+        "moran": global_moran.to_dict(),
+        "join_counts": joins.to_dict(),
+        "lisa": _label_counts(lisa["lisa_label"]),
+        "lisa_fdr": _label_counts(lisa_fdr["lisa_label"]),
+        "lisa_alpha": 0.05,
+        "gi_star": {
+            "n_hot_p05": int(np.sum((gi["gi_star_z"] > 0) & (gi["gi_star_p"] <= 0.05))),
+            "n_cold_p05": int(np.sum((gi["gi_star_z"] < 0) & (gi["gi_star_p"] <= 0.05))),
+        },
+        "summary": _summary(global_moran, joins, lisa),
+    }
+    return StepOutput(section=section, layers={"subjects_autocorrelation": layer})
+
+
+def _label_counts(labels: pd.Series) -> dict[str, int]:
+    counts = labels.value_counts()
+    order = ["HH", "LH", "LL", "HL", NOT_SIGNIFICANT, ISOLATE]
+    return {label: int(counts.get(label, 0)) for label in order}
+
+
+def _summary(mi: MoranResult, joins: JoinCounts, lisa: pd.DataFrame) -> list[str]:
+    p = mi.p_sim if mi.p_sim is not None else mi.p_rand
+    direction = "more often" if mi.expected < mi.I else "less often"
+    verdict = "beyond what chance explains" if p <= 0.05 else "no more than chance would"
+    hh = int((lisa["lisa_label"] == "HH").sum())
+    lines = [
+        (
+            f"Moran's I of the case indicator is {mi.I:.3f} (expected {mi.expected:.3f} if cases "
+            f"were placed at random among the subjects; permutation p = {p:.3f}): the neighbours "
+            f"of cases are cases {direction} than average, {verdict}."
+        ),
+        (
+            f"{joins.bb:.0f} pairs of neighbours are both cases, against {joins.expected_bb:.1f} "
+            f"expected (p = {joins.p_sim_bb if joins.p_sim_bb is not None else joins.p_bb:.3f})."
+        ),
+        (
+            f"{hh} case(s) sit in a significant local cluster of cases (LISA 'HH', p ≤ 0.05 "
+            "before correcting for the many local tests; see lisa_fdr for the corrected count)."
+        ),
+    ]
+    if mi.n_isolates:
+        lines.append(
+            f"{mi.n_isolates} subject(s) have no neighbour within the distance band; their "
+            "spatial lag is 0 and they have no LISA label."
+        )
+    return lines

@@ -1,0 +1,315 @@
+"""Report sections for clustering and scan clusters (see `geo_stunting.outputs.report._page`).
+
+Each function takes the run's `Results` and returns HTML. A section whose
+step did not run says why ("not run in this version", "skipped: …"); the
+keys of other steps' sections are read defensively, so a section written by
+a newer or older version still renders what it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geo_stunting.errors import GeoStuntingError
+from geo_stunting.outputs.report._html import (
+    bi,
+    dig,
+    figure,
+    fmt,
+    fmt_p,
+    heading,
+    notice,
+    para,
+    table,
+)
+from geo_stunting.outputs.report._svg import (
+    CASE_COLOUR,
+    CONTROL_COLOUR,
+    envelope_plot,
+    moran_scatter,
+)
+from geo_stunting.outputs.report._text import tr
+from geo_stunting.risk_factors._tables import format_p
+
+if TYPE_CHECKING:
+    from geo_stunting.pipeline import Results
+
+__all__ = ["ALPHA", "clustering_section", "is_significant", "scan_section", "step_notice"]
+
+#: Significance level of the plain-language verdicts.
+ALPHA = 0.05
+
+
+def is_significant(p: Any) -> bool:
+    """Whether `p` is a number at or below `ALPHA`."""
+    return isinstance(p, int | float) and not isinstance(p, bool) and p <= ALPHA
+
+
+def step_notice(results: Results, name: str) -> str | None:
+    """Why step `name` has no section, in both languages; ``None`` when it ran."""
+    state = results.sections.get("steps", {}).get(name)
+    if name in results.sections and (state is None or state.get("status") == "done"):
+        return None
+    if state is None:
+        return notice(*tr("not_requested"))
+    if state.get("status") == "not_available":
+        return notice(*tr("not_available"))
+    return notice(*tr("skipped", reason=str(state.get("reason", ""))))
+
+
+def _section(results: Results, name: str) -> tuple[Mapping[str, Any] | None, str]:
+    """The step's section, or the notice saying why there is none."""
+    section = results.sections.get(name)
+    missing = step_notice(results, name)
+    if missing is not None or not isinstance(section, Mapping):
+        return None, missing or ""
+    return section, ""
+
+
+# --------------------------------------------------------------------------- pattern
+
+
+def _naive(section: Mapping[str, Any]) -> list[str]:
+    out = []
+    cases = dig(section, "clark_evans", "cases")
+    if isinstance(cases, Mapping):
+        p = cases.get("p_mc", cases.get("p_value"))
+        r = cases.get("R_naive")
+        looks = is_significant(p) and isinstance(r, int | float) and r < 1
+        verdict = tr("look_clustered" if looks else "not_clustered")
+        out.append(para(*tr("naive", R=fmt(r), p=fmt_p(p), verdict=verdict)))
+    controls = dig(section, "clark_evans", "controls")
+    if isinstance(controls, Mapping):
+        p = controls.get("p_mc", controls.get("p_value"))
+        out.append(para(*tr("naive_controls", R=fmt(controls.get("R_naive")), p=fmt_p(p))))
+    return out
+
+
+def _kdiff_plot(kdiff: Mapping[str, Any]) -> str:
+    try:
+        r = np.asarray(kdiff["r_m"], dtype=float)
+        values = [np.asarray(kdiff[k], dtype=float) for k in ("kdiff", "lo", "hi")]
+        band = None
+        if kdiff.get("global_lo") is not None and kdiff.get("global_hi") is not None:
+            band = (
+                np.asarray(kdiff["global_lo"], dtype=float),
+                np.asarray(kdiff["global_hi"], dtype=float),
+            )
+    except (KeyError, TypeError, ValueError):
+        return ""
+    if len(r) < 2 or any(v.shape != r.shape for v in values):
+        return ""
+    scale, unit = (1e6, "km²") if np.nanmax(np.abs(values[2])) >= 1e5 else (1.0, "m²")
+    return envelope_plot(
+        r,
+        *(v / scale for v in values),
+        xlabel=("distance r (m)", "jarak r (m)"),
+        ylabel=(f"K_case − K_control ({unit})", f"K_kasus − K_kontrol ({unit})"),
+        title=("K_case − K_control with envelope", "K_kasus − K_kontrol dengan selubung"),
+        global_band=None if band is None else (band[0] / scale, band[1] / scale),
+    )
+
+
+def _pattern(results: Results) -> str:
+    out = [heading(3, "pattern", "Point pattern", "Pola titik")]
+    section, missing = _section(results, "pattern")
+    if section is None:
+        return out[0] + missing
+    out += _naive(section)
+    kdiff = section.get("kdiff")
+    if isinstance(kdiff, Mapping):
+        p = kdiff.get("p_value")
+        verdict = tr("cluster_more" if is_significant(p) else "cluster_not_more")
+        texts = tr(
+            "casecontrol", p=fmt_p(p), p_global=fmt_p(kdiff.get("p_global")), verdict=verdict
+        )
+        out.append(para(*texts, cls="answer"))
+        plot = _kdiff_plot(kdiff)
+        if plot:
+            out.append(figure(plot, *tr("kdiff_plot")))
+    strata = section.get("kdiff_within_strata")
+    if isinstance(strata, Mapping):
+        p = strata.get("p_value")
+        verdict = tr("strata_yes" if is_significant(p) else "strata_no")
+        out.append(para(*tr("strata", p=fmt_p(p), verdict=verdict)))
+    ce = [c for c in section.get("cuzick_edwards") or [] if isinstance(c, Mapping)]
+    if ce:
+        rows = [
+            [
+                f"T{escape(str(c.get('k')))}",
+                fmt(c.get("T"), 0),
+                fmt(c.get("expected"), 1),
+                fmt_p(c.get("p_mc")),
+            ]
+            for c in ce
+        ]
+        out.append(
+            table(
+                ["k", bi("observed", "teramati"), bi("expected", "harapan"), "p"],
+                rows,
+                caption=bi(*tr("ce_caption")),
+            )
+        )
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- autocorrelation
+
+
+def _moran_plot(results: Results, moran: Mapping[str, Any]) -> str:
+    from geo_stunting.autocorrelation._neighbours import distance_band, k_nearest  # noqa: PLC0415
+    from geo_stunting.study._config import parse_weights  # noqa: PLC0415 - only for this plot
+
+    subjects = results.study.subjects
+    slope = moran.get("I")
+    if not isinstance(slope, int | float) or len(subjects) < 3:
+        return ""
+    y = (subjects["status"] == "case").to_numpy(dtype=float)
+    if y.std() == 0:
+        return ""
+    xy = np.column_stack([subjects.geometry.x, subjects.geometry.y])
+    rule = str(moran.get("weights") or results.study.settings.weights).split(";")[0]
+    try:
+        kind, value = parse_weights(rule)
+        neighbours = k_nearest(xy, int(value)) if kind == "knn" else distance_band(xy, value)
+    except (GeoStuntingError, ValueError):
+        return ""
+    z = (y - y.mean()) / y.std()
+    counts = np.asarray(neighbours.matrix.sum(axis=1)).ravel()
+    lag = np.divide(neighbours.matrix @ z, counts, out=np.zeros_like(z), where=counts > 0)
+    colours = np.where(y == 1, CASE_COLOUR, CONTROL_COLOUR)
+    return moran_scatter(
+        z,
+        lag,
+        colours.tolist(),
+        slope=float(slope),
+        xlabel=("case indicator (standardised)", "indikator kasus (dibakukan)"),
+        ylabel=("average of the neighbours", "rata-rata tetangga"),
+        title=("Moran scatter plot", "Diagram pencar Moran"),
+    )
+
+
+def _autocorrelation(results: Results) -> str:
+    out = [heading(3, "autocorrelation", "Spatial autocorrelation", "Autokorelasi spasial")]
+    section, missing = _section(results, "autocorrelation")
+    if section is None:
+        return out[0] + missing
+    moran = section.get("moran") or {}
+    p = moran.get("p_sim", moran.get("p_rand"))
+    more = is_significant(p) and (moran.get("I") or 0) > (moran.get("expected") or 0)
+    rule = str(dig(section, "weights", "rule") or results.study.settings.weights)
+    texts = tr(
+        "moran",
+        I=fmt(moran.get("I"), 3),
+        E=fmt(moran.get("expected"), 3),
+        p=fmt_p(p),
+        rule=rule,
+        verdict=tr("moran_yes" if more else "moran_no"),
+    )
+    out.append(para(*texts, cls="answer"))
+    joins = section.get("join_counts")
+    if isinstance(joins, Mapping):
+        pj = joins.get("p_sim_bb", joins.get("p_bb"))
+        out.append(
+            para(
+                *tr(
+                    "joins",
+                    bb=fmt(joins.get("bb"), 0),
+                    expected=fmt(joins.get("expected_bb"), 1),
+                    p=fmt_p(pj),
+                )
+            )
+        )
+    lisa = section.get("lisa")
+    if isinstance(lisa, Mapping):
+        out.append(
+            table(
+                [bi("LISA label", "Label LISA"), bi("subjects", "subjek")],
+                [[escape(str(k)), fmt(v)] for k, v in lisa.items()],
+                caption=bi(*tr("lisa_caption")),
+            )
+        )
+    plot = _moran_plot(results, moran)
+    if plot:
+        out.append(figure(plot, *tr("moran_plot")))
+    return "".join(out)
+
+
+def _relative_risk(results: Results) -> str:
+    section = results.sections.get("relative_risk")
+    if not isinstance(section, Mapping):
+        return ""
+    share = section.get("share_window_significant_high")
+    share_pct = 100 * share if isinstance(share, int | float) else None
+    return heading(3, "relative-risk", "Kernel relative risk", "Risiko relatif kernel") + para(
+        *tr("relrisk", bandwidth=fmt(section.get("bandwidth_m"), 0), share=fmt(share_pct, 1))
+    )
+
+
+def clustering_section(results: Results) -> str:
+    """Clustering in plain words: the naive answer, then the case-control one."""
+    return (
+        heading(2, "clustering", "Clustering of cases", "Pengelompokan kasus")
+        + para(*tr("clustering_intro"))
+        + _pattern(results)
+        + _autocorrelation(results)
+        + _relative_risk(results)
+    )
+
+
+# --------------------------------------------------------------------------- scan
+
+
+def scan_section(results: Results) -> str:
+    """The Bernoulli spatial scan's clusters, most likely first (centres rounded to ~1 km)."""
+    out = [heading(2, "scan", "Spatial scan clusters", "Klaster pemindaian spasial")]
+    section, missing = _section(results, "scan")
+    if section is None:
+        return out[0] + missing
+    clusters = [c for c in section.get("clusters") or [] if isinstance(c, Mapping)]
+    if not clusters:
+        return out[0] + para(*tr("no_scan_cluster"))
+    top = clusters[0]
+    verdict = tr("unlikely_chance" if is_significant(top.get("p_value")) else "could_be_chance")
+    texts = tr(
+        "scan_top",
+        n=fmt(top.get("n")),
+        radius=fmt(top.get("radius_m"), 0),
+        cases=fmt(top.get("cases")),
+        expected=fmt(top.get("expected"), 1),
+        rr=fmt(top.get("relative_risk")),
+        p=fmt_p(top.get("p_value")),
+        verdict=verdict,
+    )
+    out.append(para(*texts, cls="answer"))
+    rows = [
+        [
+            fmt(c.get("rank")),
+            f"{fmt(c.get('centre_lat'), 2)}, {fmt(c.get('centre_lon'), 2)}",
+            fmt(c.get("radius_m"), 0),
+            fmt(c.get("n")),
+            fmt(c.get("cases")),
+            fmt(c.get("expected"), 1),
+            fmt(c.get("relative_risk")),
+            fmt(c.get("llr"), 3),
+            format_p(c.get("p_value")),
+        ]
+        for c in clusters
+    ]
+    headers = [
+        "#",
+        bi("centre (lat, lon; ≈1 km)", "pusat (lat, lon; ≈1 km)"),
+        bi("radius (m)", "radius (m)"),
+        bi("children", "anak"),
+        bi("cases", "kasus"),
+        bi("expected", "harapan"),
+        bi("relative risk", "risiko relatif"),
+        "LLR",
+        "p",
+    ]
+    out.append(table(headers, rows))
+    return "".join(out)

@@ -1,0 +1,262 @@
+"""The ``pattern`` step: is stunting clustered? The naive answer and the right one.
+
+Studies in this field often report "the cases form a clustered pattern"
+from a nearest-neighbour index against complete spatial randomness (CSR).
+In a case-control study that answer misleads: the controls cluster too,
+because children live in villages. This step gives both answers side by
+side, in plain words:
+
+1. **The answer users expect**: the Clark–Evans index R of cases, of
+   controls and of all subjects against CSR in the study window (with the
+   table ArcGIS and QGIS print), and Ripley's K/L and G of cases and
+   controls with CSR envelopes.
+2. **The case-control answer**: ``K_case − K_control`` and Cuzick–Edwards'
+   T_k under random labelling — do cases cluster *more than controls*? —
+   and the same with labels permuted within villages (strata).
+
+Functions: `geo_stunting.pattern.make_window`,
+`geo_stunting.pattern.clark_evans`,
+`geo_stunting.pattern.k_function` / `g_function` / `envelope`,
+`geo_stunting.pattern.k_difference` / `cuzick_edwards`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from geo_stunting.pattern._casecontrol import (
+    CuzickEdwards,
+    KDifference,
+    cuzick_edwards,
+    k_difference,
+)
+from geo_stunting.pattern._kfunction import envelope, g_function, k_function, r_grid
+from geo_stunting.pattern._nearest_neighbour import (
+    ClarkEvans,
+    average_nearest_neighbour,
+    clark_evans,
+)
+from geo_stunting.pattern._window import StudyWindow, make_window
+from geo_stunting.pipeline import StepOutput, register_step
+from geo_stunting.study._study import Study
+
+__all__ = ["CUZICK_EDWARDS_K", "R_STEPS", "pattern_step"]
+
+log = logging.getLogger(__name__)
+
+#: Number of steps of the r grid reported in ``results.json``.
+R_STEPS = 100
+#: The k of Cuzick–Edwards' T_k.
+CUZICK_EDWARDS_K = (1, 3, 5, 10)
+ALPHA = 0.05
+
+
+@register_step(
+    "pattern",
+    title="Point pattern: nearest neighbour, K, case-control",
+    needs={"cases", "controls"},
+)
+def pattern_step(study: Study) -> StepOutput:
+    """The ``pattern`` step (see the module docstring)."""
+    settings = study.settings
+    subjects = study.subjects
+    window = make_window(subjects, area=study.area)
+    nsim = settings.permutations
+    seeds = [int(s) for s in np.random.SeedSequence(settings.seed).generate_state(12)]
+    is_case = (subjects["status"] == "case").to_numpy()
+    groups = {"cases": subjects[is_case], "controls": subjects[~is_case], "all": subjects}
+
+    clark = {
+        name: clark_evans(points, window=window, group=name, nsim=nsim, seed=seeds[pos])
+        for pos, (name, points) in enumerate(groups.items())
+        if len(points) >= 2
+    }
+    ann = {
+        name: {
+            "study_window": average_nearest_neighbour(points, window=window).to_dict(),
+            "bounding_rectangle": average_nearest_neighbour(points).to_dict(),
+        }
+        for name, points in groups.items()
+        if len(points) >= 2
+    }
+    r_k = r_grid(window, len(subjects), steps=R_STEPS)
+    r_g = r_grid(window, len(subjects), function="G", steps=R_STEPS)
+    k_section: dict[str, Any] = {}
+    g_section: dict[str, Any] = {}
+    for pos, name in enumerate(("cases", "controls")):
+        points = groups[name]
+        if len(points) < 2:
+            continue
+        k = k_function(points, window=window, r_m=r_k, group=name)
+        env = envelope(
+            points, window=window, statistic="L", nsim=nsim, r_m=r_k, seed=seeds[3 + pos]
+        )
+        entry = k.to_dict("isotropic")
+        entry.update(
+            {
+                "L_lo": env.lo,
+                "L_hi": env.hi,
+                "L_global_lo": env.global_lo,
+                "L_global_hi": env.global_hi,
+                "p_global": env.p_global,
+                "nsim": env.nsim,
+                "nrank": env.nrank,
+            }
+        )
+        k_section[name] = entry
+        g_entry = g_function(
+            points, window=window, r_m=r_g, group=name, corrections=("km", "rs")
+        ).to_dict()
+        g_env = envelope(
+            points,
+            window=window,
+            statistic="G",
+            correction="km",
+            nsim=nsim,
+            r_m=r_g,
+            seed=seeds[8 + pos],
+        )
+        g_entry.update(
+            {
+                "G_lo": g_env.lo,
+                "G_hi": g_env.hi,
+                "G_global_lo": g_env.global_lo,
+                "G_global_hi": g_env.global_hi,
+                "p_global": g_env.p_global,
+                "nsim": g_env.nsim,
+                "nrank": g_env.nrank,
+            }
+        )
+        g_section[name] = g_entry
+
+    kdiff = k_difference(subjects, window=window, nsim=nsim, r_m=r_k, alpha=ALPHA, seed=seeds[5])
+    has_strata = "stratum" in subjects and subjects["stratum"].nunique() > 1
+    kdiff_strata = (
+        k_difference(
+            subjects,
+            window=window,
+            nsim=nsim,
+            r_m=r_k,
+            alpha=ALPHA,
+            strata="stratum",
+            seed=seeds[6],
+        )
+        if has_strata
+        else None
+    )
+    ce = cuzick_edwards(
+        subjects,
+        ks=CUZICK_EDWARDS_K,
+        nsim=nsim,
+        strata="stratum" if has_strata else None,
+        seed=seeds[7],
+    )
+    section: dict[str, Any] = {
+        "window": window.to_dict(),
+        "clark_evans": {name: result.to_dict() for name, result in clark.items()},
+        "nearest_neighbour_table": ann,
+        "k_function": k_section,
+        "g_function": g_section,
+        "kdiff": _kdiff_dict(kdiff),
+        "kdiff_within_strata": None if kdiff_strata is None else _kdiff_dict(kdiff_strata),
+        "cuzick_edwards": [c.to_dict() for c in ce],
+        "summary": summary_sentences(window, clark, kdiff, kdiff_strata, ce),
+        "duplicate_rule": (
+            "subjects sharing a location are separate points at distance 0 (nearest-neighbour "
+            "distance 0); for Cuzick-Edwards every subject tied at the k-th distance is a "
+            "neighbour"
+        ),
+    }
+    layers = {"window": window.to_frame(study.crs)}
+    return StepOutput(section=section, layers=layers)
+
+
+def _kdiff_dict(result: KDifference) -> dict[str, Any]:
+    out = result.to_dict()
+    out["summary_test"] = "D+ = sum over r of (D(r) - mean) / sd under random labelling; one-sided"
+    return out
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "p not computed"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def _clustered(result: ClarkEvans) -> str:
+    p = result.p_mc if result.p_mc is not None else result.p_value
+    if p > ALPHA:
+        return "no clearer clustering than chance"
+    return "clustered" if result.R_naive < 1 else "more evenly spread than chance"
+
+
+def summary_sentences(
+    window: StudyWindow,
+    clark: dict[str, ClarkEvans],
+    kdiff: KDifference,
+    kdiff_strata: KDifference | None,
+    ce: list[CuzickEdwards],
+) -> list[str]:
+    """Plain-language sentences: the naive answer, then the case-control answer."""
+    lines = []
+    cases, controls = clark.get("cases"), clark.get("controls")
+    where = f"{window.description} ({window.area_m2 / 1e6:,.1f} km²)"
+    if cases is not None:
+        lines.append(
+            f"The usual answer: against complete spatial randomness in {where}, the cases look "
+            f"{_clustered(cases)} — the mean distance from a case to the nearest other case is "
+            f"{cases.mean_nnd_m:,.0f} m, against {cases.expected_nnd_m:,.0f} m expected "
+            f"(Clark–Evans R = {cases.R_naive:.2f}, Monte Carlo {_p(cases.p_mc)})."
+        )
+    if controls is not None:
+        lines.append(
+            f"But the controls look {_clustered(controls)} too (R = {controls.R_naive:.2f}, "
+            f"{_p(controls.p_mc)}): children live in villages, so any group of children is "
+            "clustered against randomness. That comparison describes where children live, "
+            "not where stunting is."
+        )
+    more = kdiff.p_value <= ALPHA
+    lines.append(
+        "The case-control answer: keeping every child where they live and shuffling the "
+        "case/control labels at random, the K function of cases "
+        + ("exceeds" if more else "does not exceed")
+        + f" that of controls by more than chance ({_p(kdiff.p_value)}, summary test over "
+        f"0–{kdiff.r_m[-1]:,.0f} m; global envelope test {_p(kdiff.p_global)}): "
+        + (
+            "cases cluster more than the population they come from."
+            if more
+            else "no evidence that cases cluster beyond the population they come from."
+        )
+    )
+    if ce:
+        parts = [f"T{c.k} = {c.T:.0f} vs {c.expected:.1f} expected ({_p(c.p_mc)})" for c in ce]
+        lines.append(
+            "Cuzick–Edwards (how many of each case's nearest neighbours are cases): "
+            + "; ".join(parts)
+            + "."
+        )
+    if kdiff_strata is not None:
+        within = kdiff_strata.p_value <= ALPHA
+        lines.append(
+            "Shuffling labels only within each village (so every village keeps its number of "
+            "cases), the K difference "
+            + ("is still" if within else "is no longer")
+            + f" larger than chance ({_p(kdiff_strata.p_value)}): "
+            + (
+                "cases also cluster within villages, beyond differences in prevalence "
+                "between villages."
+                if within
+                else "the clustering of cases is explained by differences between villages "
+                "(or there is none)."
+            )
+        )
+    shared = max((c.n_shared_locations for c in clark.values()), default=0)
+    if shared:
+        lines.append(
+            f"{shared} subjects share their location with another (twins or one household); "
+            "they count as separate points at distance 0, which adds to the clustering."
+        )
+    return lines

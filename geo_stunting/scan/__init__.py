@@ -1,0 +1,25 @@
+"""Where cases cluster: the Bernoulli spatial scan and the kernel relative risk.
+
+- `_bernoulli`: Kulldorff's Bernoulli scan (SaTScan's model) and the ``scan`` step;
+- `_kernels`: its compiled window search;
+- `_relative_risk`: the kernel relative-risk surface and the ``relative_risk`` step.
+"""
+
+from __future__ import annotations
+
+from geo_stunting.scan._bernoulli import ScanCluster, ScanResult, scan_bernoulli, scan_bernoulli_xy
+from geo_stunting.scan._relative_risk import (
+    BandwidthChoice,
+    RelativeRiskResult,
+    relative_risk_surface,
+)
+
+__all__ = [
+    "BandwidthChoice",
+    "RelativeRiskResult",
+    "ScanCluster",
+    "ScanResult",
+    "relative_risk_surface",
+    "scan_bernoulli",
+    "scan_bernoulli_xy",
+]

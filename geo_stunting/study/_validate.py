@@ -1,0 +1,314 @@
+"""Row-level checks: turn the cells of a `RawTable` into candidate records.
+
+Every problem with a row is recorded against that row (file, row, column,
+value, reason); a row with any problem is rejected as a whole and listed in
+``rejects.csv``. Problems that make a whole file unusable (a missing column,
+coordinates that are all in the wrong units) are collected as `Problem`
+records and raised together by the caller.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo_stunting.errors import Problem
+from geo_stunting.study._coordinates import parse_coordinate_column
+from geo_stunting.study._readers import RawTable
+
+__all__ = [
+    "REJECT_COLUMNS",
+    "Candidates",
+    "RowChecks",
+    "cell_text",
+    "points_from_table",
+    "resolve_column",
+]
+
+#: Columns of ``rejects.csv``, in order.
+REJECT_COLUMNS = ("layer", "file", "row", "id", "column", "value", "reason")
+_RAGGED = "__row_problem__"
+_MISSING_TEXT = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "#n/a", "?"})
+
+
+def cell_text(value: object) -> str:
+    """Return a cell as stripped text; whole floats lose their ``.0``."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    if isinstance(value, np.floating) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def is_missing(value: object) -> bool:
+    """Whether a cell is empty or a common spelling of 'not available'."""
+    return cell_text(value).lower() in _MISSING_TEXT
+
+
+@dataclass
+class RowChecks:
+    """Collects the problems of each row of one table."""
+
+    table: RawTable
+    layer: str
+    reasons: dict[int, list[tuple[str, str, str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if _RAGGED in self.table.frame.columns:
+            for pos, text in enumerate(self.table.frame[_RAGGED]):
+                if text:
+                    self.add(pos, "", "", str(text))
+
+    def add(self, pos: int, column: str, value: object, reason: str) -> None:
+        """Record one problem with the row at position `pos`."""
+        self.reasons.setdefault(pos, []).append((column, _short(cell_text(value)), reason))
+
+    def ok(self) -> np.ndarray:
+        """Boolean mask of rows with no problem so far."""
+        mask = np.ones(len(self.table), dtype=bool)
+        mask[list(self.reasons)] = False
+        return mask
+
+    def rejects(self, ids: list[str]) -> list[dict[str, Any]]:
+        """One record per rejected row, its problems joined with '; '."""
+        out = []
+        for pos in sorted(self.reasons):
+            found = self.reasons[pos]
+            out.append(
+                {
+                    "layer": self.layer,
+                    "file": self.table.name,
+                    "row": self.table.rows[pos],
+                    "id": ids[pos] if pos < len(ids) else "",
+                    "column": ";".join(dict.fromkeys(c for c, _, _ in found if c)),
+                    "value": ";".join(v for _, v, _ in found if v),
+                    "reason": "; ".join(r for _, _, r in found),
+                }
+            )
+        return out
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def resolve_column(
+    table: RawTable, wanted: str, key: str, problems: list[Problem], notes: list[str]
+) -> str | None:
+    """Find column `wanted`, allowing differences of case and spaces.
+
+    Appends a `Problem` naming the study-file key and the closest column when
+    the column is not there, and returns ``None``.
+    """
+    columns = [str(c) for c in table.frame.columns if c != _RAGGED]
+    if wanted in columns:
+        return wanted
+    folded = {c.strip().lower(): c for c in columns}
+    match = folded.get(wanted.strip().lower())
+    if match is not None:
+        notes.append(f"{table.name}: column {match!r} used for {key} = {wanted!r}")
+        return match
+    close = _closest_column(wanted, columns)
+    fix = f'set {key} = "{close}"' if close else f"set {key} to one of the columns"
+    problems.append(
+        Problem(
+            f"column {wanted!r} not found ({key} = {wanted!r}); the columns are {columns}",
+            file=table.name,
+            row=1,
+            column=wanted,
+            fix=fix,
+        )
+    )
+    return None
+
+
+_SYNONYMS = {
+    "lat": ("latitude", "lintang", "y"),
+    "lon": ("longitude", "long", "lng", "bujur", "x"),
+    "id": ("no", "nomor", "kode", "code"),
+    "status": ("kasus", "stunting", "group", "kelompok"),
+}
+
+
+def _closest_column(wanted: str, columns: list[str]) -> str | None:
+    """The column most likely meant: a synonym, a longer form, or a near spelling."""
+    folded = {c.strip().lower(): c for c in columns}
+    key = wanted.strip().lower()
+    for synonym in _SYNONYMS.get(key, ()):
+        if synonym in folded:
+            return folded[synonym]
+    for name, column in folded.items():
+        if name and (name.startswith(key) or key.startswith(name)):
+            return column
+    close = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.4)
+    return folded[close[0]] if close else None
+
+
+@dataclass
+class Candidates:
+    """Identifiers and coordinates of the rows of one point table."""
+
+    ids: list[str]
+    x: np.ndarray
+    y: np.ndarray
+    swapped_by_hemisphere: np.ndarray
+
+
+def check_ids(table: RawTable, column: str, checks: RowChecks) -> list[str]:
+    """Read the id column, rejecting missing and duplicate ids."""
+    ids = [cell_text(v) for v in table.frame[column]]
+    first: dict[str, int] = {}
+    for pos, value in enumerate(ids):
+        if is_missing(value):
+            checks.add(pos, column, value, "missing id")
+            continue
+        if value in first:
+            checks.add(
+                pos,
+                column,
+                value,
+                f"duplicate id {value!r} (first on row {table.rows[first[value]]}); "
+                "give every row its own id",
+            )
+        else:
+            first[value] = pos
+    return ids
+
+
+def points_from_table(
+    table: RawTable,
+    *,
+    x_col: str | None,
+    y_col: str | None,
+    checks: RowChecks,
+    ids: list[str],
+) -> Candidates:
+    """Read point coordinates from geometry or from x/y columns.
+
+    Rows whose coordinates are missing or unreadable are recorded in `checks`;
+    their coordinates are NaN.
+    """
+    n = len(table)
+    hemisphere_swap = np.zeros(n, dtype=bool)
+    if table.geometry is not None:
+        x, y = _points_from_geometry(table, checks)
+        return Candidates(ids, x, y, hemisphere_swap)
+    assert x_col is not None
+    assert y_col is not None
+    x, x_errors, x_axes = parse_coordinate_column(table.frame[x_col])
+    y, y_errors, y_axes = parse_coordinate_column(table.frame[y_col])
+    x = np.array(x, dtype=float)
+    y = np.array(y, dtype=float)
+    for pos in range(n):
+        if x_errors[pos]:
+            checks.add(pos, x_col, table.frame[x_col].iloc[pos], str(x_errors[pos]))
+        if y_errors[pos]:
+            checks.add(pos, y_col, table.frame[y_col].iloc[pos], str(y_errors[pos]))
+        if (x_axes[pos] == "lat" and y_axes[pos] in ("lon", None)) or (
+            y_axes[pos] == "lon" and x_axes[pos] is None
+        ):
+            x[pos], y[pos] = y[pos], x[pos]
+            hemisphere_swap[pos] = True
+    return Candidates(ids, x, y, hemisphere_swap)
+
+
+def _points_from_geometry(table: RawTable, checks: RowChecks) -> tuple[np.ndarray, np.ndarray]:
+    assert table.geometry is not None
+    geoms = np.asarray(table.geometry.array, dtype=object)
+    n = len(geoms)
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    for pos, geom in enumerate(geoms):
+        if geom is None or shapely.is_empty(geom):
+            checks.add(pos, "geometry", "", "missing geometry")
+            continue
+        point = geom
+        if shapely.get_type_id(geom) == 4 and shapely.get_num_geometries(geom) == 1:
+            point = shapely.get_geometry(geom, 0)  # a MultiPoint of one point
+        if shapely.get_type_id(point) != 0:
+            checks.add(
+                pos,
+                "geometry",
+                geom.geom_type,
+                f"geometry is a {geom.geom_type}, not a point; "
+                "use one point per child (QGIS: Vector > Geometry Tools > Centroids)",
+            )
+            continue
+        x[pos], y[pos] = shapely.get_x(point), shapely.get_y(point)
+    return x, y
+
+
+def normalise_status(
+    table: RawTable,
+    column: str,
+    case: tuple[str, ...],
+    control: tuple[str, ...],
+    checks: RowChecks,
+) -> list[str]:
+    """Map the status column to ``'case'``/``'control'``; reject anything else."""
+    case_set, control_set = set(case), set(control)
+    out = []
+    for pos, raw in enumerate(table.frame[column]):
+        text = cell_text(raw).lower()
+        if text in case_set:
+            out.append("case")
+        elif text in control_set:
+            out.append("control")
+        else:
+            out.append("")
+            if is_missing(text):
+                checks.add(pos, column, raw, "missing status")
+            else:
+                checks.add(
+                    pos,
+                    column,
+                    raw,
+                    f"status {cell_text(raw)!r} is neither a case value {list(case)} nor a "
+                    f"control value {list(control)}; add it to case = [...] or control = [...] "
+                    "in [subjects], or correct the row",
+                )
+    return out
+
+
+def to_attributes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn text columns that hold only numbers (or blanks) into numbers."""
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        texts = [cell_text(v) for v in column]
+        present = [t for t in texts if not is_missing(t)]
+        values: Any = column
+        if present:
+            numbers = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce")
+            if numbers.isna().any() and all(
+                t.replace(",", "", 1).lstrip("-").isdigit() for t in present
+            ):
+                numbers = pd.to_numeric(
+                    pd.Series([t.replace(",", ".") for t in present], dtype=object),
+                    errors="coerce",
+                )
+            if not numbers.isna().any():
+                values = pd.to_numeric(
+                    pd.Series(
+                        [None if is_missing(t) else t.replace(",", ".") for t in texts],
+                        dtype=object,
+                    ),
+                    errors="coerce",
+                )
+            else:
+                values = pd.Series([None if is_missing(t) else t for t in texts], dtype="str")
+        else:
+            values = pd.Series([np.nan] * len(texts), dtype=float)
+        out[str(name)] = list(values)
+    return pd.DataFrame(out, index=frame.index)
