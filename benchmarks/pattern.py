@@ -190,8 +190,8 @@ def main() -> None:
     # compile the numba kernels outside the timings
     warm = window.random_points(50, rng=np.random.default_rng(0))
     warm_gdf = gpd.GeoDataFrame(geometry=gpd.points_from_xy(warm[:, 0], warm[:, 1]), crs=study.crs)
-    clark_evans(warm_gdf, window=window, nsim=2, seed=0)
-    envelope(warm_gdf, window=window, statistic="K", nsim=2, seed=0)
+    clark_evans(warm_gdf, window=window, permutations=2, seed=0)
+    envelope(warm_gdf, window=window, statistic="K", permutations=2, seed=0)
 
     header = (
         f"{'n':>6} {'statistic':<26} {'ours s':>9} {'spatstat':>9} {'ratio':>9} "
@@ -204,10 +204,12 @@ def main() -> None:
         points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=study.crs)
         if args.only in ("all", "pattern"):
             ce_ours, ce_mem = timed(
-                lambda pts=points: clark_evans(pts, window=window, nsim=999, seed=1)
+                lambda pts=points: clark_evans(pts, window=window, permutations=999, seed=1)
             )
             k_ours, k_mem = timed(
-                lambda pts=points: envelope(pts, window=window, statistic="K", nsim=99, seed=1)
+                lambda pts=points: envelope(
+                    pts, window=window, statistic="K", permutations=99, seed=1
+                )
             )
             r = None if args.no_r else spatstat_times(xy, window, args.budget)
             p = pointpats_times(xy, window, args.budget)

@@ -51,9 +51,8 @@ RESULTS_SCHEMA_VERSION = 1
 _STEP_MODULES: tuple[str, ...] = (
     "geo_stunting.access._coverage",
     "geo_stunting.pattern._step",
-    "geo_stunting.autocorrelation._statistics",
-    "geo_stunting.scan._bernoulli",
-    "geo_stunting.scan._relative_risk",
+    "geo_stunting.autocorrelation._step",
+    "geo_stunting.scan._steps",
     "geo_stunting.risk_factors._analysis",
 )
 _NEEDS = frozenset({"facilities", "area", "cases", "controls"})

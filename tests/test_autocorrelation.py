@@ -18,13 +18,13 @@ from libpysal.weights import KNN
 import geo_stunting as gs
 from geo_stunting import AnalysisError
 from geo_stunting.autocorrelation._statistics import (
-    autocorrelation_step,
     build_neighbours,
     getis_ord,
     join_counts,
     local_moran,
     moran,
 )
+from geo_stunting.autocorrelation._step import autocorrelation_step
 from tests.pattern_fixture import (
     AUTOCORRELATION,
     as_array,

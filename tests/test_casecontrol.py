@@ -32,7 +32,7 @@ WINDOW = fixture_window(SUBJECTS)
 
 def test_kdiff_observed_is_kest_cases_minus_kest_controls() -> None:
     r = as_array(REF["cases"]["K"]["r"])
-    result = k_difference(SUBJECTS, window=WINDOW, nsim=19, r_m=r, seed=1)
+    result = k_difference(SUBJECTS, window=WINDOW, permutations=19, r_m=r, seed=1)
     np.testing.assert_allclose(result.K_case, as_array(REF["cases"]["K"]["iso"]), rtol=1e-9)
     np.testing.assert_allclose(result.K_control, as_array(REF["controls"]["K"]["iso"]), rtol=1e-9)
     np.testing.assert_allclose(result.kdiff, result.K_case - result.K_control)
@@ -41,7 +41,7 @@ def test_kdiff_observed_is_kest_cases_minus_kest_controls() -> None:
 def test_kdiff_random_labelling_matches_r_within_monte_carlo_error() -> None:
     ref = SIM["kdiff"]
     r = as_array(ref["r"])
-    result = k_difference(SUBJECTS, window=WINDOW, nsim=999, r_m=r, seed=5)
+    result = k_difference(SUBJECTS, window=WINDOW, permutations=999, r_m=r, seed=5)
     np.testing.assert_allclose(result.kdiff, as_array(ref["observed"]), rtol=1e-9, atol=1e-6)
     sd = as_array(ref["sd"])
     mid = slice(5, None)
@@ -55,8 +55,8 @@ def test_kdiff_random_labelling_matches_r_within_monte_carlo_error() -> None:
 
 
 def test_kdiff_is_byte_identical_for_a_seed() -> None:
-    a = k_difference(SUBJECTS, window=WINDOW, nsim=49, seed=8, strata="stratum")
-    b = k_difference(SUBJECTS, window=WINDOW, nsim=49, seed=8, strata="stratum")
+    a = k_difference(SUBJECTS, window=WINDOW, permutations=49, seed=8, strata="stratum")
+    b = k_difference(SUBJECTS, window=WINDOW, permutations=49, seed=8, strata="stratum")
     assert a.lo.tobytes() == b.lo.tobytes()
     assert a.p_value == b.p_value
     assert a.labelling == "within strata"
@@ -77,7 +77,9 @@ def test_relabelling_within_strata_keeps_cases_per_stratum() -> None:
 
 def test_cuzick_edwards_matches_r_on_tie_free_subjects() -> None:
     subjects = SUBJECTS[~shared_mask(SUBJECTS)].reset_index(drop=True)
-    results = cuzick_edwards(subjects, ks=(1, 3, 5, 10), nsim=9999, strata="stratum", seed=2)
+    results = cuzick_edwards(
+        subjects, ks=(1, 3, 5, 10), permutations=9999, strata="stratum", seed=2
+    )
     for ours, ref in zip(results, SIM["cuzick_edwards"], strict=True):
         assert ours.k == ref["k"]
         assert ref["T"] == ours.T
@@ -97,7 +99,7 @@ def test_cuzick_edwards_counts_shared_locations_as_nearest_neighbours() -> None:
         geometry=gpd.points_from_xy([0, 0, 1000, 1010], [0, 0, 0, 0]),
         crs="EPSG:32748",
     )
-    (t1,) = cuzick_edwards(subjects, ks=(1,), nsim=99, seed=1)
+    (t1,) = cuzick_edwards(subjects, ks=(1,), permutations=99, seed=1)
     assert t1.T == 2  # each twin's nearest neighbour is the other twin
     assert t1.n_links == 4
     assert t1.expected == pytest.approx(4 * 2 * 1 / (4 * 3))
@@ -117,6 +119,6 @@ def test_knn_ties_are_all_included_and_independent_of_row_order() -> None:
 def test_case_control_tests_need_both_groups() -> None:
     only_cases = SUBJECTS.assign(status="case")
     with pytest.raises(AnalysisError, match="at least 2 cases and 2 controls"):
-        k_difference(only_cases, window=WINDOW, nsim=9)
+        k_difference(only_cases, window=WINDOW, permutations=9)
     with pytest.raises(AnalysisError, match="no column 'village'"):
-        cuzick_edwards(SUBJECTS, strata="village", nsim=9)
+        cuzick_edwards(SUBJECTS, strata="village", permutations=9)

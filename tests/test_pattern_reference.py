@@ -51,7 +51,7 @@ def test_window_area_matches_spatstat() -> None:
 @pytest.mark.parametrize("group", ["all", "cases", "controls"])
 def test_clark_evans_matches_spatstat(group: str) -> None:
     ref = REF[group]["clarkevans"]
-    result = clark_evans(GROUPS[group], window=WINDOW, nsim=0)
+    result = clark_evans(GROUPS[group], window=WINDOW, permutations=0)
     assert result.n == REF[group]["n"]
     assert result.R_naive == pytest.approx(ref["naive"], rel=1e-12)
     assert result.R_cdf == pytest.approx(ref["cdf"], rel=1e-12)
@@ -63,15 +63,15 @@ def test_clark_evans_matches_spatstat(group: str) -> None:
 @pytest.mark.parametrize("group", ["all", "cases"])
 def test_clark_evans_donnelly_in_rectangle_matches_spatstat(group: str) -> None:
     ref = REF[group]["clarkevans_rect"]
-    result = clark_evans(GROUPS[group], window=RECTANGLE, nsim=0)
+    result = clark_evans(GROUPS[group], window=RECTANGLE, permutations=0)
     assert result.R_naive == pytest.approx(ref["naive"], rel=1e-12)
     assert result.R_donnelly == pytest.approx(ref["Donnelly"], rel=1e-12)
     assert result.R_cdf == pytest.approx(ref["cdf"], rel=1e-12)
 
 
 def test_clark_evans_monte_carlo_is_seeded_and_detects_clustering() -> None:
-    a = clark_evans(GROUPS["cases"], window=WINDOW, nsim=199, seed=3)
-    b = clark_evans(GROUPS["cases"], window=WINDOW, nsim=199, seed=3)
+    a = clark_evans(GROUPS["cases"], window=WINDOW, permutations=199, seed=3)
+    b = clark_evans(GROUPS["cases"], window=WINDOW, permutations=199, seed=3)
     assert a == b
     # the fixture's cases are tightly clustered: no CSR simulation comes close
     assert a.p_mc == pytest.approx(2 / 200)
@@ -149,7 +149,7 @@ def test_envelope_ranks() -> None:
 def test_csr_envelope_of_l_matches_spatstat_within_monte_carlo_error() -> None:
     ref = SIM["envelope_L"]
     r = as_array(ref["r"])
-    env = envelope(GROUPS["cases"], window=WINDOW, statistic="L", nsim=999, r_m=r, seed=11)
+    env = envelope(GROUPS["cases"], window=WINDOW, statistic="L", permutations=999, r_m=r, seed=11)
     assert env.nrank == 25
     sd = as_array(ref["sd"])
     mid = slice(5, None)  # r > 0 where the simulated L varies
@@ -171,7 +171,13 @@ def test_csr_envelope_of_g_matches_spatstat_within_monte_carlo_error() -> None:
     ref = SIM["envelope_G"]
     r = as_array(ref["r"])
     env = envelope(
-        GROUPS["cases"], window=WINDOW, statistic="G", correction="km", nsim=999, r_m=r, seed=5
+        GROUPS["cases"],
+        window=WINDOW,
+        statistic="G",
+        correction="km",
+        permutations=999,
+        r_m=r,
+        seed=5,
     )
     np.testing.assert_allclose(env.observed, as_array(ref["obs"]), rtol=1e-10, atol=1e-12)
     sd = as_array(ref["sd"])
@@ -187,7 +193,7 @@ def test_csr_envelope_of_g_matches_spatstat_within_monte_carlo_error() -> None:
 
 def test_envelope_rejects_unknown_statistic() -> None:
     with pytest.raises(AnalysisError, match="unknown statistic 'J'"):
-        envelope(GROUPS["cases"], window=WINDOW, statistic="J", nsim=9)
+        envelope(GROUPS["cases"], window=WINDOW, statistic="J", permutations=9)
 
 
 def test_k_function_needs_points_inside_the_window() -> None:

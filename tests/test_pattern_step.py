@@ -102,7 +102,7 @@ def test_shared_locations_have_nearest_neighbour_distance_zero() -> None:
     assert nnd[3] == pytest.approx(np.hypot(300, 300))
     assert shared_location_count(xy) == 2
     window = make_window(twins, kind="polygon", polygon=shapely.box(0, 0, 1000, 1000))
-    result = clark_evans(twins, window=window, nsim=0)
+    result = clark_evans(twins, window=window, permutations=0)
     assert result.mean_nnd_m == pytest.approx((0 + 0 + np.hypot(300, 300) * 2) / 4)
     assert result.n_shared_locations == 2
 

@@ -22,10 +22,10 @@ import geo_stunting as gs
 from geo_stunting import AnalysisError
 from geo_stunting.scan._relative_risk import (
     bandwidth_relrisk,
-    relative_risk_layers,
     relative_risk_surface,
     relative_risk_xy,
 )
+from geo_stunting.scan._steps import relative_risk_layers
 
 HERE = Path(__file__).parent / "reference"
 

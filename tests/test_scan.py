@@ -18,7 +18,8 @@ from pyproj import Transformer
 
 import geo_stunting as gs
 from geo_stunting import AnalysisError
-from geo_stunting.scan._bernoulli import scan_bernoulli, scan_bernoulli_xy, scan_layers
+from geo_stunting.scan._bernoulli import scan_bernoulli, scan_bernoulli_xy
+from geo_stunting.scan._steps import scan_layers
 
 GRAVE = Path(__file__).parent / "reference" / "grave" / "grave_points.csv"
 

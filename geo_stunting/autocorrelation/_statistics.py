@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,20 +47,21 @@ from scipy import sparse, stats
 from geo_stunting.autocorrelation import _kernels
 from geo_stunting.autocorrelation._neighbours import Neighbours, distance_band, k_nearest
 from geo_stunting.errors import AnalysisError, Problem
-from geo_stunting.pipeline import StepOutput, register_step
 from geo_stunting.stats._permutation import conditional_draws, conditional_lags, folded_p
 from geo_stunting.study._config import parse_weights
-from geo_stunting.study._study import Study
+from geo_stunting.study._status import case_indicator
 
 __all__ = [
+    "ISOLATE",
+    "NOT_SIGNIFICANT",
     "JoinCounts",
     "MoranResult",
-    "autocorrelation_step",
     "build_neighbours",
     "getis_ord",
     "join_counts",
     "local_moran",
     "moran",
+    "subject_ids",
 ]
 
 log = logging.getLogger(__name__)
@@ -101,17 +103,19 @@ def build_neighbours(subjects: gpd.GeoDataFrame, *, weights: str = "knn:5") -> N
     return distance_band(xy, value)
 
 
-def _weights(neighbours: Neighbours | W) -> tuple[sparse.csr_matrix, str]:
+def _weights(neighbours: Neighbours | W | Graph) -> tuple[sparse.csr_matrix, str]:
     """A fresh binary CSR matrix (never the caller's object) and the rule."""
     if isinstance(neighbours, Neighbours):
         return neighbours.matrix.copy(), neighbours.rule
-    if isinstance(neighbours, W):
+    if isinstance(neighbours, W | Graph):
         matrix = sparse.csr_matrix(neighbours.sparse, copy=True)
         matrix.data[:] = 1.0
-        return matrix, "libpysal W (binary)"
+        kind = "W" if isinstance(neighbours, W) else "Graph"
+        return matrix, f"libpysal {kind} (binary)"
     raise AnalysisError(
         Problem(
-            f"weights must be a Neighbours or a libpysal W, got {type(neighbours).__name__}",
+            "weights must be a Neighbours, a libpysal W or a Graph, got "
+            f"{type(neighbours).__name__}",
             fix='use build_neighbours(subjects, weights="knn:5")',
         )
     )
@@ -130,10 +134,8 @@ def _row_standardise(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
     return sparse.csr_matrix(sparse.diags(scale) @ matrix)
 
 
-def _indicator(subjects: gpd.GeoDataFrame) -> np.ndarray:
-    if "status" not in subjects:
-        raise AnalysisError(Problem("subjects have no 'status' column", fix="pass study.subjects"))
-    y: np.ndarray = (subjects["status"] == "case").to_numpy(dtype=float)
+def _indicator(subjects: gpd.GeoDataFrame, status: str, case: str | Sequence[str]) -> np.ndarray:
+    y: np.ndarray = case_indicator(subjects, status=status, case=case).astype(float)
     if y.min() == y.max():
         raise AnalysisError(
             Problem("autocorrelation of the case indicator needs both cases and controls")
@@ -179,7 +181,7 @@ class MoranResult:
         return asdict(self)
 
 
-def _ids(subjects: gpd.GeoDataFrame, positions: np.ndarray) -> list[str]:
+def subject_ids(subjects: gpd.GeoDataFrame, positions: np.ndarray) -> list[str]:
     column = subjects["subject_id"] if "subject_id" in subjects else pd.Series(subjects.index)
     return [str(v) for v in column.to_numpy()[positions]]
 
@@ -187,7 +189,9 @@ def _ids(subjects: gpd.GeoDataFrame, positions: np.ndarray) -> list[str]:
 def moran(
     subjects: gpd.GeoDataFrame,
     *,
-    neighbours: Neighbours | W,
+    neighbours: Neighbours | W | Graph,
+    status: str = "status",
+    case: str | Sequence[str] = "case",
     permutations: int = 999,
     seed: int | None = None,
 ) -> MoranResult:
@@ -196,9 +200,12 @@ def moran(
     Parameters
     ----------
     subjects
-        Cases and controls (``status``).
+        Cases and controls.
     neighbours
-        From `build_neighbours`, or a libpysal ``W`` (copied, used as binary).
+        From `build_neighbours`, or a libpysal ``W`` or ``Graph`` in the order of
+        `subjects` (copied, used as binary).
+    status, case
+        The status column and the value (or values) that mark a case.
     permutations
         Random permutations for ``p_sim`` (0 to skip).
     seed
@@ -209,7 +216,7 @@ def moran(
     MoranResult
         I, its moments under randomisation and both p-values.
     """
-    y = _indicator(subjects)
+    y = _indicator(subjects, status, case)
     binary, rule = _weights(neighbours)
     n = len(y)
     if binary.shape != (n, n):
@@ -236,7 +243,7 @@ def moran(
         weights=rule + "; row-standardised",
         n=n,
         n_isolates=len(isolates),
-        isolates=_ids(subjects, isolates),
+        isolates=subject_ids(subjects, isolates),
     )
 
 
@@ -327,7 +334,9 @@ class JoinCounts:
 def join_counts(
     subjects: gpd.GeoDataFrame,
     *,
-    neighbours: Neighbours | W,
+    neighbours: Neighbours | W | Graph,
+    status: str = "status",
+    case: str | Sequence[str] = "case",
     permutations: int = 999,
     seed: int | None = None,
 ) -> JoinCounts:
@@ -336,9 +345,12 @@ def join_counts(
     Parameters
     ----------
     subjects
-        Cases and controls (``status``).
+        Cases and controls.
     neighbours
-        From `build_neighbours`, or a libpysal ``W`` (copied, used as binary).
+        From `build_neighbours`, or a libpysal ``W`` or ``Graph`` in the order of
+        `subjects` (copied, used as binary).
+    status, case
+        The status column and the value (or values) that mark a case.
     permutations
         Random permutations (0 to skip).
     seed
@@ -349,7 +361,7 @@ def join_counts(
     JoinCounts
         BB, BW, WW and the tests of BB.
     """
-    y = _indicator(subjects)
+    y = _indicator(subjects, status, case)
     binary, rule = _weights(neighbours)
     n_all = len(y)
     bb = 0.5 * float(y @ (binary @ y))
@@ -400,7 +412,9 @@ def _isolated(matrix: sparse.csr_matrix) -> int:
 def local_moran(
     subjects: gpd.GeoDataFrame,
     *,
-    neighbours: Neighbours | W,
+    neighbours: Neighbours | W | Graph,
+    status: str = "status",
+    case: str | Sequence[str] = "case",
     permutations: int = 999,
     seed: int | None = None,
     alpha: float = 0.05,
@@ -432,7 +446,7 @@ def local_moran(
         ``lisa_label`` (the quadrant when significant, else
         ``"not significant"``; ``"isolate"`` without neighbours).
     """
-    y = _indicator(subjects)
+    y = _indicator(subjects, status, case)
     binary, _ = _weights(neighbours)
     n = len(y)
     standard = _row_standardise(binary)
@@ -465,7 +479,9 @@ def local_moran(
 def getis_ord(
     subjects: gpd.GeoDataFrame,
     *,
-    neighbours: Neighbours | W,
+    neighbours: Neighbours | W | Graph,
+    status: str = "status",
+    case: str | Sequence[str] = "case",
     permutations: int = 999,
     seed: int | None = None,
 ) -> pd.DataFrame:
@@ -490,7 +506,7 @@ def getis_ord(
         cases around than the prevalence), ``gi_star_p`` (two-sided normal
         p-value) and ``gi_star_p_sim`` (conditional permutation).
     """
-    y = _indicator(subjects)
+    y = _indicator(subjects, status, case)
     binary, _ = _weights(neighbours)
     n = len(y)
     with warnings.catch_warnings():
@@ -512,85 +528,3 @@ def getis_ord(
         },
         index=subjects.index,
     )
-
-
-@register_step(
-    "autocorrelation", title="Moran's I, join counts, LISA, Gi*", needs={"cases", "controls"}
-)
-def autocorrelation_step(study: Study) -> StepOutput:
-    """The ``autocorrelation`` step: Moran's I, join counts, LISA and Gi* of the case indicator."""
-    settings = study.settings
-    subjects = study.subjects
-    neighbours = build_neighbours(subjects, weights=settings.weights)
-    seeds = np.random.SeedSequence(settings.seed).generate_state(4)
-    perms = settings.permutations
-    global_moran = moran(subjects, neighbours=neighbours, permutations=perms, seed=int(seeds[0]))
-    joins = join_counts(subjects, neighbours=neighbours, permutations=perms, seed=int(seeds[1]))
-    lisa = local_moran(subjects, neighbours=neighbours, permutations=perms, seed=int(seeds[2]))
-    lisa_fdr = local_moran(
-        subjects, neighbours=neighbours, permutations=perms, seed=int(seeds[2]), fdr=True
-    )
-    gi = getis_ord(subjects, neighbours=neighbours, permutations=perms, seed=int(seeds[3]))
-    layer = subjects[["subject_id", "status", "geometry"]].copy()
-    for column in ("lisa_I", "lisa_quadrant", "lisa_p", "lisa_label"):
-        layer[column] = lisa[column]
-    layer["lisa_label_fdr"] = lisa_fdr["lisa_label"]
-    for column in gi.columns:
-        layer[column] = gi[column]
-    cards = neighbours.cardinalities
-    section = {
-        "weights": {
-            "rule": neighbours.rule,
-            "n_links": int(neighbours.matrix.nnz),
-            "min_neighbours": int(cards.min()),
-            "max_neighbours": int(cards.max()),
-            "n_isolates": len(neighbours.isolates),
-            "isolates": _ids(subjects, neighbours.isolates),
-            "ties": "ties at the k-th distance are all neighbours (shared locations included)",
-        },
-        "moran": global_moran.to_dict(),
-        "join_counts": joins.to_dict(),
-        "lisa": _label_counts(lisa["lisa_label"]),
-        "lisa_fdr": _label_counts(lisa_fdr["lisa_label"]),
-        "lisa_alpha": 0.05,
-        "gi_star": {
-            "n_hot_p05": int(np.sum((gi["gi_star_z"] > 0) & (gi["gi_star_p"] <= 0.05))),
-            "n_cold_p05": int(np.sum((gi["gi_star_z"] < 0) & (gi["gi_star_p"] <= 0.05))),
-        },
-        "summary": _summary(global_moran, joins, lisa),
-    }
-    return StepOutput(section=section, layers={"subjects_autocorrelation": layer})
-
-
-def _label_counts(labels: pd.Series) -> dict[str, int]:
-    counts = labels.value_counts()
-    order = ["HH", "LH", "LL", "HL", NOT_SIGNIFICANT, ISOLATE]
-    return {label: int(counts.get(label, 0)) for label in order}
-
-
-def _summary(mi: MoranResult, joins: JoinCounts, lisa: pd.DataFrame) -> list[str]:
-    p = mi.p_sim if mi.p_sim is not None else mi.p_rand
-    direction = "more often" if mi.expected < mi.I else "less often"
-    verdict = "beyond what chance explains" if p <= 0.05 else "no more than chance would"
-    hh = int((lisa["lisa_label"] == "HH").sum())
-    lines = [
-        (
-            f"Moran's I of the case indicator is {mi.I:.3f} (expected {mi.expected:.3f} if cases "
-            f"were placed at random among the subjects; permutation p = {p:.3f}): the neighbours "
-            f"of cases are cases {direction} than average, {verdict}."
-        ),
-        (
-            f"{joins.bb:.0f} pairs of neighbours are both cases, against {joins.expected_bb:.1f} "
-            f"expected (p = {joins.p_sim_bb if joins.p_sim_bb is not None else joins.p_bb:.3f})."
-        ),
-        (
-            f"{hh} case(s) sit in a significant local cluster of cases (LISA 'HH', p ≤ 0.05 "
-            "before correcting for the many local tests; see lisa_fdr for the corrected count)."
-        ),
-    ]
-    if mi.n_isolates:
-        lines.append(
-            f"{mi.n_isolates} subject(s) have no neighbour within the distance band; their "
-            "spatial lag is 0 and they have no LISA label."
-        )
-    return lines

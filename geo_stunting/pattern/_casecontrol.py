@@ -38,7 +38,8 @@ from geo_stunting.autocorrelation._neighbours import k_nearest
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kfunction import bands, r_grid
-from geo_stunting.pattern._window import StudyWindow
+from geo_stunting.pattern._window import WindowLike, as_window
+from geo_stunting.study._status import case_indicator
 
 __all__ = [
     "CuzickEdwards",
@@ -83,11 +84,9 @@ class Relabeller:
 
 
 def _inputs(
-    subjects: gpd.GeoDataFrame, strata: str | None
+    subjects: gpd.GeoDataFrame, strata: str | None, status: str, case: str | Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    if "status" not in subjects:
-        raise AnalysisError(Problem("subjects have no 'status' column", fix="pass study.subjects"))
-    is_case = (subjects["status"] == "case").to_numpy()
+    is_case = case_indicator(subjects, status=status, case=case)
     if is_case.sum() < 2 or (~is_case).sum() < 2:
         raise AnalysisError(
             Problem(
@@ -132,7 +131,7 @@ class KDifference:
         Global maximum-deviation test (two-sided).
     labelling
         ``"random"`` or ``"within strata"``.
-    nsim, nrank, nrank_global, alpha, seed
+    permutations, nrank, nrank_global, alpha, seed
         The relabellings, envelope ranks, level and seed.
     """
 
@@ -149,7 +148,7 @@ class KDifference:
     labelling: str
     n_cases: int
     n_controls: int
-    nsim: int
+    permutations: int
     nrank: int
     nrank_global: int
     alpha: float
@@ -164,9 +163,11 @@ class KDifference:
 def k_difference(
     subjects: gpd.GeoDataFrame,
     *,
-    window: StudyWindow,
-    nsim: int = 999,
+    window: WindowLike,
+    permutations: int = 999,
     strata: str | None = None,
+    status: str = "status",
+    case: str | Sequence[str] = "case",
     r_m: Sequence[float] | np.ndarray | None = None,
     alpha: float = 0.05,
     seed: int | None = None,
@@ -177,13 +178,15 @@ def k_difference(
     Parameters
     ----------
     subjects
-        Cases and controls (``status`` column), in the window's CRS.
+        Cases and controls, in the window's CRS.
     window
         The study window.
-    nsim
+    permutations
         Number of random relabellings.
     strata
         A column: relabel within its groups (e.g. ``"stratum"``, the village).
+    status, case
+        The status column and the value (or values) that mark a case.
     r_m
         Distances; default `geo_stunting.pattern._kfunction.r_grid` of all subjects.
     alpha
@@ -196,9 +199,10 @@ def k_difference(
     KDifference
         The difference, its envelopes and two tests.
     """
-    xy, is_case, labels = _inputs(subjects, strata)
-    if nsim < 1:
-        raise AnalysisError(Problem(f"nsim must be at least 1, got {nsim}"))
+    window = as_window(window, subjects)
+    xy, is_case, labels = _inputs(subjects, strata, status, case)
+    if permutations < 1:
+        raise AnalysisError(Problem(f"permutations must be at least 1, got {permutations}"))
     outside = ~window.contains(xy)
     if outside.any():
         raise AnalysisError(Problem(f"{int(outside.sum())} subject(s) lie outside the window"))
@@ -226,8 +230,8 @@ def k_difference(
 
     observed, k_case, k_control = difference(is_case)
     relabel = Relabeller(is_case, labels, generator)
-    sims = np.empty((nsim, nbin))
-    for k in range(nsim):
+    sims = np.empty((permutations, nbin))
+    for k in range(permutations):
         sims[k] = difference(relabel.draw())[0]
     lo, hi, glo, ghi, p_global, nrank, nrank_global = bands(
         observed, np.zeros(nbin), sims, alpha=alpha
@@ -246,7 +250,7 @@ def k_difference(
         labelling="random" if strata is None else "within strata",
         n_cases=int(is_case.sum()),
         n_controls=int((~is_case).sum()),
-        nsim=nsim,
+        permutations=permutations,
         nrank=nrank,
         nrank_global=nrank_global,
         alpha=alpha,
@@ -284,7 +288,7 @@ class CuzickEdwards:
         The same under relabelling within strata (``None`` without strata).
     n_links
         Number of neighbour links (more than n·k when there are ties).
-    nsim, seed
+    permutations, seed
         The relabellings and their seed.
     """
 
@@ -295,7 +299,7 @@ class CuzickEdwards:
     expected_strata: float | None
     p_mc_strata: float | None
     n_links: int
-    nsim: int
+    permutations: int
     seed: int | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -307,8 +311,10 @@ def cuzick_edwards(
     subjects: gpd.GeoDataFrame,
     *,
     ks: Sequence[int] = (1, 3, 5, 10),
-    nsim: int = 999,
+    permutations: int = 999,
     strata: str | None = None,
+    status: str = "status",
+    case: str | Sequence[str] = "case",
     seed: int | None = None,
 ) -> list[CuzickEdwards]:
     """Cuzick–Edwards T_k for several k, with Monte Carlo p-values under random labelling.
@@ -316,10 +322,10 @@ def cuzick_edwards(
     Parameters
     ----------
     subjects
-        Cases and controls (``status`` column) in a projected CRS.
+        Cases and controls in a projected CRS.
     ks
         The numbers of nearest neighbours.
-    nsim
+    permutations
         Number of random relabellings.
     strata
         A column: also test with labels permuted within its groups.
@@ -332,26 +338,31 @@ def cuzick_edwards(
     list of CuzickEdwards
         One result per k (k ≥ n is skipped).
     """
-    xy, is_case, labels = _inputs(subjects, strata)
+    xy, is_case, labels = _inputs(subjects, strata, status, case)
     n = len(xy)
-    case = is_case.astype(float)
-    n1 = case.sum()
+    y = is_case.astype(float)
+    n1 = y.sum()
     out = []
     streams = np.random.SeedSequence(seed).spawn(2 * len(ks))
     for pos, k in enumerate(ks):
         if k >= n:
             continue
         matrix = k_nearest(xy, k).matrix
-        observed = float(case @ (matrix @ case))
+        observed = float(y @ (matrix @ y))
         expected = float(matrix.nnz * n1 * (n1 - 1) / (n * (n - 1)))
         p_mc = _t_pvalue(
-            matrix, is_case, None, nsim, np.random.default_rng(streams[2 * pos]), observed
+            matrix, is_case, None, permutations, np.random.default_rng(streams[2 * pos]), observed
         )
         e_strata = p_strata = None
         if labels is not None:
             e_strata = _expected_within(matrix, is_case, labels)
             p_strata = _t_pvalue(
-                matrix, is_case, labels, nsim, np.random.default_rng(streams[2 * pos + 1]), observed
+                matrix,
+                is_case,
+                labels,
+                permutations,
+                np.random.default_rng(streams[2 * pos + 1]),
+                observed,
             )
         out.append(
             CuzickEdwards(
@@ -362,7 +373,7 @@ def cuzick_edwards(
                 expected_strata=e_strata,
                 p_mc_strata=p_strata,
                 n_links=int(matrix.nnz),
-                nsim=nsim,
+                permutations=permutations,
                 seed=seed,
             )
         )
@@ -373,14 +384,14 @@ def _t_pvalue(
     matrix: Any,
     is_case: np.ndarray,
     labels: np.ndarray | None,
-    nsim: int,
+    permutations: int,
     rng: np.random.Generator,
     observed: float,
 ) -> float:
     relabel = Relabeller(is_case, labels, rng)
-    draws = np.vstack([relabel.draw() for _ in range(nsim)]).astype(float)
+    draws = np.vstack([relabel.draw() for _ in range(permutations)]).astype(float)
     sims = np.einsum("ij,ij->i", draws, (matrix @ draws.T).T)
-    return float((1 + np.sum(sims >= observed - 1e-9)) / (nsim + 1))
+    return float((1 + np.sum(sims >= observed - 1e-9)) / (permutations + 1))
 
 
 def _expected_within(matrix: Any, is_case: np.ndarray, labels: np.ndarray) -> float:

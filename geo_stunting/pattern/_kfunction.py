@@ -34,7 +34,7 @@ import numpy as np
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
-from geo_stunting.pattern._window import StudyWindow
+from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window
 
 __all__ = [
     "Envelope",
@@ -155,7 +155,7 @@ def _check(xy: np.ndarray, window: StudyWindow, what: str) -> None:
 def k_function(
     points: gpd.GeoDataFrame,
     *,
-    window: StudyWindow,
+    window: WindowLike,
     r_m: Sequence[float] | np.ndarray | None = None,
     corrections: Sequence[str] = ("isotropic", "translate", "border"),
     group: str = "points",
@@ -180,6 +180,7 @@ def k_function(
     KFunction
         K(r) for each correction; ``.L()`` gives L(r).
     """
+    window = as_window(window, points)
     xy = _xy(points)
     _check(xy, window, "Ripley's K")
     r = r_grid(window, len(xy)) if r_m is None else np.asarray(r_m, dtype=float)
@@ -190,7 +191,7 @@ def k_function(
 def g_function(
     points: gpd.GeoDataFrame,
     *,
-    window: StudyWindow,
+    window: WindowLike,
     r_m: Sequence[float] | np.ndarray | None = None,
     corrections: Sequence[str] = ("km", "rs", "han"),
     group: str = "points",
@@ -215,6 +216,7 @@ def g_function(
     GFunction
         G(r) for each correction and under CSR.
     """
+    window = as_window(window, points)
     xy = _xy(points)
     _check(xy, window, "The G function")
     r = r_grid(window, len(xy), function="G") if r_m is None else np.asarray(r_m, dtype=float)
@@ -223,15 +225,15 @@ def g_function(
     return GFunction(group, len(xy), r, estimates, 1 - np.exp(-lam * np.pi * r**2))
 
 
-def envelope_ranks(nsim: int, alpha: float) -> tuple[int, int]:
+def envelope_ranks(permutations: int, alpha: float) -> tuple[int, int]:
     """Ranks for two-sided pointwise and global envelopes at level `alpha`.
 
-    Pointwise: the ``floor(alpha/2 · (nsim+1))``-th smallest and largest
-    values (at least the 1st); global: the ``floor(alpha · (nsim+1))``-th
+    Pointwise: the ``floor(alpha/2 · (permutations+1))``-th smallest and largest
+    values (at least the 1st); global: the ``floor(alpha · (permutations+1))``-th
     largest maximum deviation. With 999 simulations and alpha 0.05: 25 and 50.
     """
-    pointwise = max(1, math.floor(alpha / 2 * (nsim + 1) + 1e-9))
-    overall = max(1, math.floor(alpha * (nsim + 1) + 1e-9))
+    pointwise = max(1, math.floor(alpha / 2 * (permutations + 1) + 1e-9))
+    overall = max(1, math.floor(alpha * (permutations + 1) + 1e-9))
     return pointwise, overall
 
 
@@ -256,7 +258,7 @@ class Envelope:
         maximum absolute deviation from `theo`.
     p_global
         Monte Carlo p-value of the maximum absolute deviation test.
-    nsim, nrank, nrank_global, alpha, seed
+    permutations, nrank, nrank_global, alpha, seed
         The simulations, ranks, level and seed.
     """
 
@@ -270,7 +272,7 @@ class Envelope:
     global_lo: np.ndarray
     global_hi: np.ndarray
     p_global: float
-    nsim: int
+    permutations: int
     nrank: int
     nrank_global: int
     alpha: float
@@ -289,7 +291,7 @@ class Envelope:
             "global_lo": self.global_lo,
             "global_hi": self.global_hi,
             "p_global": self.p_global,
-            "nsim": self.nsim,
+            "permutations": self.permutations,
             "nrank": self.nrank,
             "nrank_global": self.nrank_global,
             "alpha": self.alpha,
@@ -300,27 +302,27 @@ class Envelope:
 def bands(
     observed: np.ndarray, theo: np.ndarray, sims: np.ndarray, *, alpha: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, int, int]:
-    """Pointwise and global bands from an ``(nsim, nr)`` array of simulated curves."""
-    nsim = sims.shape[0]
-    nrank, nrank_global = envelope_ranks(nsim, alpha)
+    """Pointwise and global bands from an ``(permutations, nr)`` array of simulated curves."""
+    permutations = sims.shape[0]
+    nrank, nrank_global = envelope_ranks(permutations, alpha)
     ordered = np.sort(sims, axis=0)
     lo = ordered[nrank - 1]
-    hi = ordered[nsim - nrank]
+    hi = ordered[permutations - nrank]
     usable = np.isfinite(observed) & np.all(np.isfinite(sims), axis=0)
     deviation = np.max(np.abs(sims[:, usable] - theo[usable]), axis=1)
     observed_dev = float(np.max(np.abs(observed[usable] - theo[usable]))) if usable.any() else 0.0
-    critical = float(np.sort(deviation)[nsim - nrank_global]) if usable.any() else math.nan
-    p_global = float((1 + np.sum(deviation >= observed_dev)) / (nsim + 1))
+    critical = float(np.sort(deviation)[permutations - nrank_global]) if usable.any() else math.nan
+    p_global = float((1 + np.sum(deviation >= observed_dev)) / (permutations + 1))
     return lo, hi, theo - critical, theo + critical, p_global, nrank, nrank_global
 
 
 def envelope(
     points: gpd.GeoDataFrame,
     *,
-    window: StudyWindow,
+    window: WindowLike,
     statistic: str = "L",
     correction: str = "isotropic",
-    nsim: int = 99,
+    permutations: int = 99,
     alpha: float = 0.05,
     r_m: Sequence[float] | np.ndarray | None = None,
     seed: int | None = None,
@@ -338,7 +340,7 @@ def envelope(
         ``"K"``, ``"L"`` or ``"G"``.
     correction
         A K correction (``"isotropic"`` fastest) or a G correction (``"km"``).
-    nsim
+    permutations
         Number of simulations.
     alpha
         Two-sided level of the bands.
@@ -352,10 +354,11 @@ def envelope(
     Envelope
         Observed curve, CSR curve, pointwise and global bands, global p-value.
     """
+    window = as_window(window, points)
     if statistic not in ("K", "L", "G"):
         raise AnalysisError(Problem(f"unknown statistic {statistic!r}", fix='use "K", "L" or "G"'))
-    if nsim < 1:
-        raise AnalysisError(Problem(f"nsim must be at least 1, got {nsim}"))
+    if permutations < 1:
+        raise AnalysisError(Problem(f"permutations must be at least 1, got {permutations}"))
     xy = _xy(points)
     _check(xy, window, "An envelope")
     n = len(xy)
@@ -377,8 +380,8 @@ def envelope(
         return np.sqrt(np.maximum(k, 0.0) / np.pi) if statistic == "L" else k
 
     observed = curve(xy)
-    sims = np.empty((nsim, len(r)))
-    for k in range(nsim):
+    sims = np.empty((permutations, len(r)))
+    for k in range(permutations):
         sims[k] = curve(window.random_points(n, rng=generator))
     if statistic == "G":
         theo = 1 - np.exp(-lam * np.pi * r**2)
@@ -396,7 +399,7 @@ def envelope(
         global_lo=glo,
         global_hi=ghi,
         p_global=p_global,
-        nsim=nsim,
+        permutations=permutations,
         nrank=nrank,
         nrank_global=nrank_global,
         alpha=alpha,

@@ -37,7 +37,7 @@ from scipy import stats
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
-from geo_stunting.pattern._window import StudyWindow
+from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window
 
 __all__ = [
     "AverageNearestNeighbour",
@@ -73,9 +73,9 @@ class ClarkEvans:
     z, p_value
         The z-test of ``R_naive`` (two-sided).
     p_mc
-        Two-sided Monte Carlo p-value of ``R_naive`` against `nsim`
-        simulations of CSR in the window with n fixed (``None`` if nsim = 0).
-    nsim, seed
+        Two-sided Monte Carlo p-value of ``R_naive`` against `permutations`
+        simulations of CSR in the window with n fixed (``None`` if permutations = 0).
+    permutations, seed
         The simulations and their seed.
     n_shared_locations
         Points that share their location with another point.
@@ -93,7 +93,7 @@ class ClarkEvans:
     z: float
     p_value: float
     p_mc: float | None
-    nsim: int
+    permutations: int
     seed: int | None
     n_shared_locations: int
 
@@ -153,9 +153,9 @@ def shared_location_count(xy: np.ndarray) -> int:
 def clark_evans(
     points: gpd.GeoDataFrame,
     *,
-    window: StudyWindow,
+    window: WindowLike,
     group: str = "points",
-    nsim: int = 999,
+    permutations: int = 999,
     seed: int | None = None,
     rng: np.random.Generator | None = None,
 ) -> ClarkEvans:
@@ -169,7 +169,7 @@ def clark_evans(
         The study window (`geo_stunting.pattern.make_window`).
     group
         A label for the points, kept in the result.
-    nsim
+    permutations
         Simulations of CSR for the Monte Carlo test (0 to skip it).
     seed, rng
         Seed or generator of the simulations; the same seed gives the same
@@ -185,6 +185,7 @@ def clark_evans(
     AnalysisError
         With fewer than two points.
     """
+    window = as_window(window, points)
     xy = _xy(points)
     n = len(xy)
     if n < 2:
@@ -201,9 +202,9 @@ def clark_evans(
         donnelly = expected + (0.0514 + 0.0412 / math.sqrt(n)) * window.perimeter_m / n
         r_donnelly = mean / donnelly
     p_mc = None
-    if nsim > 0:
+    if permutations > 0:
         generator = rng if rng is not None else np.random.default_rng(seed)
-        p_mc = _monte_carlo(mean, n, window, nsim, generator)
+        p_mc = _monte_carlo(mean, n, window, permutations, generator)
     return ClarkEvans(
         group=group,
         n=n,
@@ -217,7 +218,7 @@ def clark_evans(
         z=z,
         p_value=p_value,
         p_mc=p_mc,
-        nsim=nsim,
+        permutations=permutations,
         seed=seed,
         n_shared_locations=shared_location_count(xy),
     )
@@ -236,14 +237,14 @@ def _cdf_mean(xy: np.ndarray, window: StudyWindow, nnd: np.ndarray) -> float:
 
 
 def _monte_carlo(
-    observed_mean: float, n: int, window: StudyWindow, nsim: int, rng: np.random.Generator
+    observed_mean: float, n: int, window: StudyWindow, permutations: int, rng: np.random.Generator
 ) -> float:
     """Two-sided Monte Carlo p-value of the mean nearest-neighbour distance (spatstat's rule)."""
-    sims = np.empty(nsim)
-    for k in range(nsim):
+    sims = np.empty(permutations)
+    for k in range(permutations):
         sims[k] = np.mean(kf.nn_distances(window.random_points(n, rng=rng)))
-    upper = (1 + np.sum(sims >= observed_mean)) / (nsim + 1)
-    lower = (1 + np.sum(sims <= observed_mean)) / (nsim + 1)
+    upper = (1 + np.sum(sims >= observed_mean)) / (permutations + 1)
+    lower = (1 + np.sum(sims <= observed_mean)) / (permutations + 1)
     return float(min(1.0, 2 * min(upper, lower)))
 
 

@@ -64,13 +64,16 @@ def pattern_step(study: Study) -> StepOutput:
     settings = study.settings
     subjects = study.subjects
     window = make_window(subjects, area=study.area)
-    nsim = settings.permutations
+    permutations = settings.permutations
+
     seeds = [int(s) for s in np.random.SeedSequence(settings.seed).generate_state(12)]
     is_case = (subjects["status"] == "case").to_numpy()
     groups = {"cases": subjects[is_case], "controls": subjects[~is_case], "all": subjects}
 
     clark = {
-        name: clark_evans(points, window=window, group=name, nsim=nsim, seed=seeds[pos])
+        name: clark_evans(
+            points, window=window, group=name, permutations=permutations, seed=seeds[pos]
+        )
         for pos, (name, points) in enumerate(groups.items())
         if len(points) >= 2
     }
@@ -92,7 +95,12 @@ def pattern_step(study: Study) -> StepOutput:
             continue
         k = k_function(points, window=window, r_m=r_k, group=name)
         env = envelope(
-            points, window=window, statistic="L", nsim=nsim, r_m=r_k, seed=seeds[3 + pos]
+            points,
+            window=window,
+            statistic="L",
+            permutations=permutations,
+            r_m=r_k,
+            seed=seeds[3 + pos],
         )
         entry = k.to_dict("isotropic")
         entry.update(
@@ -102,7 +110,7 @@ def pattern_step(study: Study) -> StepOutput:
                 "L_global_lo": env.global_lo,
                 "L_global_hi": env.global_hi,
                 "p_global": env.p_global,
-                "nsim": env.nsim,
+                "permutations": env.permutations,
                 "nrank": env.nrank,
             }
         )
@@ -115,7 +123,7 @@ def pattern_step(study: Study) -> StepOutput:
             window=window,
             statistic="G",
             correction="km",
-            nsim=nsim,
+            permutations=permutations,
             r_m=r_g,
             seed=seeds[8 + pos],
         )
@@ -126,19 +134,21 @@ def pattern_step(study: Study) -> StepOutput:
                 "G_global_lo": g_env.global_lo,
                 "G_global_hi": g_env.global_hi,
                 "p_global": g_env.p_global,
-                "nsim": g_env.nsim,
+                "permutations": g_env.permutations,
                 "nrank": g_env.nrank,
             }
         )
         g_section[name] = g_entry
 
-    kdiff = k_difference(subjects, window=window, nsim=nsim, r_m=r_k, alpha=ALPHA, seed=seeds[5])
+    kdiff = k_difference(
+        subjects, window=window, permutations=permutations, r_m=r_k, alpha=ALPHA, seed=seeds[5]
+    )
     has_strata = "stratum" in subjects and subjects["stratum"].nunique() > 1
     kdiff_strata = (
         k_difference(
             subjects,
             window=window,
-            nsim=nsim,
+            permutations=permutations,
             r_m=r_k,
             alpha=ALPHA,
             strata="stratum",
@@ -150,7 +160,7 @@ def pattern_step(study: Study) -> StepOutput:
     ce = cuzick_edwards(
         subjects,
         ks=CUZICK_EDWARDS_K,
-        nsim=nsim,
+        permutations=permutations,
         strata="stratum" if has_strata else None,
         seed=seeds[7],
     )

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeAlias, cast
 
 import geopandas as gpd
 import numpy as np
@@ -34,7 +34,15 @@ from shapely.geometry.base import BaseGeometry
 
 from geo_stunting.errors import AnalysisError, Problem
 
-__all__ = ["WINDOW_KINDS", "StudyWindow", "WindowKind", "area_union", "make_window"]
+__all__ = [
+    "WINDOW_KINDS",
+    "StudyWindow",
+    "WindowKind",
+    "WindowLike",
+    "area_union",
+    "as_window",
+    "make_window",
+]
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +171,47 @@ class StudyWindow:
             "description": self.description,
             "notes": list(self.notes),
         }
+
+
+#: A pattern function's window: ours, a shapely polygon, or polygons in a GeoSeries/GeoDataFrame.
+WindowLike: TypeAlias = StudyWindow | BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame
+
+
+def as_window(window: WindowLike, points: gpd.GeoDataFrame) -> StudyWindow:
+    """Return `window` as a `StudyWindow` for the pattern `points`.
+
+    A `StudyWindow` is returned as it is; a shapely (Multi)Polygon in the CRS
+    of `points` becomes a ``"polygon"`` window; a GeoSeries or GeoDataFrame of
+    polygons becomes an ``"area"`` window (the union of its polygons) and must
+    share the CRS of `points`.
+
+    Raises
+    ------
+    AnalysisError
+        If the window is of another type, its CRS differs, or points lie outside it.
+    """
+    if isinstance(window, StudyWindow):
+        return window
+    if isinstance(window, gpd.GeoSeries | gpd.GeoDataFrame):
+        if window.crs is not None and points.crs is not None and window.crs != points.crs:
+            raise AnalysisError(
+                Problem(
+                    f"the window's CRS ({window.crs.to_string()}) differs from the points' "
+                    f"({points.crs.to_string()})",
+                    fix="reproject one of them: window.to_crs(points.crs)",
+                )
+            )
+        area = window if isinstance(window, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=window)
+        return make_window(points, area=area)
+    if isinstance(window, BaseGeometry):
+        return make_window(points, polygon=window)
+    raise AnalysisError(
+        Problem(
+            f"window must be a StudyWindow, a shapely polygon or a GeoSeries, got "
+            f"{type(window).__name__}",
+            fix="build one with geo_stunting.make_window(points, area=villages)",
+        )
+    )
 
 
 def make_window(

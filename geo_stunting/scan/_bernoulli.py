@@ -37,27 +37,23 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
 from geo_stunting.errors import AnalysisError, Problem
-from geo_stunting.pipeline import StepOutput, register_step
 from geo_stunting.scan import _kernels as kernels
 from geo_stunting.study._config import DEFAULT_SEED
+from geo_stunting.study._status import case_indicator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from geo_stunting.study._study import Study
 
 __all__ = [
     "ScanCluster",
     "ScanResult",
     "scan_bernoulli",
     "scan_bernoulli_xy",
-    "scan_layers",
-    "scan_step",
 ]
 
 log = logging.getLogger(__name__)
@@ -209,7 +205,7 @@ def scan_bernoulli(
     subjects: gpd.GeoDataFrame,
     *,
     status: str = "status",
-    case: str = "case",
+    case: str | Sequence[str] = "case",
     id_column: str = "subject_id",
     max_share: float = 0.5,
     max_radius_m: float | None = None,
@@ -225,8 +221,8 @@ def scan_bernoulli(
     subjects
         Points in a projected CRS (metres), one per subject.
     status, case
-        The column holding the status and the value that marks a case;
-        every other value is a control.
+        The column holding the status and the value (or values) that mark a
+        case; every other value is a control.
     id_column
         Subject identifiers (the index when the column is missing).
     max_share
@@ -263,7 +259,7 @@ def scan_bernoulli(
         if id_column in subjects.columns
         else subjects.index.astype(str).to_numpy()
     )
-    is_case = (subjects[status] == case).to_numpy()
+    is_case = case_indicator(subjects, status=status, case=case)
     result = scan_bernoulli_xy(
         xy[:, 0],
         xy[:, 1],
@@ -365,84 +361,6 @@ def scan_bernoulli_xy(
         permutations=int(permutations),
         seed=seed,
         simulated_llr=scan.sims,
-    )
-
-
-def scan_layers(
-    subjects: gpd.GeoDataFrame, result: ScanResult, *, id_column: str = "subject_id"
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Map layers of a scan: cluster circles, and subjects with their cluster.
-
-    Parameters
-    ----------
-    subjects
-        The subjects the scan ran on (not changed).
-    result
-        What `scan_bernoulli` returned for them.
-    id_column
-        The identifier column used by the scan.
-
-    Returns
-    -------
-    clusters, subjects_scan
-        Circles (radius at least 1 m, so single-location clusters show) with
-        the cluster statistics; and a copy of `subjects` with
-        ``scan_cluster``, the rank of the subject's cluster or null.
-    """
-    records = []
-    for c in result.clusters:
-        record = c.to_dict()
-        record["subject_ids"] = ", ".join(c.subject_ids)
-        record["significant"] = c.p_value is not None and c.p_value < 0.05
-        records.append(record)
-    circles = [
-        shapely.Point(c.centre_x, c.centre_y).buffer(max(c.radius_m, 1.0), 64)
-        for c in result.clusters
-    ]
-    columns = list(records[0]) if records else ["rank", "llr", "p_value"]
-    clusters = gpd.GeoDataFrame(
-        pd.DataFrame.from_records(records, columns=columns),
-        geometry=gpd.GeoSeries(circles, crs=subjects.crs),
-        crs=subjects.crs,
-    )
-    ids = (
-        subjects[id_column].astype(str)
-        if id_column in subjects.columns
-        else pd.Series(subjects.index.astype(str), index=subjects.index)
-    )
-    rank_of = {sid: c.rank for c in result.clusters for sid in c.subject_ids}
-    out = subjects.copy()
-    out["scan_cluster"] = pd.array([rank_of.get(s) for s in ids], dtype="Int64")
-    return clusters, out
-
-
-@register_step("scan", title="Bernoulli spatial scan", needs={"cases", "controls"})
-def scan_step(study: Study) -> StepOutput:
-    """The ``scan`` step: Bernoulli spatial scan of cases against controls."""
-    settings = study.settings
-    options = settings.scan
-    result = scan_bernoulli(
-        study.subjects,
-        max_share=options.max_share,
-        max_radius_m=options.max_radius_m,
-        direction=options.direction,
-        permutations=settings.permutations,
-        seed=settings.seed,
-    )
-    clusters, subjects_scan = scan_layers(study.subjects, result)
-    notes = []
-    if result.clusters:
-        top = result.clusters[0]
-        notes.append(
-            f"most likely cluster: {top.n} subjects, {top.cases} cases, radius "
-            f"{top.radius_m:,.0f} m, LLR {top.llr:.3f}, p = {top.p_value}"
-        )
-    else:
-        notes.append("no window has a higher proportion of cases than outside it")
-    return StepOutput(
-        section=result.to_dict(),
-        layers={"scan_clusters": clusters, "subjects_scan": subjects_scan},
-        notes=tuple(notes),
     )
 
 

@@ -34,30 +34,23 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numba
 import numpy as np
-import pandas as pd
 import shapely
 from scipy.ndimage import gaussian_filter, map_coordinates
 from scipy.spatial import cKDTree
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern._window import area_union
-from geo_stunting.pipeline import StepOutput, register_step
 from geo_stunting.study._config import DEFAULT_SEED
-
-if TYPE_CHECKING:
-    from geo_stunting.study._study import Study
 
 __all__ = [
     "BandwidthChoice",
     "RelativeRiskResult",
     "bandwidth_relrisk",
-    "relative_risk_layers",
-    "relative_risk_step",
     "relative_risk_surface",
     "relative_risk_xy",
     "study_window",
@@ -372,90 +365,6 @@ def bandwidth_relrisk(
     criterion[np.isnan(criterion)] = np.inf
     best = int(np.argmin(criterion))
     return BandwidthChoice(float(h[best]), h, criterion)
-
-
-def relative_risk_layers(
-    result: RelativeRiskResult, *, crs: Any
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Map layers: grid cells with their values, and raised-risk polygons.
-
-    Returns
-    -------
-    grid, high
-        ``relative_risk_grid``: square cells with ``log_rr``, ``p_case``,
-        ``p_value`` and ``significant_high``; ``relative_risk_high``: the
-        union of significant raised-risk cells, clipped to the window, one
-        row per part with ``area_m2`` and ``max_log_rr``.
-    """
-    # cell edges from the grid lines, so that neighbouring cells share exact edges
-    xmin, ymin = _bounds(result.window)[:2]
-    col = np.round((result.x - xmin) / result.cell_m - 0.5)
-    row = np.round((result.y - ymin) / result.cell_m - 0.5)
-    cells = shapely.box(
-        xmin + col * result.cell_m,
-        ymin + row * result.cell_m,
-        xmin + (col + 1) * result.cell_m,
-        ymin + (row + 1) * result.cell_m,
-    )
-    high = result.significant_high
-    grid = gpd.GeoDataFrame(
-        {
-            "log_rr": result.log_rr,
-            "p_case": result.p_case,
-            "p_value": result.p_value,
-            "significant_high": high,
-        },
-        geometry=cells,
-        crs=crs,
-    )
-    parts: list[shapely.Geometry] = []
-    if high.any():
-        joined = shapely.intersection(shapely.union_all(cells[high]), result.window)
-        parts = [p for p in shapely.get_parts(joined) if shapely.area(p) > 0]
-    records = []
-    for part in parts:
-        touched = shapely.intersects(part, cells) & high
-        records.append(
-            {
-                "area_m2": float(shapely.area(part)),
-                "max_log_rr": float(np.nanmax(result.log_rr[touched])),
-            }
-        )
-    polygons = gpd.GeoDataFrame(
-        pd.DataFrame.from_records(records, columns=["area_m2", "max_log_rr"]),
-        geometry=gpd.GeoSeries(parts, crs=crs),
-        crs=crs,
-    )
-    return grid, polygons
-
-
-@register_step("relative_risk", title="Kernel relative risk", needs={"cases", "controls"})
-def relative_risk_step(study: Study) -> StepOutput:
-    """The ``relative_risk`` step: log relative-risk surface and raised-risk areas."""
-    settings = study.settings
-    options = settings.relative_risk
-    result = relative_risk_surface(
-        study.subjects,
-        area=study.area,
-        bandwidth_m=options.bandwidth_m,
-        cell_m=options.cell_m,
-        edge=options.edge,
-        permutations=settings.permutations,
-        seed=settings.seed,
-    )
-    grid, high = relative_risk_layers(result, crs=study.crs)
-    section = result.to_dict()
-    return StepOutput(
-        section=section,
-        layers={"relative_risk_grid": grid, "relative_risk_high": high},
-        notes=(
-            (
-                f"bandwidth {result.bandwidth_m:,.0f} m ({result.bandwidth_method}); window: "
-                f"{result.window_source}; {section['share_window_significant_high']:.1%} of the "
-                "window has significantly raised risk"
-            ),
-        ),
-    )
 
 
 # --------------------------------------------------------------------------- internals
