@@ -1,26 +1,12 @@
 """Cases versus controls for facility access: the 2×2 table, odds ratio, Mann–Whitney.
 
-The 2×2 table is laid out as epidemiology tables are::
-
-                 case   control
-    within        a        b
-    outside       c        d
-
-- The test is Pearson's chi-square with Yates' continuity correction (R's
-  ``chisq.test(x, correct = TRUE)``), or Fisher's exact test (R's
-  ``fisher.test(x)``, two-sided) when an expected count is below 5.
-- The odds ratio is the *sample* odds ratio ``(a·d) / (b·c)``: the odds of
-  living within the buffer for cases divided by those odds for controls
-  (above 1: cases more often within). Its 95 % interval is Woolf's (logit):
-  ``exp(log OR ± 1.959964·√(1/a + 1/b + 1/c + 1/d))``. When a cell is zero,
-  0.5 is added to every cell first (Haldane–Anscombe). This is *not* the
-  conditional maximum-likelihood estimate that R's ``fisher.test`` prints.
-- Distances are compared with the two-sided Mann–Whitney U test using the
-  normal approximation with continuity correction and the tie-corrected
-  variance, as R's ``wilcox.test(cases, controls, exact = FALSE,
-  correct = TRUE)``; the statistic is U of the cases (R's ``W``).
-
-Reference values: tests/reference/access/access_tests.R.
+The table has cases and controls in its columns and "within the buffer" /
+"outside" in its rows, so the odds ratio is the odds of living within the
+buffer for cases divided by those odds for controls (above 1: cases more often
+within). The test of the table, the Woolf odds ratio and the Mann–Whitney test
+of the distances are those of `geo_stunting.stats` (R's ``chisq.test``/
+``fisher.test`` and ``wilcox.test``; reference values in
+tests/reference/access/access_tests.R).
 """
 
 from __future__ import annotations
