@@ -93,6 +93,35 @@ def test_at_1366_by_768_children_are_drawn_above_facilities(laptop):
     assert found["hidden"] == 0, found
 
 
+DRAW_ORDER = """() => {
+  const GS = geoStunting, order = new Map();
+  let k = 0;
+  for (let item = GS.renderer._drawFirst; item; item = item.next) order.set(item.layer, k++);
+  const at = g => g.getLayers().map(l => order.get(l));
+  const children = GS.groups.filter(g => /^(Cases|Controls)/.test(g.gsSpec.title)).flatMap(at);
+  const facilities = GS.groups.filter(g => g.gsSpec.table === 'facilities').flatMap(at);
+  const outlines = GS.outlines.flatMap(at);
+  return {children: [Math.min(...children), Math.max(...children)],
+          facilities: [Math.min(...facilities), Math.max(...facilities)],
+          outlines: [Math.min(...outlines), Math.max(...outlines)], n_outlines: outlines.length};
+}"""
+
+
+def test_facility_outlines_are_drawn_above_the_children(laptop):
+    found = laptop.evaluate(DRAW_ORDER)
+    assert found["n_outlines"] == 12
+    assert found["facilities"][1] < found["children"][0]  # the symbols below every child
+    assert found["outlines"][0] > found["children"][1]  # their outlines above every child
+    # switched off and on again, the order holds
+    laptop.evaluate(
+        "() => { const g = geoStunting.groups.find(x => x.gsSpec.title.startsWith('Cases'));"
+        " geoStunting.map.removeLayer(g); g.addTo(geoStunting.map);"
+        " geoStunting.map.fire('overlayadd', {layer: g}); }"
+    )
+    found = laptop.evaluate(DRAW_ORDER)
+    assert found["outlines"][0] > found["children"][1]
+
+
 def test_panels_open_on_demand_and_the_layer_list_closes_on_a_map_click(laptop):
     laptop.click(".leaflet-control-layers-toggle")
     assert laptop.is_visible(".leaflet-control-layers-overlays")

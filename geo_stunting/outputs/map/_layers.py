@@ -431,7 +431,7 @@ LAYER_STYLES: dict[str, LayerStyle] = {
         public=Public("drop"),
     ),
     # facilities below the children: at a regency's zoom a facility symbol would hide the
-    # children living around it (the symbol, larger, still shows around them)
+    # children living around it (runtime.js draws the facilities' outlines again on top)
     "facilities": LayerStyle(
         groups=(
             Group(

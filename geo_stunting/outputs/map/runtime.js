@@ -203,9 +203,33 @@
       var t1 = performance.now();
       L.FeatureGroup.prototype.onAdd.call(this, map);
       this.gsMs = [t1 - t0, performance.now() - t1];
+      if (OUTLINE_ABOVE[this.gsSpec.table]) { outlineOf(this).addTo(map); }
+    },
+    onRemove: function (map) {
+      if (this.gsOutline) { map.removeLayer(this.gsOutline); }
+      L.FeatureGroup.prototype.onRemove.call(this, map);
     },
     gsCount: function () { return this.getLayers().length; }
   });
+
+  /* Facilities are drawn below the children, so that no child hides under a facility
+   * symbol at a regency's zoom, and their outline once more above everything, so that no
+   * facility hides under the children around it either. */
+  var OUTLINE_ABOVE = { facilities: true };
+  function outlineOf(group) {
+    if (!group.gsOutline) {
+      var outline = L.featureGroup();
+      group.eachLayer(function (l) {
+        var o = L.extend({}, l.options, { fill: false, interactive: false, renderer: GS.renderer });
+        outline.addLayer(new GsSymbol(l.getLatLng(), o));
+      });
+      outline.gsOutlineOf = group;
+      group.gsOutline = outline;
+      GS.outlines.push(outline);
+    }
+    return group.gsOutline;
+  }
+  GS.outlines = [];
 
   /* Leaflet classes whose default options are a group's style: markers then need no
    * options of their own (100,000 markers build about twice as fast). */
@@ -410,12 +434,14 @@
       .forEach(function (g) {
         if (g.bringToFront && GS.map.hasLayer(g) && g.gsSpec.kind === "features") { g.bringToFront(); }
       });
+    GS.outlines.forEach(function (o) { if (GS.map.hasLayer(o)) { o.bringToFront(); } });
   }
 
   /* After the groups: add the visible ones in draw order, legend, keep the order on toggles. */
   GS.finish = function (map) {
     GS.groups.slice().sort(function (a, b) { return a.gsSpec.rank - b.gsSpec.rank; })
       .forEach(function (g) { if (g.gsSpec.show) { g.addTo(map); } });
+    GS.outlines.forEach(function (o) { if (map.hasLayer(o)) { o.bringToFront(); } });
     var legend = L.control({ position: "bottomright" });
     legend.onAdd = function () {
       var div = el("div", "gs-panel gs-legend");
