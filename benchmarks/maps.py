@@ -225,7 +225,7 @@ def screenshot(path: Path) -> None:
         ours(results, page_path)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 860})
+            page = browser.new_page(viewport={"width": 1600, "height": 900})  # every panel open
             page.goto(page_path.as_uri(), wait_until="load")
             page.wait_for_function("window.geoStunting && window.geoStunting.ready")
             page.wait_for_timeout(300)

@@ -52,7 +52,7 @@ app = typer.Typer(
         "Start with:  geo-stunting demo   (runs everything on the bundled synthetic demo)"
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -447,6 +447,47 @@ def _print_report(study: Study, *, all_rejects: bool) -> None:
             out_console.print(
                 f"  … and {len(study.rejects) - len(shown)} more in rejects.csv", highlight=False
             )
+
+
+@app.command()
+def init(
+    data_files: Annotated[
+        list[Path],
+        typer.Argument(help="The data files: subjects, facilities, villages (any order)."),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The study file to write (never overwritten).")
+    ] = Path("study.toml"),
+    debug: DebugOption = False,
+) -> None:
+    """Write a commented study file by looking at the data files (a proposal to correct)."""
+    from geo_stunting.study._init import write_study_file  # noqa: PLC0415
+
+    try:
+        written = write_study_file(data_files, out=out)
+    except Exception as exc:  # noqa: BLE001 - _fail words it: bad input, or a bug
+        raise _fail(exc, debug=debug) from None
+    out_console.print(
+        f"wrote {written} (and study.schema.json beside it for editors); "
+        f"read it, then: geo-stunting validate {written}",
+        highlight=False,
+    )
+
+
+@app.command()
+def schema(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of printing.")
+    ] = None,
+) -> None:
+    """Print (or write) the JSON Schema of the study file, for editors (taplo, VS Code)."""
+    from geo_stunting.study._file_schema import study_file_schema_text  # noqa: PLC0415
+
+    text = study_file_schema_text()
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
 
 
 def main() -> None:

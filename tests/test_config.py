@@ -35,7 +35,7 @@ def test_reads_every_documented_key(write_study):
 def test_unknown_key_names_the_closest_valid_one(write_study):
     path = write_study(subjects_section='stratm = "village"')
     with pytest.raises(
-        StudyFileError, match=r"unknown key in \[subjects\] 'stratm'.*did you mean 'stratum'"
+        StudyFileError, match=r"unknown key 'stratm' in \[subjects\].*did you mean 'stratum'"
     ):
         read_study_file(path)
 
@@ -131,7 +131,7 @@ def test_scan_and_relative_risk_options(write_study):
         ),
         (
             "[scan]\nmax_radius = 10",
-            r"unknown key in \[scan\] 'max_radius'.*did you mean 'max_radius_m'",
+            r"unknown key 'max_radius' in \[scan\].*did you mean 'max_radius_m'",
         ),
         ("[relative_risk]\nbandwidth_m = 0", r"bandwidth_m must be a positive number"),
     ],

@@ -62,7 +62,7 @@ def _problems(console: list[str]) -> list[str]:
 def _open(browser: Any, html: str, folder: Path) -> Opened:
     path = folder / "map.html"
     path.write_text(html, encoding="utf-8")
-    page = browser.new_page(viewport={"width": 1280, "height": 820})
+    page = browser.new_page(viewport={"width": 1600, "height": 900})  # the wide layout
     opened = Opened(page)
     page.on("console", lambda m: opened.console.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: opened.console.append(f"pageerror: {e}"))
@@ -225,7 +225,7 @@ def test_online_map_offers_tiles_and_still_draws_everything(browser, tmp_path):
         "leaflet.css": Path(xleaflet.BASE_DIR) / "leaflet.css",
         "leaflet_heat.min.js": Path(folium.__file__).parent / "templates" / "leaflet_heat.min.js",
     }
-    page = browser.new_page(viewport={"width": 1280, "height": 820})
+    page = browser.new_page(viewport={"width": 1600, "height": 900})  # the wide layout
     asked: list[str] = []
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

@@ -311,7 +311,7 @@ def test_tables_with_one_level_are_not_tested() -> None:
         ({"categorical": ["a"], "logistic": ["b"]}, r"logistic names 'b'"),
         ({"continuous": ["x"], "per": {"x": 0}}, r"per must be a table of positive numbers"),
         ({"categorical": ["a"], "per": {"a": 10}}, r"per applies to continuous factors"),
-        ({"respondents": {"file": "r.csv"}}, r"unknown key 'file' in respondents"),
+        ({"respondents": {"file": "r.csv"}}, r"unknown key 'file' in \[risk_factors\] respondents"),
         ({"respondents": {"id": "id"}}, r"respondents needs a path"),
     ],
 )

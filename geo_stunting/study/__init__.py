@@ -1,6 +1,10 @@
 """Load, validate and project a study: the first rooms of the pipeline.
 
-- `_config`: the study file (TOML) and its settings;
+- `_config`: the study file (TOML) and its settings, as frozen dataclasses;
+- `_file_model`: every key of the study file, declared once (pydantic);
+- `_file_errors`: pydantic's errors worded as study-file problems;
+- `_file_schema`: the JSON Schema for editors (``schema/study.schema.json``);
+- `_init`: ``geo-stunting init``, a first study file written by looking at the data;
 - `_readers`: CSV/XLSX/GeoJSON/GPKG/SHP readers with exact row numbers;
 - `_coordinates`: numbers, decimal commas and DMS text (LU/LS/BT/BB);
 - `_validate`: row checks that collect every problem (the rejects);

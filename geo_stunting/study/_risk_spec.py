@@ -12,7 +12,8 @@
     per = { lighting_lux = 10, water_mn_mgl = 0.1 }   # model ORs per 10 lux, per 0.1 mg/L
     respondents = { path = "respondents.csv", id = "id" }
 
-`parse_risk_factor_section` checks the keys and the kinds of values (every
+`parse_risk_factor_section` checks the keys and the kinds of values against
+the declared model (`geo_stunting.study._file_model.RiskFactorsSection`: every
 problem at once, unknown keys with the closest valid key); `resolve_factors`
 checks them against the data (columns, levels) and, when no factor is listed,
 infers the factors from the columns. A separate respondents table is joined
@@ -21,7 +22,6 @@ by `geo_stunting.risk_factors._respondents.join_respondents`.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -32,6 +32,9 @@ import numpy as np
 import pandas as pd
 
 from geo_stunting.errors import Problem, StudyFileError
+from geo_stunting.study._file_errors import validated
+from geo_stunting.study._file_model import RiskFactorsSection
+from geo_stunting.study._file_model import closest as _closest
 from geo_stunting.study._validate import cell_text, is_missing
 
 __all__ = [
@@ -47,10 +50,7 @@ __all__ = [
 ]
 
 Kind = Literal["categorical", "ordinal", "continuous"]
-KEYS = (
-    "categorical", "ordinal", "continuous", "reference", "labels", "logistic", "per", "respondents",
-)  # fmt: skip
-_RESPONDENT_KEYS = ("path", "id", "sheet")
+KEYS: tuple[str, ...] = tuple(RiskFactorsSection.model_fields)
 #: Factors are reported in this order of kinds (each kind in the study file's order).
 _ORDER: tuple[Kind, ...] = ("categorical", "ordinal", "continuous")
 #: Text columns with 2 to this many levels are inferred as categorical factors.
@@ -122,25 +122,12 @@ class ResolvedFactor:
     per: float = 1.0
 
 
-def _closest(key: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    return f"valid: {', '.join(valid)}" if valid else "none are valid here"
-
-
-def _is_name_list(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
-
-
-def _is_level(value: object) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool)
-
-
 def parse_risk_factor_section(
     section: Mapping[str, Any], *, base: Path | None = None, source: str = "[risk_factors]"
 ) -> RiskFactorSpec:
     """Check the ``[risk_factors]`` table of a study file.
+
+    The keys are declared in `geo_stunting.study._file_model.RiskFactorsSection`.
 
     Parameters
     ----------
@@ -164,179 +151,49 @@ def parse_risk_factor_section(
         of the wrong kind, a factor listed twice, a reference or label for a
         factor not listed, a reference that is not one of an ordinal factor's levels.
     """
-    problems: list[Problem] = []
-
-    def bad(key: str, message: str, fix: str) -> None:
-        problems.append(Problem(message, file=source, column=f"[risk_factors] {key}", fix=fix))
-
-    if not isinstance(section, Mapping):
-        raise StudyFileError(Problem("[risk_factors] must be a table", file=source))
-    for key in section:
-        if key not in KEYS:
-            bad(key, f"unknown key {key!r} in [risk_factors]", _closest(key, list(KEYS)))
-
+    model = validated(
+        RiskFactorsSection,
+        dict(section) if isinstance(section, Mapping) else section,
+        source=source,
+        prefix=("risk_factors",),
+    )
     kinds: dict[str, Kind] = {}
-    ordinal_levels: dict[str, tuple[str, ...]] = {}
-    for key in ("categorical", "continuous"):
-        value = section.get(key, [])
-        if not _is_name_list(value):
-            bad(key, f"{key} must be a list of column names, got {value!r}", f'{key} = ["col1"]')
-            continue
-        for name in value:
-            if name.strip() in kinds:
-                bad(key, f"{name!r} is listed more than once", "list each factor in one place")
-            kinds[name.strip()] = "categorical" if key == "categorical" else "continuous"
-    ordinal = section.get("ordinal", {})
-    if not isinstance(ordinal, Mapping):
-        bad(
-            "ordinal",
-            f"ordinal must be a table, got {ordinal!r}",
-            'ordinal = { edu = ["low", "high"] }',
-        )
-    else:
-        for name, levels in ordinal.items():
-            if (
-                not isinstance(levels, list)
-                or len(levels) < 2
-                or not all(_is_level(v) for v in levels)
-                or len({cell_text(v).lower() for v in levels}) != len(levels)
-            ):
-                bad(
-                    "ordinal",
-                    f"ordinal {name!r} must list at least two distinct levels in order, "
-                    f"got {levels!r}",
-                    f'{name} = ["primary", "junior", "senior", "higher"]',
-                )
-                continue
-            if name in kinds:
-                bad(
-                    "ordinal", f"{name!r} is listed more than once", "list each factor in one place"
-                )
-            kinds[name] = "ordinal"
-            ordinal_levels[name] = tuple(cell_text(v) for v in levels)
-    declared = list(kinds)
-
-    def check_names(key: str, names: list[str]) -> None:
-        if not declared:
-            return  # inferred factors: checked against the data later
-        for name in names:
-            if name not in kinds:
-                bad(
-                    key,
-                    f"{key} names {name!r}, which is not a listed factor",
-                    _closest(name, declared),
-                )
-
-    references: dict[str, str] = {}
-    ref = section.get("reference", {})
-    if not isinstance(ref, Mapping) or not all(_is_level(v) for v in ref.values()):
-        bad(
-            "reference",
-            f"reference must be a table of levels, got {ref!r}",
-            'reference = { smoking = "no" }',
-        )
-    else:
-        references = {str(k): cell_text(v) for k, v in ref.items()}
-        check_names("reference", list(references))
-        for name, level in references.items():
-            if kinds.get(name) == "continuous":
-                bad("reference", f"{name!r} is continuous and has no reference level", "remove it")
-            elif name in ordinal_levels and level.lower() not in {
-                v.lower() for v in ordinal_levels[name]
-            }:
-                bad(
-                    "reference",
-                    f"reference {level!r} of {name!r} is not one of its levels "
-                    f"{list(ordinal_levels[name])}",
-                    _closest(level, list(ordinal_levels[name])),
-                )
-    labels: dict[str, str] = {}
-    lab = section.get("labels", {})
-    if not isinstance(lab, Mapping) or not all(isinstance(v, str) for v in lab.values()):
-        bad("labels", f"labels must be a table of text, got {lab!r}", 'labels = { col = "Label" }')
-    else:
-        labels = {str(k): v.strip() for k, v in lab.items()}
-        check_names("labels", list(labels))
-    logistic = section.get("logistic", [])
-    if not _is_name_list(logistic):
-        bad(
-            "logistic",
-            f"logistic must be a list of factors, got {logistic!r}",
-            'logistic = ["a", "b"]',
-        )
-        logistic = []
-    check_names("logistic", logistic)
-    per: dict[str, float] = {}
-    units = section.get("per", {})
-    if not isinstance(units, Mapping) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in units.values()
-    ):
-        bad("per", f"per must be a table of positive numbers, got {units!r}", "per = { lux = 10 }")
-    else:
-        per = {str(k): float(v) for k, v in units.items()}
-        check_names("per", list(per))
-        for name in per:
-            if name in kinds and kinds[name] != "continuous":
-                bad(
-                    "per",
-                    f"per applies to continuous factors; {name!r} is {kinds[name]}",
-                    "remove it",
-                )
-    respondents = _respondents(section.get("respondents"), base, bad)
-    if problems:
-        raise StudyFileError(problems)
+    for name in model.categorical:
+        kinds[name] = "categorical"
+    for name in model.ordinal:
+        kinds[name] = "ordinal"
+    for name in model.continuous:
+        kinds[name] = "continuous"
+    references = {name: cell_text(level) for name, level in model.reference.items()}
+    labels = {name: text.strip() for name, text in model.labels.items()}
+    per = dict(model.per)
     factors = tuple(
         FactorSpec(
             column=name,
             kind=kind,
             label=labels.get(name),
-            levels=ordinal_levels.get(name),
+            levels=tuple(cell_text(v) for v in model.ordinal[name]) if kind == "ordinal" else None,
             reference=references.get(name),
             per=per.get(name, 1.0),
         )
         for name, kind in sorted(kinds.items(), key=lambda item: _ORDER.index(item[1]))
     )
+    respondents = None
+    if model.respondents is not None:
+        path = Path(model.respondents.path)
+        if not path.is_absolute():
+            path = (base or Path()) / path
+        respondents = RespondentsSpec(
+            path=path.resolve(), id=model.respondents.id, sheet=model.respondents.sheet
+        )
     return RiskFactorSpec(
         factors=factors,
-        logistic=tuple(dict.fromkeys(v.strip() for v in logistic)),
+        logistic=tuple(dict.fromkeys(model.logistic)),
         respondents=respondents,
         references=references,
         labels=labels,
         per=per,
         source=source,
-    )
-
-
-def _respondents(value: object, base: Path | None, bad: Any) -> RespondentsSpec | None:
-    if value is None:
-        return None
-    example = 'respondents = { path = "respondents.csv", id = "id" }'
-    if not isinstance(value, Mapping):
-        bad("respondents", f"respondents must be a table, got {value!r}", example)
-        return None
-    ok = True
-    for key in value:
-        if key not in _RESPONDENT_KEYS:
-            bad(
-                "respondents",
-                f"unknown key {key!r} in respondents",
-                _closest(key, list(_RESPONDENT_KEYS)),
-            )
-            ok = False
-    for key in _RESPONDENT_KEYS:
-        if key in value and (not isinstance(value[key], str) or not value[key].strip()):
-            bad("respondents", f"respondents {key} must be non-empty text", example)
-            ok = False
-    if "path" not in value:
-        bad("respondents", "respondents needs a path", example)
-        ok = False
-    if not ok:
-        return None
-    path = Path(value["path"].strip())
-    if not path.is_absolute():
-        path = (base or Path()) / path
-    return RespondentsSpec(
-        path=path.resolve(), id=value.get("id", "id").strip(), sheet=value.get("sheet")
     )
 
 

@@ -430,6 +430,22 @@ LAYER_STYLES: dict[str, LayerStyle] = {
         link=("subjects", "subject_id", "facilities", "facility_id"),
         public=Public("drop"),
     ),
+    # facilities below the children: at a regency's zoom a facility symbol would hide the
+    # children living around it (runtime.js draws the facilities' outlines again on top)
+    "facilities": LayerStyle(
+        groups=(
+            Group(
+                "Facilities: {value} ({n})",
+                split_by="kind",
+                style=_FACILITY,
+                style_by=("kind", {**KIND_STYLES, "*": OTHER_KIND}),
+                show=True,
+                tooltip="{name} ({kind})",
+            ),
+        ),
+        popup_first=("name", "kind", "facility_id"),
+        public=Public("keep", drop=("source_row",)),
+    ),
     "subjects_autocorrelation": LayerStyle(
         extends="subjects",
         key="subject_id",
@@ -514,19 +530,5 @@ LAYER_STYLES: dict[str, LayerStyle] = {
         ),
         popup_first=("subject_id", "status", "stratum"),
         public=Public("mask", columns=("status", "stratum")),
-    ),
-    "facilities": LayerStyle(
-        groups=(
-            Group(
-                "Facilities: {value} ({n})",
-                split_by="kind",
-                style=_FACILITY,
-                style_by=("kind", {**KIND_STYLES, "*": OTHER_KIND}),
-                show=True,
-                tooltip="{name} ({kind})",
-            ),
-        ),
-        popup_first=("name", "kind", "facility_id"),
-        public=Public("keep", drop=("source_row",)),
     ),
 }

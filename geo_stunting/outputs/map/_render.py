@@ -115,19 +115,21 @@ class _Raw(Element):
 
 
 class _Call(MacroElement):
-    """``geoStunting.<function>(map)`` at this point of the page's script."""
+    """``geoStunting.<function>(map, *args)`` at this point of the page's script."""
 
     _template = Template(
         "{% macro script(this, kwargs) %}"
-        "geoStunting.{{ this.function }}({{ this._parent.get_name() }});"
+        "geoStunting.{{ this.function }}({{ this._parent.get_name() }}"
+        "{% for arg in this.args %}, {{ arg }}{% endfor %});"
         "{% endmacro %}"
     )
 
-    def __init__(self, function: str, *, ident: str) -> None:
+    def __init__(self, function: str, *, ident: str, args: tuple[str, ...] = ()) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "GeoStunting"
         self._id = ident
         self.function = function
+        self.args = args  # names of other objects of the page's script
 
 
 class _DataLayer(folium.map.Layer):
@@ -257,6 +259,8 @@ def render_map(
     control = folium.LayerControl(collapsed=False, position="topright")
     control._id = "layers"  # noqa: SLF001 - stable names
     control.add_to(fmap)
+    # panels closed on compact screens (the runtime's COMPACT_BELOW_PX), opened on demand
+    _Call("layout", ident="layout", args=(control.get_name(),)).add_to(fmap)
     return fmap
 
 

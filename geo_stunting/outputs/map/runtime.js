@@ -203,9 +203,33 @@
       var t1 = performance.now();
       L.FeatureGroup.prototype.onAdd.call(this, map);
       this.gsMs = [t1 - t0, performance.now() - t1];
+      if (OUTLINE_ABOVE[this.gsSpec.table]) { outlineOf(this).addTo(map); }
+    },
+    onRemove: function (map) {
+      if (this.gsOutline) { map.removeLayer(this.gsOutline); }
+      L.FeatureGroup.prototype.onRemove.call(this, map);
     },
     gsCount: function () { return this.getLayers().length; }
   });
+
+  /* Facilities are drawn below the children, so that no child hides under a facility
+   * symbol at a regency's zoom, and their outline once more above everything, so that no
+   * facility hides under the children around it either. */
+  var OUTLINE_ABOVE = { facilities: true };
+  function outlineOf(group) {
+    if (!group.gsOutline) {
+      var outline = L.featureGroup();
+      group.eachLayer(function (l) {
+        var o = L.extend({}, l.options, { fill: false, interactive: false, renderer: GS.renderer });
+        outline.addLayer(new GsSymbol(l.getLatLng(), o));
+      });
+      outline.gsOutlineOf = group;
+      group.gsOutline = outline;
+      GS.outlines.push(outline);
+    }
+    return group.gsOutline;
+  }
+  GS.outlines = [];
 
   /* Leaflet classes whose default options are a group's style: markers then need no
    * options of their own (100,000 markers build about twice as fast). */
@@ -269,8 +293,42 @@
         }));
       }
     },
+    onAdd: function (map) {
+      L.LayerGroup.prototype.onAdd.call(this, map);
+      map.on("zoomend resize", this.gsDeclutter, this);
+      this.gsDeclutter();
+    },
+    onRemove: function (map) {
+      map.off("zoomend resize", this.gsDeclutter, this);
+      L.LayerGroup.prototype.onRemove.call(this, map);
+    },
+    /* Labels avoid each other: each in turn takes the first of a few positions (on its
+     * anchor, just above, just below) that overlaps no label already placed; a label with
+     * no free position is hidden until a zoom makes room. */
+    gsDeclutter: function () {
+      var placed = [];
+      this.eachLayer(function (marker) {
+        var icon = marker.getElement(), span = icon && icon.firstChild;
+        if (!span) { return; }
+        span.style.visibility = "";
+        for (var k = 0; k < LABEL_SHIFTS_PX.length; k++) {
+          span.style.transform = "translate(-50%, calc(-50% + " + LABEL_SHIFTS_PX[k] + "px))";
+          var r = span.getBoundingClientRect();
+          if (!placed.some(function (q) { return overlap(q, r, LABEL_GAP_PX); })) {
+            placed.push(r);
+            return;
+          }
+        }
+        span.style.transform = "";
+        span.style.visibility = "hidden";
+      });
+    },
     gsCount: function () { return this.getLayers().length; }
   });
+  var LABEL_SHIFTS_PX = [0, -13, 13, -24, 24], LABEL_GAP_PX = 2;
+  function overlap(a, b, gap) {
+    return a.left < b.right + gap && b.left < a.right + gap && a.top < b.bottom + gap && b.top < a.bottom + gap;
+  }
 
   function heatGroup(spec) {
     var table = tables[spec.table], pts = [];
@@ -306,7 +364,46 @@
     GS.renderer = L.canvas({ padding: 0.5, tolerance: 4 });
     L.control.scale({ imperial: false, maxWidth: 160 }).addTo(map);
     GS.map = map;
+    compactSide(map);
     fit(map);
+  };
+
+  /* ---------------------------------------------------------------- screens of any size */
+  /* Below this width of the map the headline panel and the layer list start closed (a
+   * click opens them), so that the map keeps most of the screen; on a short or narrow
+   * map (a phone, the report's embedded map) the legend starts closed too. */
+  var COMPACT_BELOW_PX = 1500, SHORT_BELOW_PX = 640, NARROW_BELOW_PX = 800;
+  function isCompact(map) { return map.getSize().x < COMPACT_BELOW_PX; }
+  function compactSide(map) {
+    var side = document.getElementById("gs-side"), summary = document.getElementById("gs-summary");
+    var compact = isCompact(map);
+    if (side) { side.classList.toggle("gs-compact", compact); }
+    if (summary) { summary.open = !compact; }
+  }
+
+  /* After the layer control: close the panels on a compact screen; a click on the map
+   * closes the layer list again. Only a change of width across the threshold reopens or
+   * closes them, so what a reader opened stays open. */
+  GS.layout = function (map, control) {
+    GS.control = control;
+    var last = null;
+    function apply() {
+      var compact = isCompact(map);
+      if (compact === last) { return; }
+      last = compact;
+      compactSide(map);
+      if (compact) { control.collapse(); } else { control.expand(); }
+      GS.legendOpen = !compact || (map.getSize().y >= SHORT_BELOW_PX && map.getSize().x >= NARROW_BELOW_PX);
+      drawLegend();
+    }
+    /* any press on the map outside the panels (features may keep their clicks to themselves) */
+    L.DomEvent.on(map.getContainer(), "pointerdown", function (e) {
+      var target = e.target;
+      if (isCompact(map) && !(target.closest && target.closest(".leaflet-control"))) { control.collapse(); }
+    });
+    map.on("resize", apply);
+    apply();
+    GS.ready = true;
   };
 
   /* Fit the study into the part of the window the panels leave free (before anything is
@@ -314,12 +411,21 @@
   function fit(map) {
     var d = getData();
     if (!d.bounds) { return; }
-    var w = map.getSize().x, left = 20, right = 20;
+    var w = map.getSize().x, h = map.getSize().y, left = 20, right = 20, top = 20;
     var side = document.getElementById("gs-side");
-    if (side && w > 900) { left = side.getBoundingClientRect().right + 10; }
-    if (w > 900) { right = 350; }  /* the layer control, made after the layers */
+    if (isCompact(map)) {
+      /* the closed headline panel sits in the top-left corner: start below it when the
+       * map is tall enough, and leave room for the closed layer list on the right */
+      right = 60;
+      if (side && h - side.getBoundingClientRect().bottom > 0.7 * h) {
+        top = side.getBoundingClientRect().bottom + 10;
+      }
+    } else {
+      if (side) { left = side.getBoundingClientRect().right + 10; }
+      right = 350;  /* the layer control, made after the layers */
+    }
     if (w - left - right < 300) { left = 20; right = 20; }
-    map.fitBounds(d.bounds, { paddingTopLeft: [left, 20], paddingBottomRight: [right, 20], animate: false });
+    map.fitBounds(d.bounds, { paddingTopLeft: [left, top], paddingBottomRight: [right, 20], animate: false });
   }
 
   /* Draw the visible groups bottom to top, so that points stay above areas. */
@@ -328,12 +434,14 @@
       .forEach(function (g) {
         if (g.bringToFront && GS.map.hasLayer(g) && g.gsSpec.kind === "features") { g.bringToFront(); }
       });
+    GS.outlines.forEach(function (o) { if (GS.map.hasLayer(o)) { o.bringToFront(); } });
   }
 
   /* After the groups: add the visible ones in draw order, legend, keep the order on toggles. */
   GS.finish = function (map) {
     GS.groups.slice().sort(function (a, b) { return a.gsSpec.rank - b.gsSpec.rank; })
       .forEach(function (g) { if (g.gsSpec.show) { g.addTo(map); } });
+    GS.outlines.forEach(function (o) { if (map.hasLayer(o)) { o.bringToFront(); } });
     var legend = L.control({ position: "bottomright" });
     legend.onAdd = function () {
       var div = el("div", "gs-panel gs-legend");
@@ -346,7 +454,6 @@
     drawLegend();
     map.on("overlayadd", function () { restack(); drawLegend(); });
     map.on("overlayremove", drawLegend);
-    GS.ready = true;
   };
 
   /* ------------------------------------------------------------------------------ legend */
@@ -385,7 +492,20 @@
   function drawLegend() {
     var div = GS.legend.getContainer();
     while (div.firstChild) { div.removeChild(div.firstChild); }
-    div.appendChild(el("div", "gs-panel-title", "Legend"));
+    var open = GS.legendOpen !== false;
+    var title = el("div", "gs-panel-title gs-toggle", (open ? "▾ " : "▸ ") + "Legend");
+    title.setAttribute("role", "button");
+    title.setAttribute("tabindex", "0");
+    title.setAttribute("aria-expanded", String(open));
+    L.DomEvent.on(title, "click keydown", function (e) {
+      if (e.type === "keydown" && e.key !== "Enter" && e.key !== " ") { return; }
+      L.DomEvent.preventDefault(e);
+      GS.legendOpen = !open;
+      drawLegend();
+    });
+    div.appendChild(title);
+    div.classList.toggle("gs-closed", !open);
+    if (!open) { return; }
     var shown = 0;
     GS.groups.slice().sort(function (a, b) { return b.gsSpec.rank - a.gsSpec.rank; }).forEach(function (g) {
       var spec = g.gsSpec;
