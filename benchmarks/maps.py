@@ -214,11 +214,6 @@ def bench(n: int, folder: Path, *, browser: bool) -> None:
 
 def screenshot(path: Path) -> None:
     """Run the demo with every available step and photograph its map (the README's figure)."""
-    for module in ("pattern", "autocorrelation", "scan", "relative_risk"):
-        try:
-            __import__(f"geo_stunting.{module}")
-        except ImportError:
-            print(f"step module {module} not available; its layers are not drawn")
     results = gs.analyze(gs.load_study(gs.demo_study_path()))
     with tempfile.TemporaryDirectory() as tmp:
         page_path = Path(tmp) / "map.html"
