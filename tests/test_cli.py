@@ -25,6 +25,7 @@ def test_demo_writes_every_output(tmp_path):
     assert names == sorted(
         [
             "layers.gpkg",
+            "layers.qgz",
             "map.html",
             "rejects.csv",
             "report.html",

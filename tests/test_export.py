@@ -26,7 +26,7 @@ def test_writes_every_output(demo_results, tmp_path):
     assert results["study"]["n_cases"] == 67
     layers = dict(pyogrio.list_layers(tmp_path / "out" / "layers.gpkg"))
     assert {"subjects": "Point", "facilities": "Point", "area": "Polygon"}.items() <= layers.items()
-    assert set(layers) == set(demo_results.layers)
+    assert set(layers) == {*demo_results.layers, "layer_styles", "scan_cluster_members"}
     subjects = pyogrio.read_dataframe(tmp_path / "out" / "layers.gpkg", layer="subjects")
     assert subjects.crs.to_epsg() == 32748
     assert len(subjects) == 201
