@@ -31,6 +31,7 @@ def test_demo_writes_every_output(tmp_path):
             "report.html",
             "results.json",
             "run.json",
+            "tables.xlsx",
             *tables,
         ]
     )

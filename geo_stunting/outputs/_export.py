@@ -56,6 +56,7 @@ OUTPUT_FILES = (
     "rejects.csv",
     "run.json",
     "layers.qgz",
+    "tables.xlsx",
 )
 #: Written with ``public=``: safe to share (masked points, no names or ids).
 PUBLIC_FILES = ("public/map.html", "public/layers.gpkg", "public/layers.qgz")
@@ -168,6 +169,7 @@ def write_outputs(
     dict
         File name → path of every file written (``public/…`` included).
     """
+    from geo_stunting.outputs._workbook import write_workbook  # noqa: PLC0415
     from geo_stunting.outputs.map._render import make_map  # noqa: PLC0415 - folium is slow to import
     from geo_stunting.outputs.map._render import map_html as page  # noqa: PLC0415
     from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
@@ -183,6 +185,7 @@ def write_outputs(
         (staging / "map.html").write_text(html, encoding="utf-8")
         results.study.rejects.to_csv(staging / "rejects.csv", index=False)
         names = list(OUTPUT_FILES)
+        write_workbook(results.sections, staging / "tables.xlsx", rejects=results.study.rejects)
         report_page = make_report(results, map_href="map.html")
         (staging / "report.html").write_text(report_page, encoding="utf-8")
         for name, text in risk_factor_tables_csv(results).items():
