@@ -17,7 +17,7 @@ def book(tmp_path_factory):
     results = gs.analyze(gs.load_study(gs.demo_study_path()))
     sections = json.loads(results.to_json())
     rejects = pd.DataFrame(
-        {"layer": ["subjects"], "file": ["s.csv"], "row": [7], "id": ["=HYPERLINK(\"x\")"],
+        {"layer": ["subjects"], "file": ["s.csv"], "row": [7], "id": ['=HYPERLINK("x")'],
          "column": ["lat"], "value": ["-91"], "reason": ["latitude outside -90..90"]}
     )  # fmt: skip
     path = tmp_path_factory.mktemp("xlsx") / "tables.xlsx"
