@@ -32,6 +32,10 @@ def test_demo_writes_every_output(tmp_path):
             "results.json",
             "run.json",
             "tables.xlsx",
+            "map.pdf",
+            "map.png",
+            "map_access.png",
+            "map_clusters.png",
             *tables,
         ]
     )

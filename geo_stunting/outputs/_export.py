@@ -57,9 +57,21 @@ OUTPUT_FILES = (
     "run.json",
     "layers.qgz",
     "tables.xlsx",
+    "map.pdf",
+    "map.png",
+    "map_access.png",
+    "map_clusters.png",
 )
 #: Written with ``public=``: safe to share (masked points, no names or ids).
-PUBLIC_FILES = ("public/map.html", "public/layers.gpkg", "public/layers.qgz")
+PUBLIC_FILES = (
+    "public/map.html",
+    "public/layers.gpkg",
+    "public/layers.qgz",
+    "public/map.pdf",
+    "public/map.png",
+    "public/map_access.png",
+    "public/map_clusters.png",
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +155,7 @@ def write_outputs(
     run_extra: dict[str, Any] | None = None,
     online: bool = False,
     public: PublicOptions | None = None,
+    paper: str = "a4",
 ) -> dict[str, Path]:
     """Write every output file of a run into `out_dir`, atomically.
 
@@ -163,12 +176,16 @@ def write_outputs(
     public
         Also write ``public/map.html`` and ``public/layers.gpkg`` with
         geomasked points and no names or ids.
+    paper
+        Page size of the print maps (``map.pdf``, ``map*.png``): ``"a4"`` or
+        ``"a3"``, landscape.
 
     Returns
     -------
     dict
         File name → path of every file written (``public/…`` included).
     """
+    from geo_stunting.outputs._print import write_print_maps  # noqa: PLC0415
     from geo_stunting.outputs._workbook import write_workbook  # noqa: PLC0415
     from geo_stunting.outputs.map._render import make_map  # noqa: PLC0415 - folium is slow to import
     from geo_stunting.outputs.map._render import map_html as page  # noqa: PLC0415
@@ -186,17 +203,23 @@ def write_outputs(
         results.study.rejects.to_csv(staging / "rejects.csv", index=False)
         names = list(OUTPUT_FILES)
         write_workbook(results.sections, staging / "tables.xlsx", rejects=results.study.rejects)
-        report_page = make_report(results, map_href="map.html")
+        maps = write_print_maps(results.layers, results.sections, staging, paper=paper)
+        report_page = make_report(
+            results, map_href="map.html", print_maps=tuple(m for m in maps if m.endswith(".png"))
+        )
         (staging / "report.html").write_text(report_page, encoding="utf-8")
         for name, text in risk_factor_tables_csv(results).items():
             (staging / name).write_text(text, encoding="utf-8")
             names.append(name)
         report = None
         if public is not None:
-            report = _write_public(results.layers, results.sections, staging, public, online)
+            report = _write_public(
+                results.layers, results.sections, staging, public, online, paper=paper
+            )
             names += PUBLIC_FILES
         info = run_info(results, extra=run_extra)
         info["map"] = {"online": online}
+        info["print"] = {"paper": paper, "files": maps}
         if report is not None:
             info["map"]["public"] = _public_record(report, online=online)
         (staging / "run.json").write_text(_json(info), encoding="utf-8")
@@ -231,6 +254,8 @@ def _write_public(
     folder: Path,
     options: PublicOptions,
     online: bool,
+    *,
+    paper: str = "a4",
 ) -> MaskingReport:
     from geo_stunting.outputs._masking import public_layers  # noqa: PLC0415
     from geo_stunting.outputs.map._render import map_html, render_map  # noqa: PLC0415
@@ -242,6 +267,9 @@ def _write_public(
     write_gpkg(masked, folder / "public" / "layers.gpkg", sections=sections, public=True)
     html = map_html(render_map(masked, sections, online=online, masking=report))
     (folder / "public" / "map.html").write_text(html, encoding="utf-8")
+    from geo_stunting.outputs._print import write_print_maps  # noqa: PLC0415
+
+    write_print_maps(masked, sections, folder / "public", paper=paper, points="masked")
     return report
 
 
