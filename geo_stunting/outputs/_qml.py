@@ -84,14 +84,14 @@ _CATEGORISE: dict[str, str] = {
 
 
 def filter_expression(where: Callable[..., Any] | None, ctx: MapContext) -> str | None:
-    r"""The QGIS expression selecting the rows a registry ``where`` selects.
+    """The QGIS expression selecting the rows a registry ``where`` selects.
 
     Returns ``""`` for all rows and None when the function is unknown.
 
     >>> from geo_stunting.outputs.map._layers import LAYER_STYLES
     >>> where = LAYER_STYLES["subjects"].groups[0].where
-    >>> filter_expression(where, None)
-    '"status" = \\'control\\''
+    >>> print(filter_expression(where, None))
+    "status" = 'control'
     """
     if where is None:
         return ""
