@@ -378,13 +378,17 @@ def _access(ax: Axes, layers: Mapping[str, Any], ctx: MapContext, points: Points
         handles += _draw_layer(ax, layers, "subjects_access", ctx, 25)
     area = layers.get("area_coverage")
     if area is not None and {"name", "covered_pct"} <= set(area.columns):
-        _village_labels(
-            ax,
-            area,
-            {i: f"{r['name']}\n{r['covered_pct']:.0f} % within" for i, r in area.iterrows()},
-        )
+        _village_labels(ax, area, {i: _access_label(r, ctx) for i, r in area.iterrows()})
     handles += _draw_layer(ax, layers, "facilities", ctx, 30)
     return handles
+
+
+def _access_label(row: pd.Series[Any], ctx: MapContext) -> str:
+    text = f"{row['name']}\n{row['covered_pct']:.0f} % within {ctx.buffer_text}"
+    outside = row.get("subjects_outside")
+    if outside is not None and pd.notna(outside) and int(outside) > 0:
+        text += f"\n{int(outside)} {'child' if int(outside) == 1 else 'children'} beyond"
+    return text
 
 
 def _ramp_view(ax: Axes, frame: gpd.GeoDataFrame, name: str, ctx: MapContext) -> list[Any]:
@@ -509,7 +513,10 @@ def _page(
     _north_arrow(ax)
     study = (ctx.sections.get("study") or {}).get("name") or "Study"
     fig.text(0.03, 0.955, f"{study}: {page.title}", fontsize=16 * scale, fontweight="bold")
-    fig.text(0.03, 0.915, _title(page.subtitle, ctx), fontsize=11 * scale, color="#444444")
+    subtitle = _title(page.subtitle, ctx)
+    if page.key == "map.png" and points == "aggregate":
+        subtitle = "Villages and health facilities; cases and controls counted per village"
+    fig.text(0.03, 0.915, subtitle, fontsize=11 * scale, color="#444444")
     if handles:
         fig.legend(
             handles=handles, loc="upper left", bbox_to_anchor=(0.715, 0.89), frameon=False,
