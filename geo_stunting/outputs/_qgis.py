@@ -82,7 +82,8 @@ LAYER_DESCRIPTIONS: dict[str, str] = {
     "subjects_scan": "Each subject with the rank of its scan cluster (empty outside clusters).",
     "relative_risk_grid": "Kernel log relative-risk surface (cases vs controls) with "
     "pointwise Monte Carlo p-values (alternative: greater).",
-    "relative_risk_high": "Where the relative risk is raised (p ≤ alpha, one-sided).",
+    "relative_risk_high": "Where the relative risk is raised (pointwise p < alpha, alternative "
+    "greater).",
     MEMBERS_TABLE: "Members of each scan cluster: cluster_rank (scan_clusters.rank) and "
     "subject_id (subjects.subject_id).",
 }

@@ -84,16 +84,20 @@ def _summary(sections: Mapping[str, Any]) -> pd.DataFrame:
         ]
     if scan:
         best = clusters[0] if clusters else {}
+        direction = (scan.get("settings") or {}).get("direction", "high")
+        alternative = {"high": "greater (high rates)", "low": "less (low rates)"}.get(
+            direction, f"{direction} (high or low rates)"
+        )
         rows += [
             ("scan clusters", len(clusters), "Bernoulli spatial scan"),
-            ("most likely cluster p-value", best.get("p_value"), "Monte Carlo, one-sided"),
+            ("most likely cluster p-value", best.get("p_value"), f"Monte Carlo; {alternative}"),
         ]
     if rr:
         rows += [
             (
                 "share of the window with raised risk",
                 rr.get("share_window_significant_high"),
-                "0–1; one-sided",
+                "0–1; pointwise, alternative greater",
             )
         ]
     for step, info in (sections.get("steps") or {}).items():
