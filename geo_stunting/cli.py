@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -87,6 +88,21 @@ MaskMinOption = Annotated[
 ]
 MaskMaxOption = Annotated[
     float, typer.Option("--mask-max-m", help="Largest displacement of a public point, metres.")
+]
+
+
+class Paper(StrEnum):
+    """Page sizes of the print maps."""
+
+    a4 = "a4"
+    a3 = "a3"
+
+
+PaperOption = Annotated[
+    Paper,
+    typer.Option(
+        "--paper", help="Page size of the print maps (map.pdf, map*.png), landscape: a4 or a3."
+    ),
 ]
 MaskSeedOption = Annotated[
     int | None,
@@ -201,6 +217,7 @@ def analyze(
     mask_min_m: MaskMinOption = 100.0,
     mask_max_m: MaskMaxOption = 500.0,
     mask_seed: MaskSeedOption = None,
+    paper: PaperOption = Paper.a4,
     engine: Annotated[
         str | None,
         typer.Option(
@@ -229,6 +246,7 @@ def analyze(
         public=options,
         engine=engine,
         scheduler=scheduler,
+        paper=paper.value,
     )
 
 
@@ -237,6 +255,7 @@ def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("maps/demo"),
     public: PublicOption = False,
     online: OnlineOption = False,
+    paper: PaperOption = Paper.a4,
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
@@ -246,7 +265,9 @@ def demo(
     except GeoStuntingError as exc:
         raise _fail(exc, debug=debug) from None
     options = _public_options(public, 100.0, 500.0, None)
-    _run(path, out, None, None, None, quiet, debug, online=online, public=options)
+    _run(
+        path, out, None, None, None, quiet, debug, online=online, public=options, paper=paper.value
+    )
 
 
 @app.command("map")
@@ -310,6 +331,7 @@ def _run(
     public: PublicOptions | None = None,
     engine: str | None = None,
     scheduler: str | None = None,
+    paper: str = "a4",
 ) -> None:
     from geo_stunting.outputs._export import write_outputs  # noqa: PLC0415
     from geo_stunting.pipeline import analyze as run_analysis  # noqa: PLC0415
@@ -346,6 +368,7 @@ def _run(
                 run_extra={"command": ["geo-stunting", *sys.argv[1:]]},
                 online=online,
                 public=public,
+                paper=paper,
             )
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Run by Debian's python3 (python3-qgis) from test_qgis.py, never imported by pytest.
+collect_ignore = ["qgis_check.py"]
+
 # Two adjacent 0.05° squares near Indralaya (about 5.5 km each side).
 VILLAGES = {
     "type": "FeatureCollection",

@@ -25,11 +25,17 @@ def test_demo_writes_every_output(tmp_path):
     assert names == sorted(
         [
             "layers.gpkg",
+            "layers.qgz",
             "map.html",
             "rejects.csv",
             "report.html",
             "results.json",
             "run.json",
+            "tables.xlsx",
+            "map.pdf",
+            "map.png",
+            "map_access.png",
+            "map_clusters.png",
             *tables,
         ]
     )

@@ -21,12 +21,19 @@ def test_writes_every_output(demo_results, tmp_path):
     written = gs.write_outputs(demo_results, tmp_path / "out")
     tables = [f"risk_factors_{t}.csv" for t in ("table1", "table2", "table3", "logistic")]
     assert sorted(written) == sorted([*export.OUTPUT_FILES, *tables])
-    assert "Table 1" in (tmp_path / "out" / "report.html").read_text()
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "Table 1" in report
+    # the report shows the print maps (files beside it), and printing does not hide them
+    for name in ("map.png", "map_access.png", "map_clusters.png"):
+        assert f'<img src="{name}"' in report
+    print_css = report.split("@media print")[1].split("</style>")[0]
+    assert "print-map { display: none" not in print_css
+    assert "img" not in print_css.split("{")[0]
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["study"]["n_cases"] == 67
     layers = dict(pyogrio.list_layers(tmp_path / "out" / "layers.gpkg"))
     assert {"subjects": "Point", "facilities": "Point", "area": "Polygon"}.items() <= layers.items()
-    assert set(layers) == set(demo_results.layers)
+    assert set(layers) == {*demo_results.layers, "layer_styles", "scan_cluster_members"}
     subjects = pyogrio.read_dataframe(tmp_path / "out" / "layers.gpkg", layer="subjects")
     assert subjects.crs.to_epsg() == 32748
     assert len(subjects) == 201

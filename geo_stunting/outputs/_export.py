@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from geo_stunting.errors import InputError, Problem
 from geo_stunting.pipeline import jsonable
 
@@ -57,9 +55,23 @@ OUTPUT_FILES = (
     "report.html",
     "rejects.csv",
     "run.json",
+    "layers.qgz",
+    "tables.xlsx",
+    "map.pdf",
+    "map.png",
+    "map_access.png",
+    "map_clusters.png",
 )
 #: Written with ``public=``: safe to share (masked points, no names or ids).
-PUBLIC_FILES = ("public/map.html", "public/layers.gpkg")
+PUBLIC_FILES = (
+    "public/map.html",
+    "public/layers.gpkg",
+    "public/layers.qgz",
+    "public/map.pdf",
+    "public/map.png",
+    "public/map_access.png",
+    "public/map_clusters.png",
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +155,7 @@ def write_outputs(
     run_extra: dict[str, Any] | None = None,
     online: bool = False,
     public: PublicOptions | None = None,
+    paper: str = "a4",
 ) -> dict[str, Path]:
     """Write every output file of a run into `out_dir`, atomically.
 
@@ -163,12 +176,17 @@ def write_outputs(
     public
         Also write ``public/map.html`` and ``public/layers.gpkg`` with
         geomasked points and no names or ids.
+    paper
+        Page size of the print maps (``map.pdf``, ``map*.png``): ``"a4"`` or
+        ``"a3"``, landscape.
 
     Returns
     -------
     dict
         File name → path of every file written (``public/…`` included).
     """
+    from geo_stunting.outputs._print import write_print_maps  # noqa: PLC0415
+    from geo_stunting.outputs._workbook import write_workbook  # noqa: PLC0415
     from geo_stunting.outputs.map._render import make_map  # noqa: PLC0415 - folium is slow to import
     from geo_stunting.outputs.map._render import map_html as page  # noqa: PLC0415
     from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
@@ -179,22 +197,29 @@ def write_outputs(
     staging = Path(tempfile.mkdtemp(prefix=".geo_stunting-", dir=out))
     try:
         (staging / "results.json").write_text(results.to_json(), encoding="utf-8")
-        write_gpkg(results.layers, staging / "layers.gpkg")
+        write_gpkg(results.layers, staging / "layers.gpkg", sections=results.sections)
         html = map_html if map_html is not None else page(make_map(results, online=online))
         (staging / "map.html").write_text(html, encoding="utf-8")
         results.study.rejects.to_csv(staging / "rejects.csv", index=False)
         names = list(OUTPUT_FILES)
-        report_page = make_report(results, map_href="map.html")
+        write_workbook(results.sections, staging / "tables.xlsx", rejects=results.study.rejects)
+        maps = write_print_maps(results.layers, results.sections, staging, paper=paper)
+        report_page = make_report(
+            results, map_href="map.html", print_maps=tuple(m for m in maps if m.endswith(".png"))
+        )
         (staging / "report.html").write_text(report_page, encoding="utf-8")
         for name, text in risk_factor_tables_csv(results).items():
             (staging / name).write_text(text, encoding="utf-8")
             names.append(name)
         report = None
         if public is not None:
-            report = _write_public(results.layers, results.sections, staging, public, online)
+            report = _write_public(
+                results.layers, results.sections, staging, public, online, paper=paper
+            )
             names += PUBLIC_FILES
         info = run_info(results, extra=run_extra)
         info["map"] = {"online": online}
+        info["print"] = {"paper": paper, "files": maps}
         if report is not None:
             info["map"]["public"] = _public_record(report, online=online)
         (staging / "run.json").write_text(_json(info), encoding="utf-8")
@@ -229,6 +254,8 @@ def _write_public(
     folder: Path,
     options: PublicOptions,
     online: bool,
+    *,
+    paper: str = "a4",
 ) -> MaskingReport:
     from geo_stunting.outputs._masking import public_layers  # noqa: PLC0415
     from geo_stunting.outputs.map._render import map_html, render_map  # noqa: PLC0415
@@ -237,9 +264,12 @@ def _write_public(
         layers, min_m=options.min_m, max_m=options.max_m, seed=options.seed
     )
     (folder / "public").mkdir(exist_ok=True)
-    write_gpkg(masked, folder / "public" / "layers.gpkg")
+    write_gpkg(masked, folder / "public" / "layers.gpkg", sections=sections, public=True)
     html = map_html(render_map(masked, sections, online=online, masking=report))
     (folder / "public" / "map.html").write_text(html, encoding="utf-8")
+    from geo_stunting.outputs._print import write_print_maps  # noqa: PLC0415
+
+    write_print_maps(masked, sections, folder / "public", paper=paper, points="masked")
     return report
 
 
@@ -251,8 +281,9 @@ def read_outputs(out_dir: str | Path) -> tuple[dict[str, gpd.GeoDataFrame], dict
     InputError
         If either file is missing or unreadable.
     """
-    import pyogrio  # noqa: PLC0415
     import pyogrio.errors  # noqa: PLC0415
+
+    from geo_stunting.outputs._qgis import read_layers  # noqa: PLC0415
 
     out = Path(out_dir)
     problems = [
@@ -267,10 +298,7 @@ def read_outputs(out_dir: str | Path) -> tuple[dict[str, gpd.GeoDataFrame], dict
         raise InputError(problems)
     try:
         sections = json.loads((out / "results.json").read_text(encoding="utf-8"))
-        layers = {
-            str(name): pyogrio.read_dataframe(out / "layers.gpkg", layer=str(name))
-            for name, _ in pyogrio.list_layers(out / "layers.gpkg")
-        }
+        layers = read_layers(out / "layers.gpkg")
     except (OSError, ValueError, pyogrio.errors.DataSourceError) as exc:
         raise InputError(
             Problem(f"cannot read the outputs in {out}: {exc}", fix="rerun geo-stunting analyze")
@@ -324,11 +352,29 @@ def write_map(
     return written
 
 
-def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
-    """Write each layer to one GeoPackage (a layer per output, in the analysis CRS)."""
-    for name, gdf in layers.items():
-        frame = gdf.copy()
-        for column in frame.columns:
-            if column != frame.geometry.name and frame[column].dtype == object:
-                frame[column] = frame[column].map(lambda v: None if pd.isna(v) else str(v))
-        frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+def write_gpkg(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    path: Path,
+    *,
+    sections: Mapping[str, Any] | None = None,
+    public: bool = False,
+) -> None:
+    """Write the layers to one styled GeoPackage, with the QGIS project beside it.
+
+    See `geo_stunting.outputs._qgis`: GeoPackage 1.2, a layer per output in
+    the analysis CRS, each with its QGIS style and description; the project
+    (same name, ``.qgz``) opens them all, styled.
+    """
+    from geo_stunting.outputs._qgis import write_project, write_styled_gpkg  # noqa: PLC0415
+
+    write_styled_gpkg(layers, path, sections=sections, public=public)
+    study = (sections or {}).get("study") or {}
+    title = str(study.get("name") or "geo_stunting")
+    write_project(
+        layers,
+        path.with_suffix(".qgz"),
+        gpkg_name=path.name,
+        title=f"{title} (public)" if public else title,
+        sections=sections,
+        public=public,
+    )

@@ -83,7 +83,9 @@ iframe.map { width: 100%; height: 520px; border: 1px solid #bbb; }
 .kv td:first-child { color: #555; white-space: nowrap; }
 .kv td:not(:first-child) { white-space: normal; overflow-wrap: anywhere; }
 details { margin: 0.6rem 0; } .notes { font-size: 0.85rem; }
-@media print { #lang-toggle, nav, iframe.map { display: none; } }
+figure.print-map img { width: 100%; max-width: 960px; height: auto; border: 1px solid #bbb; }
+@media print { #lang-toggle, nav, iframe.map { display: none; }
+  figure.print-map { break-inside: avoid; } figure.print-map img { max-width: 100%; } }
 """
 
 _SCRIPT = """
@@ -319,8 +321,13 @@ def _access(results: Results) -> str:
     return "".join(out)
 
 
-def _map(map_href: str | None, embed: bool) -> str:
+def _map(map_href: str | None, embed: bool, print_maps: tuple[str, ...] = ()) -> str:
     out = heading(2, "map", "Map", "Peta")
+    for src in print_maps:  # the print-ready maps (files beside the report): printed with it
+        out += (
+            f'<figure class="print-map"><img src="{escape(src)}" alt="{escape(src)}">'
+            f"<figcaption>{bi(*tr('print_map', src=escape(src)))}</figcaption></figure>"
+        )
     if map_href is None:
         return out + notice(*tr("no_map"))
     href = escape(map_href)
@@ -355,6 +362,7 @@ def make_report(
     language: str = "en",
     map_href: str | None = "map.html",
     embed_map: bool = True,
+    print_maps: tuple[str, ...] = (),
 ) -> str:
     """Make the self-contained, bilingual HTML report of a run.
 
@@ -371,6 +379,9 @@ def make_report(
         both are in the output folder); ``None`` leaves the map out.
     embed_map
         Also show the map in an iframe.
+    print_maps
+        File names (beside the report) of the print-ready map images, shown
+        in the map section; unlike the interactive map they print.
 
     Returns
     -------
@@ -396,7 +407,7 @@ def make_report(
             clustering_section(results),
             scan_section(results),
             risk_factor_html(results),
-            _map(map_href, embed_map),
+            _map(map_href, embed_map, print_maps),
             _provenance(results),
         ]
     )

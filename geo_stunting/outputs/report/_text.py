@@ -304,6 +304,10 @@ TEXT: dict[str, tuple[str, str]] = {
         '<a href="{href}">Buka peta interaktif</a> (berkas {href} di samping laporan ini).',
     ),
     "no_map": ("No map with this report.", "Tidak ada peta bersama laporan ini."),
+    "print_map": (
+        "Print-ready map ({src}, 300 dpi; all pages in map.pdf). No home location is shown.",
+        "Peta siap cetak ({src}, 300 dpi; semua halaman di map.pdf). Tidak ada lokasi rumah.",
+    ),
     "privacy": (
         (
             "The map shows the children's home locations: it is confidential health data. This "

@@ -1,0 +1,78 @@
+"""Print-ready maps: map.pdf (a page per view, A4 or A3 landscape) and 300 dpi PNGs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+import geo_stunting as gs
+from geo_stunting.errors import InputError
+from geo_stunting.outputs._print import PRINT_FILES, _rounded_circles, write_print_maps
+
+
+@pytest.fixture(scope="module")
+def results():
+    return gs.analyze(gs.load_study(gs.demo_study_path()))
+
+
+def _pdf_pages(path):
+    text = path.read_bytes()
+    return text.count(b"/Type /Page\n") or text.count(b"/Type /Page ")
+
+
+def _mediabox(path):
+    box = re.search(rb"/MediaBox \[ *0 0 ([\d.]+) ([\d.]+) *\]", path.read_bytes())
+    return float(box.group(1)), float(box.group(2))
+
+
+@pytest.mark.parametrize(("paper", "size_pt"), [("a4", (842, 595)), ("a3", (1191, 842))])
+def test_pages_and_sizes(results, tmp_path, paper, size_pt):
+    written = write_print_maps(
+        results.layers, results.sections, tmp_path, paper=paper, today=dt.date(2024, 5, 1)
+    )
+    assert written == list(PRINT_FILES)
+    assert _pdf_pages(tmp_path / "map.pdf") == 3
+    width, height = _mediabox(tmp_path / "map.pdf")
+    assert (round(width), round(height)) == pytest.approx(size_pt, abs=1)
+    for name in PRINT_FILES[1:]:
+        image = imread(tmp_path / name)
+        # 300 dpi: A4 landscape is 11.69 × 8.27 in
+        expected = np.array(size_pt) / 72 * 300
+        assert image.shape[1] == pytest.approx(expected[0], abs=2)
+        assert image.shape[0] == pytest.approx(expected[1], abs=2)
+        painted = (image[..., :3] < 0.97).any(axis=2).mean()
+        assert painted > 0.15, name  # not blank: villages, symbols, legend
+
+
+def test_private_maps_show_no_home_location(results, tmp_path):
+    write_print_maps(results.layers, results.sections, tmp_path, today=dt.date(2024, 5, 1))
+    # no case-red point anywhere: children are counted per village instead
+    for name in ("map.png", "map_access.png", "map_clusters.png"):
+        image = imread(tmp_path / name)[..., :3]
+        case_red = np.array([0xD7, 0x30, 0x1F]) / 255
+        assert not np.isclose(image, case_red, atol=0.02).all(axis=2).any(), name
+    # scan circles are drawn around centres rounded to 1 km
+    moved = _rounded_circles(results.layers["scan_clusters"])
+    centres = moved.geometry.centroid
+    for values in (centres.x, centres.y):
+        assert np.allclose(np.round(values / 1000) * 1000, values, rtol=0, atol=1e-6)
+    assert moved.geometry.area.to_numpy() == pytest.approx(
+        results.layers["scan_clusters"].geometry.area.to_numpy()
+    )
+
+
+def test_public_maps_draw_the_masked_points(results, tmp_path):
+    masked, _ = gs.public_layers(results.layers, min_m=100, max_m=500, seed=3)
+    write_print_maps(masked, results.sections, tmp_path, points="masked")
+    image = imread(tmp_path / "map.png")[..., :3]
+    case_red = np.array([0xD7, 0x30, 0x1F]) / 255
+    assert np.isclose(image, case_red, atol=0.02).all(axis=2).sum() > 100
+
+
+def test_unknown_paper_is_refused(results, tmp_path):
+    with pytest.raises(InputError, match="paper must be 'a4' or 'a3'"):
+        write_print_maps(results.layers, results.sections, tmp_path, paper="letter")
