@@ -55,6 +55,7 @@ _STEP_MODULES: tuple[str, ...] = (
     "geo_stunting.scan._bernoulli",
     "geo_stunting.scan._relative_risk",
     "geo_stunting.risk_factors._analysis",
+    "geo_stunting.areas._step",
 )
 _NEEDS = frozenset({"facilities", "area", "cases", "controls"})
 

@@ -13,9 +13,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from geo_stunting.errors import Problem, StudyFileError
+
+if TYPE_CHECKING:
+    from geo_stunting.areas._spec import AreasSpec
 
 __all__ = [
     "DEFAULT_CASE_VALUES",
@@ -41,6 +44,7 @@ STEP_NAMES: tuple[str, ...] = (
     "scan",
     "relative_risk",
     "risk_factors",
+    "areas",
 )
 DEFAULT_CASE_VALUES: tuple[str, ...] = ("case", "stunting", "1")
 DEFAULT_CONTROL_VALUES: tuple[str, ...] = ("control", "normal", "0")
@@ -203,13 +207,14 @@ class StudyConfig:
     """A parsed study file."""
 
     name: str
-    subjects: SubjectsSpec
+    subjects: SubjectsSpec | None
     facilities: FacilitiesSpec | None = None
     area: AreaSpec | None = None
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     risk_factors: dict[str, Any] | None = None
     path: Path | None = None
     sha256: str | None = None
+    areas: AreasSpec | None = None
 
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
@@ -251,6 +256,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "per",
         "respondents",
     ),
+    "areas": (),  # keys checked by geo_stunting.areas._spec
 }
 
 
@@ -344,12 +350,13 @@ def parse_study_dict(data: dict[str, Any], *, base: Path, source: str) -> StudyC
                 for key in value
                 if key not in _SECTIONS[section]
             )
-    if "subjects" not in data:
+    if "subjects" not in data and "areas" not in data:
         problems.append(
             Problem(
                 "the study file has no [subjects] section",
                 file=source,
-                fix='add [subjects] with at least path = "subjects.csv"',
+                fix='add [subjects] with at least path = "subjects.csv" (or, for counts or '
+                "prevalence per area, [area] and [areas]; see README)",
             )
         )
     if problems:
@@ -357,7 +364,7 @@ def parse_study_dict(data: dict[str, Any], *, base: Path, source: str) -> StudyC
 
     study = data.get("study", {})
     name = _check_str("name", study.get("name", "Unnamed study"), "[study]", source)
-    subjects = _subjects(data["subjects"], base, source)
+    subjects = _subjects(data["subjects"], base, source) if "subjects" in data else None
     facilities = _facilities(data["facilities"], base, source) if "facilities" in data else None
     area = _area(data["area"], base, source) if "area" in data else None
     analysis = replace(
@@ -370,6 +377,9 @@ def parse_study_dict(data: dict[str, Any], *, base: Path, source: str) -> StudyC
         from geo_stunting.study._risk_spec import parse_risk_factor_section  # noqa: PLC0415
 
         parse_risk_factor_section(risk_factors, base=base, source=source)
+    areas = None
+    if "areas" in data:
+        areas = _areas(data, base, source)
     return StudyConfig(
         name=name,
         subjects=subjects,
@@ -377,7 +387,23 @@ def parse_study_dict(data: dict[str, Any], *, base: Path, source: str) -> StudyC
         area=area,
         analysis=analysis,
         risk_factors=risk_factors,
+        areas=areas,
     )
+
+
+def _areas(data: dict[str, Any], base: Path, source: str) -> AreasSpec:
+    """The ``[areas]`` section (parsed in geo_stunting.areas._spec, which may move)."""
+    from geo_stunting.areas._spec import parse_areas_section  # noqa: PLC0415
+
+    if "area" not in data:
+        raise StudyFileError(
+            Problem(
+                "[areas] needs the area polygons in an [area] section",
+                file=source,
+                fix='add [area] with path = "kabupaten.geojson" and name = "nama"',
+            )
+        )
+    return parse_areas_section(data["areas"], base=base, source=source)
 
 
 def _unknown(key: str, valid: list[str], what: str, source: str) -> Problem:
