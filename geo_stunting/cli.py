@@ -234,7 +234,18 @@ def analyze(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("maps/demo"),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder [default: maps/demo, or maps/demo_areas with --areas]."),
+    ] = None,
+    areas: Annotated[
+        bool,
+        typer.Option(
+            "--areas",
+            help="Run the area demo instead: REAL published stunting prevalence of South "
+            "Sumatra's 17 kabupaten/kota, 2021-2023.",
+        ),
+    ] = False,
     public: PublicOption = False,
     online: OnlineOption = False,
     quiet: QuietOption = False,
@@ -242,10 +253,16 @@ def demo(
 ) -> None:
     """Run the whole analysis on the bundled SYNTHETIC demo study (Ogan Ilir design)."""
     try:
-        path = demo_study_path()
+        if areas:
+            from geo_stunting.areas._demo import demo_areas_study_path  # noqa: PLC0415
+
+            path = demo_areas_study_path()
+        else:
+            path = demo_study_path()
     except GeoStuntingError as exc:
         raise _fail(exc, debug=debug) from None
     options = _public_options(public, 100.0, 500.0, None)
+    out = out or Path("maps/demo_areas" if areas else "maps/demo")
     _run(path, out, None, None, None, quiet, debug, online=online, public=options)
 
 

@@ -36,7 +36,14 @@ from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pipeline import StepOutput, register_step
 from geo_stunting.study._study import Study
 
-__all__ = ["LABEL_ORDER", "aggregate_points", "analyze_areas", "areas_step", "classify"]
+__all__ = [
+    "LABEL_ORDER",
+    "aggregate_points",
+    "analyze_areas",
+    "areas_step",
+    "class_labels",
+    "classify",
+]
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +220,25 @@ def _period_layer(
     section["scan"] = _scan(frame, data, spec, permutations, int(seeds[3]))
     classes = classify(rates, method=spec.classification, classes=spec.classes)
     frame["rate_class"] = np.asarray(classes.pop("class_of")) + 1
+    frame["rate_class_label"] = class_labels(classes, frame["rate_class"].to_numpy())
     section["classification"] = classes
+    # rows in class order: the map's legend lists classes as they first appear
+    frame = frame.sort_values(["rate_class", "rate"], kind="stable").reset_index(drop=True)
     return frame, section
+
+
+def class_labels(classes: dict[str, Any], class_of: np.ndarray) -> list[str]:
+    """``"i/k · low–high %"`` for each area: its class and the class's bounds.
+
+    Examples
+    --------
+    >>> c = classify(np.array([1.0, 2, 3, 4]), method="equal_interval", classes=2)
+    >>> class_labels(c, np.array([1, 2]))
+    ['1/2 · 1.0–2.5 %', '2/2 · 2.5–4.0 %']
+    """
+    bounds = [classes["lower"], *classes["bounds"]]
+    k = classes["classes"]
+    return [f"{i}/{k} · {bounds[i - 1]:.1f}–{bounds[i]:.1f} %" for i in class_of]
 
 
 def _scan(

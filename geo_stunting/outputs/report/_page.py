@@ -23,6 +23,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from geo_stunting.errors import GeoStuntingError, Problem
+from geo_stunting.outputs.report._areas import areas_section
 from geo_stunting.outputs.report._html import (
     bi,
     dig,
@@ -105,6 +106,7 @@ _TOC = (
     ("clustering", "Clustering", "Pengelompokan"),
     ("scan", "Scan", "Pemindaian"),
     ("risk-factors", "Risk factors", "Faktor risiko"),
+    ("areas", "Areas", "Wilayah"),
     ("map", "Map", "Peta"),
     ("provenance", "Provenance", "Asal-usul"),
 )
@@ -396,6 +398,7 @@ def make_report(
             clustering_section(results),
             scan_section(results),
             risk_factor_html(results),
+            areas_section(results),
             _map(map_href, embed_map),
             _provenance(results),
         ]
