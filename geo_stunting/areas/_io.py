@@ -414,7 +414,12 @@ def _row_values(
             checks.add(pos, column, table.frame[column].iloc[pos], f"{key} is not a number")
             bad = True
         elif number is not None and number < 0:
-            checks.add(pos, column, table.frame[column].iloc[pos], f"negative {key}{where}")
+            reason = (
+                f"prevalence {number:g} is outside 0–100 %{where}"
+                if key == "prevalence"
+                else f"negative {key.replace('_', ' ')}{where}"
+            )
+            checks.add(pos, column, table.frame[column].iloc[pos], reason)
             bad = True
     if bad:
         return None
@@ -443,7 +448,10 @@ def _row_values(
     assert prevalence is not None
     if prevalence > 100:
         checks.add(
-            pos, prev_column, f"{prevalence:g}", f"prevalence {prevalence:g} is outside 0–100 %"
+            pos,
+            prev_column,
+            f"{prevalence:g}",
+            f"prevalence {prevalence:g} is outside 0–100 %{where}",
         )
         return None
     size = found.get("sample_size", ("", None))[1]

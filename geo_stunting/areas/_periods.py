@@ -54,8 +54,9 @@ def rate_differences(
     >>> from geo_stunting.areas._io import join_areas
     >>> data = join_areas(polys, table, code="kode", cases={"a": "c1", "b": "c2"},
     ...                   population={"a": "n1", "b": "n2"})
-    >>> rate_differences(data, start="a", end="b").round(2).iloc[0].tolist()[1:]
-    [30.0, 20.0, -10.0, -21.92, 1.92, 'no clear change']
+    >>> change = rate_differences(data, start="a", end="b").round(2).iloc[0]
+    >>> [float(v) for v in change.iloc[1:6]], change["change"]
+    ([30.0, 20.0, -10.0, -21.92, 1.92], 'no clear change')
     """
     for period in (start, end):
         if period not in data.periods:

@@ -182,9 +182,9 @@ def area_weights(
     >>> from shapely.geometry import box
     >>> grid = gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(1, 1, 2, 2),
     ...                                   box(5, 5, 6, 6)], crs=3857)
-    >>> w = area_weights(grid, rule="rook")
+    >>> w = area_weights(grid, rule="rook")  # 0 and 2 touch at a corner only; 3 joins 2
     >>> w.cardinalities.tolist(), w.islands, w.n_components
-    ([1, 2, 1, 1], ('3',), 1)
+    ([1, 2, 2, 1], ('3',), 1)
     """
     kind, k = parse_area_weights(rule, where="rule")
     n = len(areas)

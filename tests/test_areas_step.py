@@ -1,0 +1,127 @@
+"""The areas step on the South Sumatra demo and on the point demo, and its outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+from typer.testing import CliRunner
+
+import geo_stunting as gs
+from geo_stunting.areas import classify
+from geo_stunting.areas._demo import demo_areas_study_path
+from geo_stunting.cli import app
+from geo_stunting.outputs.map._area_layers import area_layer_style
+
+
+@pytest.fixture(scope="module")
+def sumsel() -> gs.Results:
+    study = gs.load_study(demo_areas_study_path())
+    return gs.analyze(study, permutations=99)
+
+
+def test_demo_joins_kemendagri_codes_and_rejects_the_totals(sumsel: gs.Results) -> None:
+    study = sumsel.study
+    assert study.areas is not None
+    assert len(study.areas.polygons) == 17
+    assert study.areas.periods == ("2021", "2022", "2023")
+    values = study.areas.values.set_index(["area_code", "period"])["prevalence_pct"]
+    # Ogan Ilir 29.2 -> 24.9 -> 22.9 (README of the source table)
+    assert [values[("1610", p)] for p in ("2021", "2022", "2023")] == [29.2, 24.9, 22.9]
+    # Kemendagri 16.09 is OKU Selatan (BPS 1608): 24.8 in 2021
+    names = study.areas.polygons.set_index("area_code")["area_name"]
+    assert names["1609"] == "Kabupaten Ogan Komering Ulu Selatan"
+    assert values[("1609", "2021")] == 24.8
+    assert sorted(study.rejects["reason"].str[:20]) == ["missing area code", "no polygon has code "]
+
+
+def test_demo_section_says_what_percentages_cannot_support(sumsel: gs.Results) -> None:
+    section = sumsel.sections["areas"]
+    assert section["mode"] == "prevalence"
+    assert not section["has_counts"]
+    assert section["periods"] == ["2021", "2022", "2023"]
+    assert any("cannot support" in c for c in section["caveats"])
+    for part in section["by_period"].values():
+        assert part["eb_moran"] is None
+        assert part["eb"] is None
+        assert part["scan"]["status"] == "skipped"
+        assert part["moran"]["alternative_sim"] == "greater"
+        assert part["moran"]["n"] == 17
+    change = section["changes"][0]
+    assert change["start"] == "2021"
+    assert change["end"] == "2022"
+    assert not change["confidence_intervals"]
+    assert change["changes"] == {"unknown": 17}
+    # the 2021 -> 2022 mean change, by hand from the table
+    table = sumsel.study.areas.values.pivot(
+        index="area_code", columns="period", values="prevalence_pct"
+    )
+    expected = float((table["2022"] - table["2021"]).mean())
+    assert change["mean_difference_pp"] == pytest.approx(expected)
+    json.loads(sumsel.to_json())
+
+
+def test_demo_layers_carry_classes_and_lisa(sumsel: gs.Results) -> None:
+    layer = sumsel.layers["areas_2023"]
+    assert len(layer) == 17
+    assert layer["rate_class"].is_monotonic_increasing  # legend order
+    classes = sumsel.sections["areas"]["by_period"]["2023"]["classification"]
+    assert classes["method"] == "quantiles"
+    assert classes["classes"] == 4
+    assert classes["bounds"][-1] == pytest.approx(layer["rate"].max())
+    assert set(layer["lisa_label"]) <= {"HH", "LL", "LH", "HL", "not significant", "isolate"}
+    assert "areas_change_2022_2023" in sumsel.layers
+
+
+def test_classify_matches_mapclassify_bounds() -> None:
+    values = np.array([31.1, 32.2, 29.7, 22.8, 28.3, 23.0, 22.0, 24.8, 21.5, 29.2])
+    eq = classify(values, method="equal_interval", classes=2)
+    assert eq["bounds"] == pytest.approx([(21.5 + 32.2) / 2, 32.2])
+    assert sum(eq["counts"]) == len(values)
+    q = classify(values, method="quantiles", classes=2)
+    assert q["bounds"][0] == pytest.approx(np.median(values))
+
+
+def test_point_study_counts_cases_per_village_with_the_caveat() -> None:
+    study = gs.load_study(gs.demo_study_path())
+    results = gs.analyze(study, steps=["areas"], permutations=99)
+    section = results.sections["areas"]
+    assert section["mode"] == "aggregate"
+    assert any("not a prevalence" in c for c in section["caveats"])
+    layer = results.layers["areas"]
+    inside = gpd.sjoin(study.subjects, study.area[["geometry"]], predicate="within")
+    assert layer["cases"].sum() == (inside["status"] == "case").sum()
+    assert layer["population"].sum() == len(inside)
+    assert ((layer["rate"] >= 0) & (layer["rate"] <= 100)).all()
+
+
+def test_cli_demo_areas_writes_every_output(tmp_path: Path) -> None:
+    out = tmp_path / "demo_areas"
+    result = CliRunner().invoke(app, ["demo", "--areas", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    sections = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert sections["areas"]["n_areas"] == 17
+    layers = set(pyogrio.list_layers(out / "layers.gpkg")[:, 0])
+    assert {"areas_2021", "areas_2022", "areas_2023", "areas_change_2021_2022"} <= layers
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "Stunting rate 2023 (%), classes" in page
+    assert "An area study" in page
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "Area-level rates" in report
+    assert "Angka per wilayah" in report
+    assert "cannot support" in report
+    assert "tidak cukup" in report
+    rejects = (out / "rejects.csv").read_text(encoding="utf-8")
+    assert "no polygon has code '16'" in rejects
+
+
+def test_public_outputs_keep_rates_and_drop_counts() -> None:
+    style = area_layer_style("areas_2021")
+    assert style is not None
+    assert style.public.action == "keep"
+    assert {"cases", "population", "source_row"} <= set(style.public.drop)
+    assert area_layer_style("areas_change_2021_2022") is not None
