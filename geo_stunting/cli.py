@@ -390,9 +390,15 @@ def _print_summary(
     sections: dict[str, Any], out: Path, written: dict[str, Path], started: float
 ) -> None:
     summary = sections["study"]
+    if not summary["n_subjects"] and "areas" in sections:  # an area study
+        what = f"{sections['areas']['n_areas']} areas ({', '.join(sections['areas']['periods'])})"
+    else:
+        what = (
+            f"{summary['n_cases']} cases, {summary['n_controls']} controls, "
+            f"{summary['n_facilities']} facilities"
+        )
     out_console.print(
-        f"{summary['name']}: {summary['n_cases']} cases, {summary['n_controls']} controls, "
-        f"{summary['n_facilities']} facilities, {summary['n_rejected']} rejected rows; "
+        f"{summary['name']}: {what}, {summary['n_rejected']} rejected rows; "
         f"CRS {summary['crs']}; {time.perf_counter() - started:.1f} s",
         highlight=False,
     )
@@ -441,12 +447,16 @@ def _print_report(study: Study, *, all_rejects: bool) -> None:
     if study.area is not None:
         loaded["area"] = len(study.area)
     rejected = study.rejects["layer"].value_counts()
+    if study.areas is not None:
+        loaded["areas"] = study.rows_read.get("areas", 0) - int(rejected.get("areas", 0))
     for layer, read in study.rows_read.items():
         table.add_row(layer, str(read), str(loaded.get(layer, 0)), str(rejected.get(layer, 0)))
     out_console.print(table)
+    counted = f"cases {study.n_cases}, controls {study.n_controls}"
+    if study.areas is not None and len(study.subjects) == 0:
+        counted = f"an area study: {len(study.areas.polygons)} areas joined to the table"
     out_console.print(
-        f"cases {study.n_cases}, controls {study.n_controls}; analysis CRS {study.crs_code} "
-        f"({study.crs.name}), {study.crs_reason}",
+        f"{counted}; analysis CRS {study.crs_code} ({study.crs.name}), {study.crs_reason}",
         highlight=False,
     )
     for note in study.notes:

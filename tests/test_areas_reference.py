@@ -27,6 +27,8 @@ from geo_stunting.areas import (
     probability_map,
     weights_from_graph,
 )
+from geo_stunting.areas._autocorrelation import _row_standard
+from geo_stunting.stats._permutation import conditional_draws, conditional_lags, folded_p
 
 HERE = Path(__file__).parent / "reference" / "areas"
 REF = json.loads((HERE / "reference.json").read_text())
@@ -162,3 +164,18 @@ def test_local_moran_permutation_labels(case: dict) -> None:
 def test_gi_star_matches_localg(case: dict) -> None:
     gi = getis_ord_rates(case["n"] / case["x"], weights=case["weights"])
     np.testing.assert_allclose(gi["gi_star_z"], case["ref"]["gistar_z"], rtol=1e-8)
+
+
+def test_lisa_permutation_p_equals_the_shared_conditional_scheme(case: dict) -> None:
+    """The compiled tail count gives the p-values of stats._permutation's esda scheme."""
+    z = eb_standardise(case["n"], case["x"])
+    weights = case["weights"]
+    lisa = local_moran_rates(z, weights=weights, permutations=199, seed=11)
+    rng = np.random.default_rng(11)
+    centred = z - z.mean()
+    m2 = float(centred @ centred) / len(z)
+    standard = _row_standard(weights)
+    draws = conditional_draws(len(z), int(weights.cardinalities.max()), 199, rng)
+    sims = centred[None, :] / m2 * conditional_lags(centred, standard, draws)
+    expected = folded_p(sims, centred / m2 * (standard @ centred))
+    np.testing.assert_allclose(lisa["lisa_p"], expected)
