@@ -307,3 +307,37 @@ def test_a_code_written_1610_in_the_polygons_is_not_read_as_a_number(tmp_path: P
     assert study.areas is not None
     assert sorted(study.areas.polygons["code"]) == ["16.01", "16.10"]
     assert len(study.rejects) == 0
+
+
+def test_villages_add_up_to_kecamatan_and_percentages_do_not(tmp_path: Path) -> None:
+    polys = _grid(["16.10.01.2001", "16.10.01.2002", "16.10.02.2001", "16.10.02.2002"])
+    polys["kode_kec"] = ["16.10.01", "16.10.01", "16.10.02", "16.10.02"]
+    polys["nama_kec"] = ["Indralaya", "Indralaya", "Tanjung Raja", "Tanjung Raja"]
+    polys.to_crs(4326).to_file(tmp_path / "desa.geojson", driver="GeoJSON")
+    (tmp_path / "counts.csv").write_text(
+        "kode,anak,stunting,pct\n1610012001,100,30,30\n1610012002,50,5,10\n"
+        "1610022001,80,20,25\n1610022002,20,2,10\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "study.toml"
+    path.write_text(
+        '[area]\npath = "desa.geojson"\nname = "nama"\n[areas]\ntable = "counts.csv"\n'
+        'code = "kode"\ncases = "stunting"\npopulation = "anak"\ngroup = "kode_kec"\n'
+        'group_name = "nama_kec"\n[analysis]\npermutations = 19\n',
+        encoding="utf-8",
+    )
+    study = gs.load_study(path)
+    assert study.areas is not None
+    kec = study.areas.polygons
+    assert kec["code"].tolist() == ["16.10.01", "16.10.02"]
+    assert kec["area_name"].tolist() == ["Indralaya", "Tanjung Raja"]
+    assert kec.geometry.area.round().tolist() == [2e6, 2e6]
+    values = study.areas.values
+    assert values["cases"].tolist() == [35.0, 22.0]
+    assert values["prevalence_pct"].tolist() == pytest.approx([100 * 35 / 150, 22.0])
+    text = path.read_text(encoding="utf-8").replace(
+        'cases = "stunting"\npopulation = "anak"', 'prevalence = "pct"'
+    )
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(AnalysisError, match="percentages cannot be added up to kode_kec"):
+        gs.load_study(path)

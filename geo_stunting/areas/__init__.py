@@ -1,6 +1,7 @@
 """Area-level analysis: stunting counts or prevalence per village, kecamatan or kabupaten.
 
 - `_spec`: the study file's ``[areas]`` section;
+- `_groups`: villages added up to kecamatan or kabupaten;
 - `_io`: polygons joined to a count/prevalence table by BPS/Kemendagri code, every row checked;
 - `_rates`: crude, empirical-Bayes (global and local) rates, SMR and the Poisson probability map;
 - `_weights`: queen/rook contiguity or nearest areas, islands and components reported;
@@ -21,6 +22,7 @@ from geo_stunting.areas._autocorrelation import (
     local_moran_rates,
     moran_rates,
 )
+from geo_stunting.areas._groups import group_areas
 from geo_stunting.areas._io import AreaData, join_areas, normalise_code
 from geo_stunting.areas._periods import rate_differences
 from geo_stunting.areas._rates import (
@@ -53,6 +55,7 @@ __all__ = [
     "eb_standardise",
     "empirical_bayes",
     "getis_ord_rates",
+    "group_areas",
     "join_areas",
     "local_empirical_bayes",
     "local_moran_rates",

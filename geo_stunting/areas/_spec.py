@@ -54,6 +54,8 @@ AREAS_KEYS: tuple[str, ...] = (
     "classes",
     "scan",
     "max_share",
+    "group",
+    "group_name",
 )
 _COUNT_KEYS = ("cases", "population", "prevalence", "sample_size")
 _WEIGHTS = re.compile(r"^(queen|rook)$|^knn:(\d+)$")
@@ -92,6 +94,10 @@ class AreasSpec:
         Run the discrete Poisson scan (needs counts).
     max_share
         Largest scan window, as a share of the population at risk.
+    group, group_name
+        Add the polygons up by this column of the ``[area]`` file (villages
+        to kecamatan: ``group = "kode_kec"``), named by `group_name`; needs
+        counts or sample sizes.
     """
 
     code: str
@@ -109,6 +115,8 @@ class AreasSpec:
     classes: int = 5
     scan: bool = True
     max_share: float = 0.5
+    group: str | None = None
+    group_name: str | None = None
 
     @property
     def mode(self) -> Literal["counts", "prevalence", "aggregate"]:
@@ -178,7 +186,7 @@ def parse_areas_section(section: Mapping[str, Any], *, base: Path, source: str) 
     if problems:
         raise StudyFileError(problems)
     updates: dict[str, Any] = {"code": _text(section, "code", source)}
-    for key in ("sheet", "table_code", "period"):
+    for key in ("sheet", "table_code", "period", "group", "group_name"):
         if key in section:
             updates[key] = _text(section, key, source)
     if "table" in section:

@@ -26,6 +26,7 @@ from geo_stunting.areas._autocorrelation import (
     local_moran_rates,
     moran_rates,
 )
+from geo_stunting.areas._groups import group_areas, groups_from_columns
 from geo_stunting.areas._io import AreaData, join_areas
 from geo_stunting.areas._periods import rate_differences
 from geo_stunting.areas._rates import area_rates
@@ -357,7 +358,7 @@ def _summary(section: dict[str, Any]) -> list[str]:
         verdict = "more alike than chance" if alike else "no more alike than chance"
         label = "" if period == "all" else f"{period}: "
         lines.append(
-            f"{label}rates range from {part['rate_min_pct']:.1f} % to "
+            f"{label}{'r' if label else 'R'}ates range from {part['rate_min_pct']:.1f} % to "
             f"{part['rate_max_pct']:.1f} %; Moran's I = {m['I']:.3f} (permutation p = "
             f"{m['p_sim']:.3f}, one-sided, greater): neighbouring areas are {verdict} would "
             f"make them; {part['lisa']['HH']} area(s) in a high-high LISA cluster before "
@@ -388,6 +389,11 @@ def areas_step(study: Study) -> StepOutput:
                 )
             )
         data = aggregate_points(study, code=spec.code)
+        if spec.group is not None:
+            groups = groups_from_columns(
+                data, pd.DataFrame(study.area), column=spec.group, name=spec.group_name
+            )
+            data = group_areas(data, groups, level=spec.group)
     section, layers = analyze_areas(
         data, spec=spec, permutations=study.settings.permutations, seed=study.settings.seed
     )

@@ -410,7 +410,7 @@ def _join_areas(
     spec = config.areas
     if spec.mode == "aggregate":
         return None
-    return join_raw_tables(
+    data = join_raw_tables(
         tables["area"],
         area,
         tables.get("areas"),
@@ -425,6 +425,14 @@ def _join_areas(
         },
         period=spec.period,
     )
+    if spec.group is None:
+        return data
+    from geo_stunting.areas._groups import group_areas, groups_from_columns  # noqa: PLC0415
+
+    raw = tables["area"]
+    cells = raw.frame.assign(source_row=list(raw.rows))
+    groups = groups_from_columns(data, cells, column=spec.group, name=spec.group_name)
+    return group_areas(data, groups, level=spec.group)
 
 
 def _area_study(
