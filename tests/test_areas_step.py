@@ -125,3 +125,26 @@ def test_public_outputs_keep_rates_and_drop_counts() -> None:
     assert style.public.action == "keep"
     assert {"cases", "population", "source_row"} <= set(style.public.drop)
     assert area_layer_style("areas_change_2021_2022") is not None
+
+
+def test_joining_on_the_bps_code_is_caught_by_the_names(tmp_path: Path) -> None:
+    """BPS and Kemendagri number five South Sumatran regencies differently."""
+    folder = demo_areas_study_path().parent
+    text = (folder / "study.toml").read_text(encoding="utf-8")
+    text = text.replace('table_code = "kode_kemendagri"', 'table_code = "kode_kab_bps"')
+    for name in ("sumsel_kabupaten.geojson", "stunting_prevalence_sumsel_kabkota_2021_2023.csv"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    (tmp_path / "study.toml").write_text(text, encoding="utf-8")
+    results = gs.analyze(gs.load_study(tmp_path / "study.toml"), permutations=19)
+    section = results.sections["areas"]
+    found = {m["code"]: (m["table"], m["polygon"]) for m in section["name_mismatches"]}
+    assert sorted(found) == ["16.08", "16.09", "16.72", "16.73", "16.74"]
+    assert found["16.08"] == ("Kab. Ogan Komering Ulu Selatan", "Kabupaten Ogan Komering Ulu Timur")
+    assert any("different coding systems" in c for c in section["caveats"])
+    assert sumsel_mismatches() == []
+
+
+def sumsel_mismatches() -> list[dict[str, str]]:
+    study = gs.load_study(demo_areas_study_path())
+    assert study.areas is not None
+    return list(study.areas.name_mismatches)

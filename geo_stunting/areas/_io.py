@@ -26,7 +26,7 @@ from geo_stunting.errors import InputError, Problem
 from geo_stunting.study._readers import RawTable
 from geo_stunting.study._validate import REJECT_COLUMNS, RowChecks, cell_text, is_missing
 
-__all__ = ["AreaData", "join_areas", "join_raw_tables", "normalise_code"]
+__all__ = ["AreaData", "join_areas", "join_raw_tables", "normalise_code", "same_name"]
 
 _SEPARATORS = str.maketrans("", "", ". -/_")
 ColumnSpec = str | Mapping[str, str] | None
@@ -69,6 +69,9 @@ class AreaData:
         (layer ``areas_polygons``), in the columns of ``rejects.csv``.
     rows_read
         Table rows read.
+    name_mismatches
+        Rows whose name (``table_name``) differs from their polygon's name
+        although the codes match: ``row``, ``code``, ``table``, ``polygon``.
     """
 
     polygons: gpd.GeoDataFrame
@@ -78,6 +81,7 @@ class AreaData:
     has_counts: bool
     rejects: pd.DataFrame
     rows_read: int
+    name_mismatches: tuple[dict[str, Any], ...] = ()
 
     def period_frame(self, period: str) -> gpd.GeoDataFrame:
         """The polygons with the period's ``cases``, ``population`` and ``prevalence_pct``."""
@@ -100,6 +104,7 @@ def join_areas(
     prevalence: ColumnSpec = None,
     sample_size: ColumnSpec = None,
     period: str | None = None,
+    table_name: str | None = None,
 ) -> AreaData:
     """Join polygons to a table of counts or prevalence by code.
 
@@ -120,6 +125,10 @@ def join_areas(
         Percent (0–100) and the optional number of children measured.
     period
         The period column of a long table.
+    table_name
+        Name column of the table: rows whose name differs from their
+        polygon's are listed in ``name_mismatches`` (codes from two coding
+        systems match the wrong areas).
 
     Returns
     -------
@@ -167,6 +176,7 @@ def join_areas(
         name=name,
         columns=columns,
         period=period,
+        table_name=table_name,
     )
     return data
 
@@ -189,6 +199,7 @@ def join_raw_tables(
     name: str | None,
     columns: Mapping[str, tuple[tuple[str, str], ...]],
     period: str | None,
+    table_name: str | None = None,
 ) -> AreaData:
     """Join checked polygons (with ``source_row``) to a raw table; see `join_areas`.
 
@@ -200,6 +211,7 @@ def join_raw_tables(
     _require(polygon_table, [code] + ([name] if name else []), "[areas] code", problems)
     source = table if table is not None else polygon_table
     wanted = [table_code or code] + [c for pairs in columns.values() for _, c in pairs]
+    wanted += [table_name] if table_name else []
     _require(source, wanted + ([period] if period else []), "[areas]", problems)
     if problems:
         raise InputError(problems)
@@ -272,7 +284,54 @@ def join_raw_tables(
         has_counts=has_counts,
         rejects=rejects,
         rows_read=len(source),
+        name_mismatches=_name_mismatches(source, table_name, values, gdf),
     )
+
+
+_ADMIN_WORDS = frozenset({"kabupaten", "kab", "kota", "kecamatan", "kec", "desa", "kelurahan"})
+
+
+def _name_words(text: str) -> tuple[frozenset[str], str]:
+    words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
+    kept = [w for w in words if w not in _ADMIN_WORDS]
+    return frozenset(kept), "".join(kept)
+
+
+def same_name(first: str, second: str) -> bool:
+    """Whether two area names are the same place, ignoring case, punctuation and admin words.
+
+    Examples
+    --------
+    >>> same_name("Kota Lubuklinggau", "Kota Lubuk Linggau"), same_name("Kab. Lahat", "LAHAT")
+    (True, True)
+    >>> same_name("Kab. Ogan Komering Ulu Selatan", "Kabupaten Ogan Komering Ulu Timur")
+    False
+    """
+    words_a, joined_a = _name_words(first)
+    words_b, joined_b = _name_words(second)
+    return words_a == words_b or joined_a == joined_b
+
+
+def _name_mismatches(
+    table: RawTable, column: str | None, values: pd.DataFrame, polygons: gpd.GeoDataFrame
+) -> tuple[dict[str, Any], ...]:
+    if column is None:
+        return ()
+    names = dict(zip(polygons["area_code"], polygons["area_name"], strict=True))
+    written = dict(zip(polygons["area_code"], polygons["code"], strict=True))
+    position = {row: pos for pos, row in enumerate(table.rows)}
+    out = []
+    seen: set[int] = set()
+    for code, row in zip(values["area_code"], values["source_row"], strict=True):
+        if int(row) in seen:
+            continue
+        seen.add(int(row))
+        given = cell_text(table.frame[column].iloc[position[int(row)]])
+        if given and not same_name(given, names[code]):
+            out.append(
+                {"row": int(row), "code": written[code], "table": given, "polygon": names[code]}
+            )
+    return tuple(out)
 
 
 def _poly_reject(file: str, row: int, column: str, value: str, reason: str) -> dict[str, Any]:

@@ -56,6 +56,7 @@ AREAS_KEYS: tuple[str, ...] = (
     "max_share",
     "group",
     "group_name",
+    "table_name",
 )
 _COUNT_KEYS = ("cases", "population", "prevalence", "sample_size")
 _WEIGHTS = re.compile(r"^(queen|rook)$|^knn:(\d+)$")
@@ -94,6 +95,9 @@ class AreasSpec:
         Run the discrete Poisson scan (needs counts).
     max_share
         Largest scan window, as a share of the population at risk.
+    table_name
+        Name column of the table, compared with the polygons' names: rows
+        whose names differ are reported (two coding systems mixed up).
     group, group_name
         Add the polygons up by this column of the ``[area]`` file (villages
         to kecamatan: ``group = "kode_kec"``), named by `group_name`; needs
@@ -117,6 +121,7 @@ class AreasSpec:
     max_share: float = 0.5
     group: str | None = None
     group_name: str | None = None
+    table_name: str | None = None
 
     @property
     def mode(self) -> Literal["counts", "prevalence", "aggregate"]:
@@ -186,7 +191,7 @@ def parse_areas_section(section: Mapping[str, Any], *, base: Path, source: str) 
     if problems:
         raise StudyFileError(problems)
     updates: dict[str, Any] = {"code": _text(section, "code", source)}
-    for key in ("sheet", "table_code", "period", "group", "group_name"):
+    for key in ("sheet", "table_code", "period", "group", "group_name", "table_name"):
         if key in section:
             updates[key] = _text(section, key, source)
     if "table" in section:

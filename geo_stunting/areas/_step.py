@@ -327,6 +327,15 @@ def analyze_areas(
         caveats.append(CASE_CONTROL)
     if not data.has_counts:
         caveats.append(PREVALENCE_ONLY)
+    if data.name_mismatches:
+        shown = "; ".join(
+            f"{m['code']}: {m['table']!r} vs {m['polygon']!r}" for m in data.name_mismatches[:5]
+        )
+        caveats.append(
+            f"{len(data.name_mismatches)} row(s) of the table name another area than the polygon "
+            f"with the same code ({shown}): the table and the polygons may use different coding "
+            "systems (BPS and Kemendagri differ for some regencies). Check before reading on."
+        )
     if len(data.polygons) < 30:
         caveats.append(
             f"With {len(data.polygons)} areas, Moran's I and LISA have little power: a "
@@ -342,6 +351,7 @@ def analyze_areas(
         "by_period": by_period,
         "changes": changes,
         "n_rejected": len(data.rejects),
+        "name_mismatches": list(data.name_mismatches),
         "caveats": caveats,
         "permutations": permutations,
         "seed": seed,

@@ -424,6 +424,7 @@ def _join_areas(
             "sample_size": spec.sample_size,
         },
         period=spec.period,
+        table_name=spec.table_name,
     )
     if spec.group is None:
         return data
