@@ -252,18 +252,26 @@ def _scan(
     if len(frame) > 3000:
         return {"status": "skipped", "reason": f"{len(frame)} areas: the scan is limited to 3,000"}
     result = scan_poisson(
-        frame, max_share=spec.max_share, replicates=permutations, seed=seed, report_p=0.05
+        frame,
+        id_column="code",
+        max_share=spec.max_share,
+        replicates=permutations,
+        seed=seed,
+        report_p=0.05,
     )
     members = {code: i + 1 for i, c in enumerate(result.clusters) for code in c.areas}
-    frame["scan_cluster"] = frame["area_code"].map(members).fillna(0).astype(int)
+    frame["scan_cluster"] = frame["code"].map(members).fillna(0).astype(int)
     return {"status": "done", **result.to_dict()}
 
 
 def _top(frame: pd.DataFrame, *, ascending: bool) -> list[dict[str, Any]]:
     rows = frame.sort_values("rate", ascending=ascending).head(3)
+    smoothed = rows["rate_eb"] if "rate_eb" in rows else pd.Series(np.nan, index=rows.index)
     return [
-        {"area": str(name), "code": str(code), "rate_pct": float(rate)}
-        for name, code, rate in zip(rows["area_name"], rows["code"], rows["rate"], strict=True)
+        {"area": str(name), "code": str(code), "rate_pct": float(rate), "rate_eb_pct": float(eb)}
+        for name, code, rate, eb in zip(
+            rows["area_name"], rows["code"], rows["rate"], smoothed, strict=True
+        )
     ]
 
 
@@ -374,6 +382,15 @@ def _summary(section: dict[str, Any]) -> list[str]:
             f"make them; {part['lisa']['HH']} area(s) in a high-high LISA cluster before "
             f"correction, {part['lisa_fdr']['HH']} after FDR."
         )
+        scan = part.get("scan") or {}
+        if scan.get("status") == "done" and scan.get("clusters"):
+            top = scan["clusters"][0]
+            lines.append(
+                f"{label}{'m' if label else 'M'}ost likely Poisson scan cluster: "
+                f"{len(top['areas'])} area(s) around {top['centre']}, {top['cases']:.0f} cases "
+                f"where {top['expected']:.1f} were expected (relative risk "
+                f"{top['relative_risk']:.2f}; Monte Carlo p = {top['p']:.3f})."
+            )
     no_ci = " (no confidence intervals: no sample sizes)"
     lines.extend(
         f"{change['start']} → {change['end']}: mean change "

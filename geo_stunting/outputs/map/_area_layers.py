@@ -52,6 +52,7 @@ _LISA_LEGEND = {
 }
 _LABEL = re.compile(r"^(\d+)/(\d+) · (.*)$")
 _OUTLINE = {"color": "#444444", "weight": 1, "opacity": 1, "fillOpacity": 0.85}
+_OPAQUE = {**_OUTLINE, "fillOpacity": 1}
 
 
 class _ClassStyles(Mapping[str, Mapping[str, Any]]):
@@ -132,7 +133,7 @@ def _period_style(period: str) -> LayerStyle:
             Group(
                 f"LISA clusters {label} (p ≤ 0.05, uncorrected)",
                 where=_lisa_present("lisa_label"),
-                style=_OUTLINE,
+                style=_OPAQUE,
                 style_by=("lisa_label", {k: {"fillColor": v} for k, v in GEODA_LISA.items()}),
                 legend=_LISA_LEGEND,
                 tooltip="{area_name}: LISA {lisa_label}, p = {lisa_p}",
@@ -140,7 +141,7 @@ def _period_style(period: str) -> LayerStyle:
             Group(
                 f"LISA clusters {label} (false discovery rate 5 %)",
                 where=_lisa_present("lisa_label_fdr"),
-                style=_OUTLINE,
+                style=_OPAQUE,
                 style_by=("lisa_label_fdr", {k: {"fillColor": v} for k, v in GEODA_LISA.items()}),
                 legend=_LISA_LEGEND,
                 tooltip="{area_name}: LISA {lisa_label_fdr} (FDR)",

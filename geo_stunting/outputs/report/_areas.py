@@ -100,7 +100,7 @@ def areas_section(results: Results) -> str:
         verdict = tr("areas_alike" if is_significant(p) else "areas_not_alike")
         texts = tr(
             "areas_moran",
-            period=str(period),
+            period=("Rates", "Angka") if period == "all" else str(period),
             I=fmt(dig(part, "moran", "I"), 3),
             p=fmt_p(p),
             verdict=verdict,
@@ -127,6 +127,7 @@ def areas_section(results: Results) -> str:
                 escape(str(r.get("area"))),
                 escape(str(r.get("code"))),
                 fmt(r.get("rate_pct"), 1),
+                fmt(r.get("rate_eb_pct"), 1),
             ]
             for key in ("highest", "lowest")
             for r in part.get(key) or []
@@ -134,7 +135,13 @@ def areas_section(results: Results) -> str:
         ]
         out.append(
             table(
-                ["", bi("area", "wilayah"), bi("code", "kode"), bi("rate (%)", "angka (%)")],
+                [
+                    "",
+                    bi("area", "wilayah"),
+                    bi("code", "kode"),
+                    bi("rate (%)", "angka (%)"),
+                    bi("EB rate (%)", "angka EB (%)"),
+                ],
                 rows,
                 caption=bi(*tr("areas_ranking", period=str(last))),
             )

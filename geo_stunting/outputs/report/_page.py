@@ -321,13 +321,14 @@ def _access(results: Results) -> str:
     return "".join(out)
 
 
-def _map(map_href: str | None, embed: bool) -> str:
+def _map(map_href: str | None, embed: bool, *, home_points: bool = True) -> str:
     out = heading(2, "map", "Map", "Peta")
     if map_href is None:
         return out + notice(*tr("no_map"))
     href = escape(map_href)
     out += para(*tr("map_link", href=href), raw=True)
-    out += notice(*tr("privacy"))
+    if home_points:  # an area study has none
+        out += notice(*tr("privacy"))
     if embed:
         out += f'<iframe class="map" src="{href}" loading="lazy" title="map"></iframe>'
     return out
@@ -399,7 +400,7 @@ def make_report(
             scan_section(results),
             risk_factor_html(results),
             areas_section(results),
-            _map(map_href, embed_map),
+            _map(map_href, embed_map, home_points=len(results.study.subjects) > 0),
             _provenance(results),
         ]
     )
