@@ -212,6 +212,10 @@ def _period_layer(
     section["lisa"] = _counts(frame["lisa_label"])
     section["lisa_fdr"] = _counts(frame["lisa_label_fdr"])
     section["lisa_alpha"] = 0.05
+    section["lisa_alternative"] = (
+        "nearer tail: pseudo p of the conditional permutations in the observed direction "
+        "(esda, GeoDa); with no clustering about 2 × alpha of the areas get a label"
+    )
     section["gi_star"] = {
         "n_hot_p05": int(((gi["gi_star_z"] > 0) & (gi["gi_star_p"] <= 0.05)).sum()),
         "n_cold_p05": int(((gi["gi_star_z"] < 0) & (gi["gi_star_p"] <= 0.05)).sum()),
