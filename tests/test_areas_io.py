@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from libpysal.graph import Graph
 from libpysal.weights import W
+from openpyxl import Workbook
 from shapely.geometry import box
 
 import geo_stunting as gs
@@ -341,3 +342,26 @@ def test_villages_add_up_to_kecamatan_and_percentages_do_not(tmp_path: Path) -> 
     path.write_text(text, encoding="utf-8")
     with pytest.raises(AnalysisError, match="percentages cannot be added up to kode_kec"):
         gs.load_study(path)
+
+
+def test_excel_table_and_a_code_stored_as_a_number(tmp_path: Path) -> None:
+    _grid(["16.10", "16.11"]).to_crs(4326).to_file(tmp_path / "kab.geojson", driver="GeoJSON")
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "2023"
+    sheet.append(["kode", "pct"])
+    sheet.append([1611, 32.6])  # a whole number: still 1611
+    sheet.append([16.1, 22.9])  # "16.10" typed as a number: 16.1
+    book.save(tmp_path / "prev.xlsx")
+    path = tmp_path / "study.toml"
+    path.write_text(
+        '[area]\npath = "kab.geojson"\n[areas]\ntable = "prev.xlsx"\nsheet = "2023"\n'
+        'code = "kode"\nprevalence = "pct"\n',
+        encoding="utf-8",
+    )
+    study = gs.load_study(path)
+    assert study.areas is not None
+    assert study.areas.values["area_code"].tolist() == ["1611"]
+    table_rejects = study.rejects[study.rejects["layer"] == "areas"]
+    assert table_rejects["row"].tolist() == [3]
+    assert "format the code column as text" in table_rejects["reason"].iloc[0]

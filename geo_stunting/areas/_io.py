@@ -396,12 +396,15 @@ def _read_values(
             checks.add(pos, code, text, "missing area code")
             continue
         if norm not in known:
+            cell = table.frame[code].iloc[pos]
+            hint = (
+                "; the cell holds a number, not text: a spreadsheet turns 16.10 into 16.1 "
+                "(format the code column as text)"
+                if isinstance(cell, float | np.floating) and not float(cell).is_integer()
+                else "; if it is a province or national total, leave it out, else check the code"
+            )
             checks.add(
-                pos,
-                code,
-                text,
-                f"no polygon has code {text!r} (compared as {norm!r}); if it is a "
-                "province or national total, leave it out, else check the code",
+                pos, code, text, f"no polygon has code {text!r} (compared as {norm!r}){hint}"
             )
             continue
         row_periods = labels
