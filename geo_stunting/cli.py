@@ -166,7 +166,14 @@ def validate(
             study = load_study(study_file)
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
-    if quiet:
+    if quiet and study.areas is not None and len(study.subjects) == 0:
+        out_console.print(
+            f"{study.name}: {len(study.areas.polygons)} areas joined to their table "
+            f"({', '.join(study.areas.periods) or 'one period'}), {len(study.rejects)} rows "
+            "rejected",
+            highlight=False,
+        )
+    elif quiet:
         out_console.print(
             f"{study.name}: {len(study.subjects)} subjects loaded ({study.n_cases} cases, "
             f"{study.n_controls} controls), {len(study.rejects)} rows rejected",

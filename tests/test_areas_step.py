@@ -7,12 +7,14 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
+from shapely.geometry import box
 from typer.testing import CliRunner
 
 import geo_stunting as gs
-from geo_stunting.areas import classify
+from geo_stunting.areas import AreasSpec, analyze_areas, classify, join_areas
 from geo_stunting.areas._demo import demo_areas_study_path
 from geo_stunting.cli import app
 from geo_stunting.outputs.map._area_layers import area_layer_style
@@ -148,3 +150,30 @@ def sumsel_mismatches() -> list[dict[str, str]]:
     study = gs.load_study(demo_areas_study_path())
     assert study.areas is not None
     return list(study.areas.name_mismatches)
+
+
+def test_an_island_left_alone_is_labelled_and_reported() -> None:
+    cells = [
+        box(i * 1000, j * 1000, (i + 1) * 1000, (j + 1) * 1000) for i in range(4) for j in range(4)
+    ]
+    cells.append(box(20_000, 20_000, 21_000, 21_000))
+    codes = [f"A{i:02d}" for i in range(len(cells))]
+    polys = gpd.GeoDataFrame({"kode": codes}, geometry=cells, crs="EPSG:32748")
+    rng = np.random.default_rng(1)
+    pop = rng.integers(50, 200, len(cells))
+    table = pd.DataFrame(
+        {"kode": codes, "c": rng.binomial(pop, 0.2).astype(str), "n": pop.astype(str)}
+    )
+    data = join_areas(polys, table, code="kode", cases="c", population="n")
+    section, layers = analyze_areas(
+        data, spec=AreasSpec(code="kode", island_knn=0), permutations=49, seed=3
+    )
+    assert section["weights"]["isolates"] == ["A16"]
+    assert section["weights"]["n_components"] == 2
+    layer = layers["areas"].set_index("code")
+    assert layer.loc["A16", "lisa_label"] == "isolate"
+    assert np.isnan(layer.loc["A16", "lisa_p"])
+    assert section["by_period"]["all"]["lisa"]["isolate"] == 1
+    joined, _ = analyze_areas(data, spec=AreasSpec(code="kode"), permutations=49, seed=3)
+    assert joined["weights"]["joined_islands"] == ["A16"]
+    assert joined["weights"]["isolates"] == []
