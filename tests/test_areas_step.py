@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from libpysal.graph import Graph
 from shapely.geometry import box
 from typer.testing import CliRunner
 
@@ -17,6 +18,7 @@ import geo_stunting as gs
 from geo_stunting.areas import AreasSpec, analyze_areas, classify, join_areas
 from geo_stunting.areas._demo import demo_areas_study_path
 from geo_stunting.cli import app
+from geo_stunting.errors import AnalysisError
 from geo_stunting.outputs.map._area_layers import area_layer_style
 
 
@@ -177,3 +179,22 @@ def test_an_island_left_alone_is_labelled_and_reported() -> None:
     joined, _ = analyze_areas(data, spec=AreasSpec(code="kode"), permutations=49, seed=3)
     assert joined["weights"]["joined_islands"] == ["A16"]
     assert joined["weights"]["isolates"] == []
+
+
+def test_analyze_areas_accepts_a_libpysal_graph() -> None:
+    cells = [box(i * 1000, 0, (i + 1) * 1000, 1000) for i in range(6)]
+    codes = [f"A{i}" for i in range(6)]
+    polys = gpd.GeoDataFrame({"kode": codes}, geometry=cells, crs="EPSG:32748")
+    table = pd.DataFrame({"kode": codes, "p": ["10", "12", "15", "30", "32", "35"]})
+    data = join_areas(polys, table, code="kode", prevalence="p")
+    graph = Graph.build_contiguity(data.polygons, rook=True)
+    section, _ = analyze_areas(data, spec=AreasSpec(code="kode"), permutations=19, weights=graph)
+    built, _ = analyze_areas(data, spec=AreasSpec(code="kode", weights="rook"), permutations=19)
+    assert section["weights"]["rule"].startswith("libpysal Graph")
+    assert section["by_period"]["all"]["moran"]["I"] == pytest.approx(
+        built["by_period"]["all"]["moran"]["I"]
+    )
+    with pytest.raises(AnalysisError, match="weights are for 5 areas"):
+        analyze_areas(
+            data, spec=AreasSpec(code="kode"), weights=graph.subgraph(graph.unique_ids[:5])
+        )

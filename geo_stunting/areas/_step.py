@@ -16,6 +16,8 @@ import geopandas as gpd
 import mapclassify
 import numpy as np
 import pandas as pd
+from libpysal.graph import Graph
+from libpysal.weights import W
 
 from geo_stunting.areas._autocorrelation import (
     ISOLATE,
@@ -32,7 +34,7 @@ from geo_stunting.areas._periods import rate_differences
 from geo_stunting.areas._rates import area_rates
 from geo_stunting.areas._scan import scan_poisson
 from geo_stunting.areas._spec import AreasSpec
-from geo_stunting.areas._weights import AreaWeights, area_weights
+from geo_stunting.areas._weights import AreaWeights, area_weights, weights_from_graph
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pipeline import StepOutput, register_step
 from geo_stunting.study._study import Study
@@ -294,6 +296,7 @@ def analyze_areas(
     spec: AreasSpec,
     permutations: int = 999,
     seed: int = 0,
+    weights: AreaWeights | Graph | W | None = None,
 ) -> tuple[dict[str, Any], dict[str, gpd.GeoDataFrame]]:
     """Analyse joined area data period by period; return the section and the layers.
 
@@ -305,8 +308,21 @@ def analyze_areas(
         Weights, classification and scan options.
     permutations, seed
         Monte Carlo replicates of every test, and their seed.
+    weights
+        Neighbours built elsewhere (a libpysal ``Graph`` or ``W`` in the order
+        of ``data.polygons``); by default built from ``spec.weights``.
     """
-    weights = area_weights(data.polygons, rule=spec.weights, island_knn=spec.island_knn)
+    if weights is None:
+        weights = area_weights(data.polygons, rule=spec.weights, island_knn=spec.island_knn)
+    elif not isinstance(weights, AreaWeights):
+        weights = weights_from_graph(weights, ids=list(data.polygons["area_code"]))
+    if weights.matrix.shape[0] != len(data.polygons):
+        raise AnalysisError(
+            Problem(
+                f"the weights are for {len(weights.ids)} areas, the data have {len(data.polygons)}",
+                fix="build the graph on data.polygons, in its order",
+            )
+        )
     seeds = np.random.SeedSequence(seed).generate_state(4 * max(1, len(data.periods)))
     layers: dict[str, gpd.GeoDataFrame] = {}
     by_period: dict[str, Any] = {}

@@ -257,6 +257,13 @@ def weights_from_graph(graph: Graph | W, *, ids: list[str] | None = None) -> Are
     matrix.eliminate_zeros()
     matrix.data[:] = 1.0
     cards = np.diff(sparse.csr_matrix(matrix + matrix.T).indptr)
+    if ids is not None and len(ids) != matrix.shape[0]:
+        raise AnalysisError(
+            Problem(
+                f"the weights are for {matrix.shape[0]} areas, the data have {len(ids)}",
+                fix="build the graph on the same areas, in the same order",
+            )
+        )
     names = ids if ids is not None else names
     islands = [names[i] for i in np.flatnonzero(cards == 0)]
     kind = "libpysal Graph" if isinstance(graph, Graph) else "libpysal W"
