@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 import geo_stunting as gs
 from geo_stunting.areas import AreasSpec, analyze_areas, classify, join_areas
 from geo_stunting.areas._demo import demo_areas_study_path
+from geo_stunting.areas._step import areas_step
 from geo_stunting.cli import app
 from geo_stunting.errors import AnalysisError
 from geo_stunting.outputs.map._area_layers import area_layer_style
@@ -198,3 +200,26 @@ def test_analyze_areas_accepts_a_libpysal_graph() -> None:
         analyze_areas(
             data, spec=AreasSpec(code="kode"), weights=graph.subgraph(graph.unique_ids[:5])
         )
+
+
+def test_point_study_cases_added_up_to_a_larger_area() -> None:
+    study = gs.load_study(gs.demo_study_path())
+    assert study.area is not None
+    halves = np.where(
+        study.area.geometry.centroid.x < study.area.geometry.centroid.x.median(), "west", "east"
+    )
+    grouped = replace(
+        study,
+        area=study.area.assign(kec=halves),
+        areas_spec=AreasSpec(code="name", group="kec", scan=False),
+    )
+    output = areas_step(grouped)
+    layer = output.layers["areas"]
+    assert sorted(layer["code"]) == ["east", "west"]
+    inside = gpd.sjoin(study.subjects, study.area[["geometry"]], predicate="within")
+    assert layer["population"].sum() == len(inside)
+    assert layer["cases"].sum() == (inside["status"] == "case").sum()
+    part = output.section["by_period"]["all"]
+    assert part["moran"] is None
+    assert part["autocorrelation_skipped"] == "Moran's I needs at least 4 areas, got 2"
+    assert part["eb"] is not None

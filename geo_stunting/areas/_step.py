@@ -179,51 +179,21 @@ def _period_layer(
     section["rate_mean_pct"] = float(rates.mean())
     section["highest"] = _top(frame, ascending=False)
     section["lowest"] = _top(frame, ascending=True)
-    section["moran"] = moran_rates(
-        rates,
-        weights=weights,
-        permutations=permutations,
-        seed=int(seeds[0]),
-        variable="crude rate (%)" if data.has_counts else "prevalence (%)",
-    ).to_dict()
+    section["eb"] = None
     if data.has_counts:
         section["eb"] = {
             "overall_rate_pct": 100 * float(frame["cases"].sum() / frame["population"].sum()),
             "n_p_high_05": int((frame["p_high"] <= 0.05).sum()),
             "n_p_low_05": int((frame["p_low"] <= 0.05).sum()),
         }
-        section["eb_moran"] = eb_moran(
-            frame["cases"].to_numpy(),
-            frame["population"].to_numpy(),
-            weights=weights,
-            permutations=permutations,
-            seed=int(seeds[1]),
-        ).to_dict()
-    else:
-        section["eb"] = None
-        section["eb_moran"] = None
-    lisa = local_moran_rates(
-        lisa_values, weights=weights, permutations=permutations, seed=int(seeds[2])
-    )
-    gi = getis_ord_rates(rates, weights=weights)
-    for column in lisa.columns:
-        frame[column] = lisa[column].to_numpy()
-    for column in gi.columns:
-        frame[column] = gi[column].to_numpy()
+    try:
+        _spatial(frame, section, data, weights, lisa_values, permutations, seeds)
+    except AnalysisError as exc:  # too few areas, or the same rate everywhere
+        section.update(
+            {"moran": None, "eb_moran": None, "lisa": None, "lisa_fdr": None, "gi_star": None}
+        )
+        section["autocorrelation_skipped"] = str(exc)
     section["lisa_variable"] = lisa_variable
-    section["lisa"] = _counts(frame["lisa_label"])
-    section["lisa_fdr"] = _counts(frame["lisa_label_fdr"])
-    section["lisa_alpha"] = 0.05
-    section["lisa_alternative"] = (
-        "nearer tail: pseudo p of the conditional permutations in the observed direction "
-        "(esda, GeoDa); with no clustering about 2 × alpha of the areas get a label"
-    )
-    section["gi_star"] = {
-        "n_hot_p05": int(((gi["gi_star_z"] > 0) & (gi["gi_star_p"] <= 0.05)).sum()),
-        "n_cold_p05": int(((gi["gi_star_z"] < 0) & (gi["gi_star_p"] <= 0.05)).sum()),
-        "alternative": "two-sided",
-        "corrected": False,
-    }
     section["scan"] = _scan(frame, data, spec, permutations, int(seeds[3]))
     classes = classify(rates, method=spec.classification, classes=spec.classes)
     frame["rate_class"] = np.asarray(classes.pop("class_of")) + 1
@@ -246,6 +216,57 @@ def class_labels(classes: dict[str, Any], class_of: np.ndarray) -> list[str]:
     bounds = [classes["lower"], *classes["bounds"]]
     k = classes["classes"]
     return [f"{i}/{k} · {bounds[i - 1]:.1f}–{bounds[i]:.1f} %" for i in class_of]
+
+
+def _spatial(
+    frame: gpd.GeoDataFrame,
+    section: dict[str, Any],
+    data: AreaData,
+    weights: AreaWeights,
+    lisa_values: np.ndarray,
+    permutations: int,
+    seeds: np.ndarray,
+) -> None:
+    """Moran's I, the EB Moran index, LISA and Gi* of one period, into `section` and `frame`."""
+    rates = frame["rate"].to_numpy()
+    section["moran"] = moran_rates(
+        rates,
+        weights=weights,
+        permutations=permutations,
+        seed=int(seeds[0]),
+        variable="crude rate (%)" if data.has_counts else "prevalence (%)",
+    ).to_dict()
+    if data.has_counts:
+        section["eb_moran"] = eb_moran(
+            frame["cases"].to_numpy(),
+            frame["population"].to_numpy(),
+            weights=weights,
+            permutations=permutations,
+            seed=int(seeds[1]),
+        ).to_dict()
+    else:
+        section["eb_moran"] = None
+    lisa = local_moran_rates(
+        lisa_values, weights=weights, permutations=permutations, seed=int(seeds[2])
+    )
+    gi = getis_ord_rates(rates, weights=weights)
+    for column in lisa.columns:  # every statistic computed: now the layer gets them
+        frame[column] = lisa[column].to_numpy()
+    for column in gi.columns:
+        frame[column] = gi[column].to_numpy()
+    section["lisa"] = _counts(frame["lisa_label"])
+    section["lisa_fdr"] = _counts(frame["lisa_label_fdr"])
+    section["lisa_alpha"] = 0.05
+    section["lisa_alternative"] = (
+        "nearer tail: pseudo p of the conditional permutations in the observed direction "
+        "(esda, GeoDa); with no clustering about 2 × alpha of the areas get a label"
+    )
+    section["gi_star"] = {
+        "n_hot_p05": int(((gi["gi_star_z"] > 0) & (gi["gi_star_p"] <= 0.05)).sum()),
+        "n_cold_p05": int(((gi["gi_star_z"] < 0) & (gi["gi_star_p"] <= 0.05)).sum()),
+        "alternative": "two-sided",
+        "corrected": False,
+    }
 
 
 def _scan(
@@ -392,9 +413,16 @@ def _summary(section: dict[str, Any]) -> list[str]:
     lines = []
     for period, part in section["by_period"].items():
         m = part["moran"]
+        label = "" if period == "all" else f"{period}: "
+        if m is None:
+            lines.append(
+                f"{label}{'r' if label else 'R'}ates range from {part['rate_min_pct']:.1f} % to "
+                f"{part['rate_max_pct']:.1f} %; no Moran's I or LISA: "
+                f"{part.get('autocorrelation_skipped', '')}"
+            )
+            continue
         alike = m["p_sim"] is not None and m["p_sim"] <= 0.05
         verdict = "more alike than chance" if alike else "no more alike than chance"
-        label = "" if period == "all" else f"{period}: "
         lines.append(
             f"{label}{'r' if label else 'R'}ates range from {part['rate_min_pct']:.1f} % to "
             f"{part['rate_max_pct']:.1f} %; Moran's I = {m['I']:.3f} (permutation p = "
