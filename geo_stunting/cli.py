@@ -182,7 +182,14 @@ def validate(
             study = load_study(study_file)
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
-    if quiet:
+    if quiet and study.areas is not None and len(study.subjects) == 0:
+        out_console.print(
+            f"{study.name}: {len(study.areas.polygons)} areas joined to their table "
+            f"({', '.join(study.areas.periods) or 'one period'}), {len(study.rejects)} rows "
+            "rejected",
+            highlight=False,
+        )
+    elif quiet:
         out_console.print(
             f"{study.name}: {len(study.subjects)} subjects loaded ({study.n_cases} cases, "
             f"{study.n_controls} controls), {len(study.rejects)} rows rejected",
@@ -252,7 +259,18 @@ def analyze(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("maps/demo"),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder [default: maps/demo, or maps/demo_areas with --areas]."),
+    ] = None,
+    areas: Annotated[
+        bool,
+        typer.Option(
+            "--areas",
+            help="Run the area demo instead: REAL published stunting prevalence of South "
+            "Sumatra's 17 kabupaten/kota, 2021-2023.",
+        ),
+    ] = False,
     public: PublicOption = False,
     online: OnlineOption = False,
     paper: PaperOption = Paper.a4,
@@ -261,10 +279,16 @@ def demo(
 ) -> None:
     """Run the whole analysis on the bundled SYNTHETIC demo study (Ogan Ilir design)."""
     try:
-        path = demo_study_path()
+        if areas:
+            from geo_stunting.areas._demo import demo_areas_study_path  # noqa: PLC0415
+
+            path = demo_areas_study_path()
+        else:
+            path = demo_study_path()
     except GeoStuntingError as exc:
         raise _fail(exc, debug=debug) from None
     options = _public_options(public, 100.0, 500.0, None)
+    out = out or Path("maps/demo_areas" if areas else "maps/demo")
     _run(
         path, out, None, None, None, quiet, debug, online=online, public=options, paper=paper.value
     )
@@ -396,9 +420,15 @@ def _print_summary(
     sections: dict[str, Any], out: Path, written: dict[str, Path], started: float
 ) -> None:
     summary = sections["study"]
+    if not summary["n_subjects"] and "areas" in sections:  # an area study
+        what = f"{sections['areas']['n_areas']} areas ({', '.join(sections['areas']['periods'])})"
+    else:
+        what = (
+            f"{summary['n_cases']} cases, {summary['n_controls']} controls, "
+            f"{summary['n_facilities']} facilities"
+        )
     out_console.print(
-        f"{summary['name']}: {summary['n_cases']} cases, {summary['n_controls']} controls, "
-        f"{summary['n_facilities']} facilities, {summary['n_rejected']} rejected rows; "
+        f"{summary['name']}: {what}, {summary['n_rejected']} rejected rows; "
         f"CRS {summary['crs']}; {time.perf_counter() - started:.1f} s",
         highlight=False,
     )
@@ -447,12 +477,16 @@ def _print_report(study: Study, *, all_rejects: bool) -> None:
     if study.area is not None:
         loaded["area"] = len(study.area)
     rejected = study.rejects["layer"].value_counts()
+    if study.areas is not None:
+        loaded["areas"] = study.rows_read.get("areas", 0) - int(rejected.get("areas", 0))
     for layer, read in study.rows_read.items():
         table.add_row(layer, str(read), str(loaded.get(layer, 0)), str(rejected.get(layer, 0)))
     out_console.print(table)
+    counted = f"cases {study.n_cases}, controls {study.n_controls}"
+    if study.areas is not None and len(study.subjects) == 0:
+        counted = f"an area study: {len(study.areas.polygons)} areas joined to the table"
     out_console.print(
-        f"cases {study.n_cases}, controls {study.n_controls}; analysis CRS {study.crs_code} "
-        f"({study.crs.name}), {study.crs_reason}",
+        f"{counted}; analysis CRS {study.crs_code} ({study.crs.name}), {study.crs_reason}",
         highlight=False,
     )
     for note in study.notes:

@@ -54,6 +54,7 @@ _STEP_MODULES: tuple[str, ...] = (
     "geo_stunting.autocorrelation._step",
     "geo_stunting.scan._steps",
     "geo_stunting.risk_factors._analysis",
+    "geo_stunting.areas._step",
 )
 _NEEDS = frozenset({"facilities", "area", "cases", "controls"})
 

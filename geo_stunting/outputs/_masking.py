@@ -29,6 +29,7 @@ import pandas as pd
 import shapely
 
 from geo_stunting.errors import AnalysisError, Problem
+from geo_stunting.outputs.map._area_layers import area_layer_style
 from geo_stunting.outputs.map._layers import LAYER_STYLES, Public
 
 if TYPE_CHECKING:
@@ -334,7 +335,7 @@ def public_layers(
     out: dict[str, gpd.GeoDataFrame] = {}
     done: dict[str, str] = {}
     for name, gdf in layers.items():
-        spec = LAYER_STYLES.get(name)
+        spec = LAYER_STYLES.get(name) or area_layer_style(name)
         policy = spec.public if spec is not None else Public("drop")
         action = policy.action
         if policy.keep_if is not None and not policy.keep_if(gdf):

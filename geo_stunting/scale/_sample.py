@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo_stunting.errors import InputError, Problem
 from geo_stunting.pipeline import (
     RESULTS_SCHEMA_VERSION,
     Results,
@@ -52,6 +53,13 @@ def _csv_sample(path: Any, rows: int) -> pd.DataFrame:
 
 def subject_sample(config: StudyConfig, *, rows: int = SAMPLE_ROWS) -> RawTable:
     """The first rows of up to 16 subject part files, spread over the folder, as a table."""
+    if config.subjects is None:
+        raise InputError(
+            Problem(
+                "the dask engine needs [subjects] (home points); this is an area study",
+                fix='use engine = "local" (the default)',
+            )
+        )
     kind, files = input_files(config.subjects.path)
     picks = sorted({int(i) for i in np.linspace(0, len(files) - 1, min(len(files), SAMPLE_PARTS))})
     per_file = max(1, -(-rows // len(picks)))

@@ -16,7 +16,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geo_stunting.errors import Problem, StudyFileError
 from geo_stunting.study._file_errors import validated
@@ -32,6 +32,9 @@ from geo_stunting.study._file_model import (
     StudyFile,
     status_values,
 )
+
+if TYPE_CHECKING:
+    from geo_stunting.areas._spec import AreasSpec
 
 __all__ = [
     "DEFAULT_CASE_VALUES",
@@ -204,13 +207,14 @@ class StudyConfig:
     """A parsed study file."""
 
     name: str
-    subjects: SubjectsSpec
+    subjects: SubjectsSpec | None
     facilities: FacilitiesSpec | None = None
     area: AreaSpec | None = None
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     risk_factors: dict[str, Any] | None = None
     path: Path | None = None
     sha256: str | None = None
+    areas: AreasSpec | None = None
 
 
 def parse_weights(text: str) -> tuple[str, float]:
@@ -298,9 +302,16 @@ def parse_study_dict(data: dict[str, Any], *, base: Path, source: str) -> StudyC
     facilities = model.facilities
     area = model.area
     analysis = model.analysis
+    areas = None
+    if model.areas is not None:
+        from geo_stunting.areas._spec import parse_areas_section  # noqa: PLC0415 - areas imports us
+
+        areas = parse_areas_section(model.areas, base=base, source=source)
     return StudyConfig(
         name=model.study.name,
-        subjects=SubjectsSpec(
+        subjects=None
+        if subjects is None
+        else SubjectsSpec(
             **subjects.model_dump(exclude={"path", "case", "control"}),
             path=where(subjects.path),
             case=status_values(subjects.case),
@@ -324,4 +335,5 @@ def parse_study_dict(data: dict[str, Any], *, base: Path, source: str) -> StudyC
         ),
         # The raw table: the risk_factors step checks it again with the data's folder.
         risk_factors=data.get("risk_factors"),
+        areas=areas,
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
@@ -53,8 +53,11 @@ STEP_NAMES: tuple[str, ...] = (
     "scan",
     "relative_risk",
     "risk_factors",
+    "areas",
 )
-Step = Literal["access", "pattern", "autocorrelation", "scan", "relative_risk", "risk_factors"]
+Step = Literal[
+    "access", "pattern", "autocorrelation", "scan", "relative_risk", "risk_factors", "areas"
+]
 Direction = Literal["high", "low", "both"]
 Edge = Literal["uniform", "diggle", "none"]
 Engine = Literal["local", "dask"]
@@ -517,18 +520,31 @@ class StudyFile(_Section):
     )
 
     study: StudySection = Field(StudySection(), description="What the study is called.")
-    subjects: SubjectsSection = Field(
-        description="Cases and controls, one row per child (required)."
+    subjects: SubjectsSection | None = Field(
+        None,
+        description="Cases and controls, one row per child (required unless the study is "
+        "of counts or prevalence per area: [area] and [areas]).",
     )
     facilities: FacilitiesSection | None = Field(None, description="Health facilities (optional).")
     area: AreaSection | None = Field(
         None, description="Study-area polygons such as villages (optional)."
     )
-    # [areas] (area-level data: one row per village, aggregated counts and covariates) is being
-    # added by another change with its own parser: declare it here as
-    # ``areas: AreasSection | None = Field(None, description=...)`` (a model beside the others),
-    # convert it in `geo_stunting.study._config.parse_study_dict`, and regenerate the schema
-    # (``geo-stunting schema --out schema/study.schema.json``).
+    # [areas]: its keys are checked (with the same wording) by geo_stunting.areas._spec, which
+    # parses them into `AreasSpec`; here it is any table.
+    areas: (
+        Annotated[
+            dict[str, Any],
+            Say(
+                "a table of keys",
+                '[areas] code = "kode", cases = "stunted", population = "measured"',
+            ),
+        ]
+        | None
+    ) = Field(
+        None,
+        description="Counts or prevalence per area (village, kecamatan, kabupaten) joined to the "
+        "[area] polygons by code; keys: see the README section 'Area-level studies'.",
+    )
     analysis: AnalysisSection = Field(AnalysisSection(), description="How to analyse.")
     scan: ScanSection = Field(ScanSection(), description="The Bernoulli spatial scan.")
     relative_risk: RelativeRiskSection = Field(
@@ -537,3 +553,29 @@ class StudyFile(_Section):
     risk_factors: RiskFactorsSection | None = Field(
         None, description="Which columns are risk factors (inferred from the data when absent)."
     )
+
+    @model_validator(mode="after")
+    def _what_is_studied(self) -> StudyFile:
+        problems = []
+        if self.subjects is None and self.areas is None:
+            problems.append(
+                (
+                    "[subjects]",
+                    "the study file has no [subjects] section",
+                    (
+                        'add [subjects] with at least path = "subjects.csv" (or, for counts or '
+                        "prevalence per area, [area] and [areas]; see README)"
+                    ),
+                )
+            )
+        if self.areas is not None and self.area is None:
+            problems.append(
+                (
+                    "[areas]",
+                    "[areas] needs the area polygons in an [area] section",
+                    'add [area] with path = "kabupaten.geojson" and name = "nama"',
+                )
+            )
+        if problems:
+            raise problems_error(problems)
+        return self

@@ -50,11 +50,13 @@ def study_file_schema() -> dict[str, Any]:
     Examples
     --------
     >>> schema = study_file_schema()
-    >>> schema["required"], sorted(schema["properties"])[:3]
-    (['subjects'], ['analysis', 'area', 'facilities'])
+    >>> schema["anyOf"], sorted(schema["properties"])[:3]
+    ([{'required': ['subjects']}, {'required': ['area', 'areas']}], ['analysis', 'area', 'areas'])
     """
     schema = StudyFile.model_json_schema(schema_generator=_TomlSchema)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    # a study of home points needs [subjects]; a study of counts per area needs [area] and [areas]
+    either = {"anyOf": [{"required": ["subjects"]}, {"required": ["area", "areas"]}]}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, **either}
 
 
 def study_file_schema_text() -> str:

@@ -455,11 +455,14 @@ def _far_reason(
                 )
                 break
     if union is not None and area is not None:
-        point = shapely.Point(*to_proj.transform(lon[pos], lat[pos]))
-        nearest = int(np.argmin(shapely.distance(np.asarray(area.geometry.array), point)))
+        px, py = to_proj.transform(lon[pos], lat[pos])
+        nearest_name = ""
+        if np.isfinite(px) and np.isfinite(py):  # a point beyond the projection has no nearest
+            distances = shapely.distance(np.asarray(area.geometry.array), shapely.Point(px, py))
+            nearest_name = f" ({area['name'].iloc[int(np.argmin(distances))]})"
         where = "outside the study area" if role == "subjects" else "far from the study area"
         return (
-            f"{where}: {dist:,.0f} m from the nearest area ({area['name'].iloc[nearest]}){hint}; "
+            f"{where}: {dist:,.0f} m from the nearest area{nearest_name}{hint}; "
             'correct the point, or keep such points with outside = "keep" in [area]'
             if role == "subjects"
             else f"{where}: {dist:,.0f} m from the nearest area{hint}; check the coordinates"

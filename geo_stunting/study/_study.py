@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS
 
 from geo_stunting.errors import InputError, Problem
@@ -46,6 +48,9 @@ from geo_stunting.study._validate import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from geo_stunting.areas._io import AreaData
+    from geo_stunting.areas._spec import AreasSpec
 
 __all__ = ["Study", "build_study", "load_study", "read_tables", "study_from_frames"]
 
@@ -86,6 +91,9 @@ class Study:
         The study file, when loaded from one.
     source_sha256
         SHA-256 of the study file.
+    areas
+        Area polygons joined to their counts or prevalence (``[areas]``), or
+        ``None``; an area study has no subjects.
     """
 
     name: str
@@ -102,6 +110,8 @@ class Study:
     source: Path | None = None
     source_sha256: str | None = None
     _counts: dict[str, int] = field(default_factory=dict, repr=False)
+    areas: AreaData | None = None
+    areas_spec: AreasSpec | None = None
 
     @property
     def n_cases(self) -> int:
@@ -160,7 +170,9 @@ def load_study(path: str | Path) -> Study:
 
 
 def read_tables(
-    config: StudyConfig, *, layers: Sequence[str] = ("subjects", "facilities", "area")
+    config: StudyConfig,
+    *,
+    layers: Sequence[str] = ("subjects", "facilities", "area", "areas"),
 ) -> dict[str, RawTable]:
     """Read the files of a study's `layers`, reporting every unreadable file at once.
 
@@ -173,6 +185,7 @@ def read_tables(
         "subjects": config.subjects,
         "facilities": config.facilities,
         "area": config.area,
+        "areas": None if config.areas is None or config.areas.table is None else config.areas,
     }
     problems: list[Problem] = []
     tables: dict[str, RawTable] = {}
@@ -181,8 +194,9 @@ def read_tables(
         if spec is None:
             continue
         try:
+            path = spec.table if layer == "areas" else spec.path
             tables[layer] = read_table(
-                spec.path, sheet=getattr(spec, "sheet", None), layer=spec.layer
+                path, sheet=getattr(spec, "sheet", None), layer=getattr(spec, "layer", None)
             )
         except InputError as exc:
             problems.extend(exc.problems)
@@ -300,6 +314,8 @@ def build_study(config: StudyConfig, tables: dict[str, RawTable]) -> Study:
     if config.area is not None:
         area, area_rejects = area_layer(tables["area"], config.area, problems, notes)
 
+    if config.subjects is None:
+        return _area_study(config, tables, area, area_rejects, problems, notes)
     subjects = point_layer(tables["subjects"], config.subjects, "subjects", problems, notes)
     facilities = None
     if config.facilities is not None:
@@ -337,11 +353,15 @@ def build_study(config: StudyConfig, tables: dict[str, RawTable]) -> Study:
         + area_rejects,
         columns=list(REJECT_COLUMNS),
     )
-    rows_read = {layer: len(table) for layer, table in tables.items()}
+    rows_read = {layer: len(table) for layer, table in tables.items() if layer != "areas"}
     _check_accounting(rows_read, rejects, subject_gdf, facility_gdf, area_proj)
     for message in _group_notes(subject_gdf):
         log.warning(message)
         notes.append(message)
+    areas = _join_areas(config, tables, area_proj)
+    if areas is not None:
+        rejects = _stack(rejects, areas.rejects)
+        rows_read["areas"] = areas.rows_read if "areas" in tables else 0
     return Study(
         name=config.name,
         subjects=subject_gdf,
@@ -354,7 +374,116 @@ def build_study(config: StudyConfig, tables: dict[str, RawTable]) -> Study:
         rows_read=rows_read,
         notes=tuple(notes),
         risk_factors=config.risk_factors,
+        areas=areas,
+        areas_spec=config.areas,
     )
+
+
+def _join_areas(
+    config: StudyConfig, tables: dict[str, RawTable], area: gpd.GeoDataFrame | None
+) -> AreaData | None:
+    """Join the [area] polygons to the [areas] table (codes read as written)."""
+    if config.areas is None or area is None:
+        return None
+    from geo_stunting.areas._io import join_raw_tables  # noqa: PLC0415
+
+    spec = config.areas
+    if spec.mode == "aggregate":
+        return None
+    data = join_raw_tables(
+        tables["area"],
+        area,
+        tables.get("areas"),
+        code=spec.code,
+        table_code=spec.table_code,
+        name=config.area.name if config.area is not None else None,
+        columns={
+            "cases": spec.cases,
+            "population": spec.population,
+            "prevalence": spec.prevalence,
+            "sample_size": spec.sample_size,
+        },
+        period=spec.period,
+        table_name=spec.table_name,
+    )
+    if spec.group is None:
+        return data
+    from geo_stunting.areas._groups import group_areas, groups_from_columns  # noqa: PLC0415
+
+    raw = tables["area"]
+    cells = raw.frame.assign(source_row=list(raw.rows))
+    groups = groups_from_columns(data, cells, column=spec.group, name=spec.group_name)
+    return group_areas(data, groups, level=spec.group)
+
+
+def _area_study(
+    config: StudyConfig,
+    tables: dict[str, RawTable],
+    area: gpd.GeoDataFrame | None,
+    area_rejects: list[dict[str, Any]],
+    problems: list[Problem],
+    notes: list[str],
+) -> Study:
+    """A study of counts or prevalence per area: polygons and a table, no home points."""
+    if area is None or problems:
+        raise InputError(problems or [Problem("an area study needs [area] polygons")])
+    if len(area) == 0:
+        raise InputError(Problem("no usable polygon in the [area] file", file=tables["area"].name))
+    if config.areas is None or config.areas.mode == "aggregate":
+        raise InputError(
+            Problem(
+                "a study without [subjects] needs counts or prevalence per area",
+                fix='add cases = "..." and population = "...", or prevalence = "...", to [areas]',
+            )
+        )
+    centre = shapely.centroid(shapely.union_all(np.asarray(area.to_crs(WGS84).geometry.array)))
+    chosen = choose_analysis_crs(
+        config.analysis.crs, centroid_lonlat=(float(centre.x), float(centre.y))
+    )
+    area_proj = area.to_crs(chosen.crs)
+    areas = _join_areas(config, tables, area_proj)
+    assert areas is not None
+    subjects = gpd.GeoDataFrame(
+        {
+            "subject_id": pd.Series(dtype=object),
+            "status": pd.Series(dtype=object),
+            "source_row": pd.Series(dtype=int),
+        },
+        geometry=gpd.GeoSeries([], crs=chosen.crs),
+        crs=chosen.crs,
+    )
+    rejects = pd.DataFrame(area_rejects, columns=list(REJECT_COLUMNS))
+    rows_read = {"area": len(tables["area"])}
+    _check_accounting(rows_read, rejects, subjects, None, area_proj)
+    rejects = _stack(rejects, areas.rejects)
+    rows_read["areas"] = areas.rows_read
+    settings = config.analysis
+    if settings.steps is None:  # the point steps have nothing to work on
+        settings = replace(settings, steps=("areas",))
+    return Study(
+        name=config.name,
+        subjects=subjects,
+        facilities=None,
+        area=area_proj,
+        crs=chosen.crs,
+        crs_reason=chosen.reason,
+        settings=settings,
+        rejects=rejects,
+        rows_read=rows_read,
+        notes=tuple(notes),
+        risk_factors=config.risk_factors,
+        areas=areas,
+        areas_spec=config.areas,
+    )
+
+
+def _stack(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """Rows of both reject tables (pandas warns on concatenating an empty one)."""
+    if len(second) == 0:
+        return first
+    if len(first) == 0:
+        return second.reset_index(drop=True)
+    return pd.concat([first, second], ignore_index=True)
 
 
 def _group_notes(subjects: gpd.GeoDataFrame) -> list[str]:

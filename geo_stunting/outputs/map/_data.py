@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo_stunting.outputs.map._area_layers import area_layer_style
 from geo_stunting.outputs.map._columns import column_format, column_label
 from geo_stunting.outputs.map._layers import (
     GENERIC_STYLE,
@@ -109,7 +110,7 @@ def build_map_data(layers: Mapping[str, gpd.GeoDataFrame], ctx: MapContext) -> M
     order = registry_order(layers)
     for extending in (False, True):  # base tables first, then the layers that extend them
         for name in order:
-            spec = LAYER_STYLES.get(name)
+            spec = _style_of(name)
             if bool(spec is not None and spec.extends) != extending:
                 continue
             gdf = layers[name]
@@ -125,7 +126,7 @@ def build_map_data(layers: Mapping[str, gpd.GeoDataFrame], ctx: MapContext) -> M
     for name in order:
         if name not in home:
             continue
-        spec = LAYER_STYLES.get(name) or _generic_spec(name)
+        spec = _style_of(name) or _generic_spec(name)
         table = tables[home[name]]
         for entry in spec.groups:
             groups.extend(_expand(entry, table, ctx, layer=name))
@@ -260,6 +261,11 @@ def _same_points(
     a = shapely.get_coordinates(source.geometry.to_numpy())
     b = shapely.get_coordinates(gdf.geometry.to_numpy())
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=0, atol=1e-6))
+
+
+def _style_of(name: str) -> LayerStyle | None:
+    """The registry entry of a layer, or the entry made from an ``areas`` layer's name."""
+    return LAYER_STYLES.get(name) or area_layer_style(name)
 
 
 def _generic_spec(name: str) -> LayerStyle:

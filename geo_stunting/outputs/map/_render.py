@@ -298,7 +298,13 @@ def _add_assets(fmap: folium.Map, *, online: bool) -> None:
 
 def _side_panel(name: str, sections: Mapping[str, Any], masking: MaskingReport | None) -> _Raw:
     """Title, the privacy notice and the headline results, as escaped text."""
-    if masking is None:
+    study = sections.get("study") or {}
+    if masking is None and not study.get("n_subjects") and "areas" in sections:
+        note = (
+            '<p class="gs-public">An area study: figures per area, no home locations of '
+            "children.</p>"
+        )
+    elif masking is None:
         note = (
             '<p class="gs-warning">Confidential: this map shows the home locations of '
             "identifiable children (health data). Do not share it; share the public version "

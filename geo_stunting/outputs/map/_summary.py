@@ -34,6 +34,8 @@ def _share(count: int, total: int) -> str:
 def _study(sec: Section) -> list[str]:
     areas = sec.get("n_areas") or 0
     kinds = sec.get("facility_kinds") or {}
+    if not sec.get("n_subjects") and areas:
+        return [f"An area study: {areas:,} areas, no home points."]
     text = f"{sec['n_cases']:,} cases and {sec['n_controls']:,} controls"
     if areas:
         text += f" in {areas:,} {'village' if areas == 1 else 'villages'}"
@@ -155,6 +157,18 @@ def _risk_factors(sec: Section) -> list[str]:
     return [text]
 
 
+def _areas(sec: Section) -> list[str]:
+    lines = list(sec.get("summary") or [])
+    if not sec.get("has_counts"):
+        lines.append(
+            "Percentages without sample sizes: no smoothing, no scan and no confidence "
+            "intervals; differences between areas or years may be sampling noise."
+        )
+    if sec.get("mode") == "aggregate":
+        lines.append("Rates are cases / (cases + controls) per area, not prevalence.")
+    return lines
+
+
 SUMMARIES: dict[str, Callable[[Section], list[str]]] = {
     "study": _study,
     "access": _access,
@@ -163,6 +177,7 @@ SUMMARIES: dict[str, Callable[[Section], list[str]]] = {
     "scan": _scan,
     "relative_risk": _relative_risk,
     "risk_factors": _risk_factors,
+    "areas": _areas,
 }
 
 

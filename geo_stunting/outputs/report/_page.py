@@ -23,6 +23,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from geo_stunting.errors import GeoStuntingError, Problem
+from geo_stunting.outputs.report._areas import areas_section
 from geo_stunting.outputs.report._html import (
     bi,
     dig,
@@ -107,6 +108,7 @@ _TOC = (
     ("clustering", "Clustering", "Pengelompokan"),
     ("scan", "Scan", "Pemindaian"),
     ("risk-factors", "Risk factors", "Faktor risiko"),
+    ("areas", "Areas", "Wilayah"),
     ("map", "Map", "Peta"),
     ("provenance", "Provenance", "Asal-usul"),
 )
@@ -321,7 +323,13 @@ def _access(results: Results) -> str:
     return "".join(out)
 
 
-def _map(map_href: str | None, embed: bool, print_maps: tuple[str, ...] = ()) -> str:
+def _map(
+    map_href: str | None,
+    embed: bool,
+    print_maps: tuple[str, ...] = (),
+    *,
+    home_points: bool = True,
+) -> str:
     out = heading(2, "map", "Map", "Peta")
     for src in print_maps:  # the print-ready maps (files beside the report): printed with it
         out += (
@@ -332,7 +340,8 @@ def _map(map_href: str | None, embed: bool, print_maps: tuple[str, ...] = ()) ->
         return out + notice(*tr("no_map"))
     href = escape(map_href)
     out += para(*tr("map_link", href=href), raw=True)
-    out += notice(*tr("privacy"))
+    if home_points:  # an area study has none
+        out += notice(*tr("privacy"))
     if embed:
         out += f'<iframe class="map" src="{href}" loading="lazy" title="map"></iframe>'
     return out
@@ -407,7 +416,8 @@ def make_report(
             clustering_section(results),
             scan_section(results),
             risk_factor_html(results),
-            _map(map_href, embed_map, print_maps),
+            areas_section(results),
+            _map(map_href, embed_map, print_maps, home_points=len(results.study.subjects) > 0),
             _provenance(results),
         ]
     )

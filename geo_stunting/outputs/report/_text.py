@@ -331,6 +331,128 @@ TEXT: dict[str, tuple[str, str]] = {
             "GDAL/PROJ/GEOS dan baris perintah ada di run.json."
         ),
     ),
+    # ----------------------------------------------------------------- areas
+    "areas_intro_counts": (
+        (
+            "Counts per area: {n} areas, cases and children at risk given for each. Rates are "
+            "in percent; the empirical-Bayes rate pulls the rate of an area with few children "
+            "towards the overall rate, so that small areas do not dominate the map by chance."
+        ),
+        (
+            "Jumlah per wilayah: {n} wilayah, masing-masing dengan jumlah kasus dan anak yang "
+            "diukur. Angka dalam persen; angka empiris-Bayes menarik angka wilayah dengan sedikit "
+            "anak ke arah angka keseluruhan, agar wilayah kecil tidak mendominasi peta karena "
+            "kebetulan."
+        ),
+    ),
+    "areas_intro_prevalence": (
+        "Prevalence per area: {n} areas, published percentages.",
+        "Prevalensi per wilayah: {n} wilayah, persentase yang dipublikasikan.",
+    ),
+    "areas_intro_aggregate": (
+        "Cases and controls of this study counted per area: {n} areas with at least one child.",
+        (
+            "Kasus dan kontrol studi ini dihitung per wilayah: {n} wilayah dengan sedikitnya "
+            "satu anak."
+        ),
+    ),
+    "areas_prevalence_only": (
+        (
+            "Only percentages were given, without the number of children measured. They "
+            "support a map of the published figures, a ranking, and Moran's I, LISA and Gi* as "
+            "a description of how the figures are arranged in space. They cannot support "
+            "empirical-Bayes smoothing, the EB Moran index, the Poisson probability map, the "
+            "scan, or a confidence interval for any area or any change: without sample sizes "
+            "nothing separates a real difference from sampling noise."
+        ),
+        (
+            "Hanya persentase yang tersedia, tanpa jumlah anak yang diukur. Persentase ini "
+            "cukup untuk memetakan angka yang dipublikasikan, membuat peringkat, serta Moran's "
+            "I, LISA dan Gi* sebagai gambaran sebaran angka di ruang. Persentase ini tidak "
+            "cukup untuk penghalusan empiris-Bayes, indeks Moran EB, peta probabilitas "
+            "Poisson, pemindaian, atau selang kepercayaan untuk wilayah mana pun maupun "
+            "perubahan apa pun: tanpa ukuran sampel, perbedaan nyata tidak dapat dipisahkan "
+            "dari variasi sampel."
+        ),
+    ),
+    "areas_case_control": (
+        (
+            "The rate here is cases / (cases + controls) per area. A case-control study chooses "
+            "how many controls to take per case, so this is not a prevalence: a high value "
+            "means more of the study's cases than its controls live there."
+        ),
+        (
+            "Angka di sini adalah kasus / (kasus + kontrol) per wilayah. Studi kasus-kontrol "
+            "menentukan sendiri jumlah kontrol per kasus, jadi ini bukan prevalensi: nilai "
+            "tinggi berarti lebih banyak kasus daripada kontrol studi ini tinggal di sana."
+        ),
+    ),
+    "areas_few": (
+        (
+            "With {n} areas, Moran's I and LISA have little power: a result that is not "
+            "significant does not show that there is no clustering."
+        ),
+        (
+            "Dengan {n} wilayah, Moran's I dan LISA kurang peka: hasil yang tidak bermakna "
+            "tidak membuktikan bahwa tidak ada pengelompokan."
+        ),
+    ),
+    "areas_weights": (
+        (
+            "Neighbours: {rule}; {links} pairs of neighbours, {islands} island(s) without a "
+            "shared border, {components} connected group(s)."
+        ),
+        (
+            "Tetangga: {rule}; {links} pasang tetangga, {islands} pulau tanpa batas bersama, "
+            "{components} kelompok yang terhubung."
+        ),
+    ),
+    "areas_moran": (
+        (
+            "{period}: Moran's I = {I} ({p}, one-sided: more alike than chance); neighbouring "
+            "areas {verdict}."
+        ),
+        (
+            "{period}: Moran's I = {I} ({p}, satu sisi: lebih mirip daripada kebetulan); "
+            "wilayah yang bertetangga {verdict}."
+        ),
+    ),
+    "areas_alike": (
+        "have more similar rates than chance would give",
+        "memiliki angka yang lebih mirip daripada yang diberikan kebetulan",
+    ),
+    "areas_not_alike": (
+        "are no more alike than chance would make them",
+        "tidak lebih mirip daripada kebetulan",
+    ),
+    "areas_table": (
+        (
+            "Per period: rates, Moran's I on the rate (permutation p, one-sided), the EB Moran "
+            "index, LISA clusters (p ≤ 0.05 uncorrected / after the false discovery rate), Gi* "
+            "spots (p ≤ 0.05, uncorrected) and the most likely scan cluster"
+        ),
+        (
+            "Per periode: angka, Moran's I dari angka (p permutasi, satu sisi), indeks Moran "
+            "EB, klaster LISA (p ≤ 0,05 tanpa koreksi / setelah false discovery rate), titik "
+            "Gi* (p ≤ 0,05, tanpa koreksi) dan klaster pemindaian paling mungkin"
+        ),
+    ),
+    "areas_ranking": (
+        "Highest and lowest rates, {period}",
+        "Angka tertinggi dan terendah, {period}",
+    ),
+    "areas_changes": (
+        "Change between periods (percentage points)",
+        "Perubahan antarperiode (poin persentase)",
+    ),
+    "areas_no_ci": (
+        "no interval: no sample sizes",
+        "tanpa selang: tidak ada ukuran sampel",
+    ),
+    "areas_classes": (
+        "Map classes ({method}, {period}): {bounds}.",
+        "Kelas peta ({method}, {period}): {bounds}.",
+    ),
 }
 
 
