@@ -536,23 +536,32 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled as SIGINT: the run stops and the output folder stays as it was."""
 
 
-def _on_sigterm(_signum: int, _frame: object) -> None:
-    raise Terminated
+_SIGNALS_RECEIVED: list[str] = []
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    # typer turns KeyboardInterrupt into a silent exit 130: remember which signal it was
+    _SIGNALS_RECEIVED.append(signal.Signals(signum).name)
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
 
 def main() -> None:
     """Entry point of the ``geo-stunting`` console script."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     try:
         app()
-    except KeyboardInterrupt as exc:
-        name, code = ("SIGTERM", 143) if isinstance(exc, Terminated) else ("SIGINT", 130)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt) or bool(_SIGNALS_RECEIVED)
+        if not interrupted:
+            raise
+        name = _SIGNALS_RECEIVED[0] if _SIGNALS_RECEIVED else "SIGINT"
         err_console.print(
             f"interrupted ({name}): this run wrote nothing; the output folder is as it was "
             "before it",
             highlight=False,
         )
-        sys.exit(code)
+        sys.exit(143 if name == "SIGTERM" else 130)
 
 
 if __name__ == "__main__":
