@@ -20,10 +20,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from geo_stunting.errors import GeoStuntingError
+from geo_stunting.errors import GeoStuntingError, Problem
 
-__all__ = ["PeakMemory", "current_rss_mib", "failure_reason", "peak_memory"]
+if TYPE_CHECKING:
+    from geo_stunting.study._study import Study
+
+__all__ = [
+    "PeakMemory",
+    "available_memory_bytes",
+    "current_rss_mib",
+    "failure_reason",
+    "peak_memory",
+    "resource_problems",
+]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MIB = 1024 * 1024
@@ -89,3 +100,60 @@ def peak_memory(interval_s: float = 0.02) -> Iterator[PeakMemory]:
         stop.set()
         sampler.join()
         record.peak_mib = round(max(record.peak_mib, current_rss_mib()), 1)
+
+
+def available_memory_bytes() -> int:
+    """Memory this machine can give now (``MemAvailable``; physical memory elsewhere)."""
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))  # pragma: no cover
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def resource_problems(
+    study: Study, steps: tuple[str, ...], *, available: int | None = None
+) -> list[Problem]:
+    """What this machine cannot do for `steps` on `study`, with the numbers (empty: all fits).
+
+    The estimates are upper bounds of the largest arrays each step holds:
+    the scan keeps one label per subject and replication; the relative-risk
+    surface a label per subject and replication and a few values per grid
+    cell. They are compared with 80 % of the memory available now.
+    """
+    settings = study.settings
+    n = len(study.subjects)
+    perms = settings.permutations
+    budget = 0.8 * (available_memory_bytes() if available is None else available)
+    needs: list[tuple[str, float, str]] = []
+    if "scan" in steps:
+        needs.append(("scan", perms * n * 1.0 + n * n * 16.0, "permutations"))
+    if "relative_risk" in steps:
+        geoms = study.area.geometry if study.area is not None else study.subjects.geometry
+        minx, miny, maxx, maxy = geoms.total_bounds
+        cell = settings.relative_risk.cell_m
+        side = max(maxx - minx, maxy - miny)
+        cell_m = float(cell) if cell else max(side, 1.0) / 128
+        cells = max(1.0, (maxx - minx) / cell_m) * max(1.0, (maxy - miny) / cell_m)
+        needs.append(("relative_risk", perms * n * 8.0 + cells * 32.0, f"{cells:,.0f} grid cells"))
+    if "pattern" in steps:
+        needs.append(("pattern", perms * 100 * 8.0 * 6 + n * n * 8.0, "permutations"))
+    problems = []
+    for step, need, driver in needs:
+        if need > budget:
+            problems.append(
+                Problem(
+                    f"the {step} step would need about {_gib(need)} of memory for {n:,} subjects "
+                    f"and {perms:,} permutations ({driver}); this machine has "
+                    f"{_gib(budget / 0.8)} available",
+                    fix="lower permutations (999 or 9999 is usual), raise cell_m, or run the "
+                    "step on a larger machine",
+                )
+            )
+    return problems

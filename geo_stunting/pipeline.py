@@ -30,7 +30,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_stunting._safety import failure_reason, peak_memory
+from geo_stunting._safety import failure_reason, peak_memory, resource_problems
+from geo_stunting.errors import AnalysisError
 from geo_stunting.study._config import STEP_NAMES
 from geo_stunting.study._study import Study
 
@@ -197,6 +198,9 @@ def analyze(
     study = study.with_settings(settings)
     available = available_steps()
     wanted = settings.steps if settings.steps is not None else STEP_NAMES
+    too_big = resource_problems(study, tuple(wanted))
+    if too_big:
+        raise AnalysisError(too_big)
     sections: dict[str, Any] = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "study": study_summary(study),

@@ -70,7 +70,8 @@ def test_a_rerun_leaves_only_its_own_files_and_one_run_id_everywhere(write_study
     results = json.loads((out / "results.json").read_text())
     assert sorted([*run["files"], "run.json"]) == names
     run_id = run["run_id"]
-    assert results["run_id"] == run_id and re.fullmatch(r"[0-9a-f]{16}", run_id)
+    assert results["run_id"] == run_id
+    assert re.fullmatch(r"[0-9a-f]{16}", run_id)
     for page in ("map.html", "report.html"):
         assert f'<meta name="geo-stunting-run-id" content="{run_id}">' in (out / page).read_text()
     assert results["settings"]["seed"] == run["seed"] == 3
@@ -102,7 +103,8 @@ def test_an_error_while_writing_leaves_the_earlier_run_whole(write_study, tmp_pa
     monkeypatch.setattr(_export, "write_gpkg", full)
     result = _analyze(study, out, "--only", "access", "--seed", "5")
     assert result.exit_code == 2, result.output  # a user's problem, not "a bug in geo_stunting"
-    assert "is full" in result.output and "is as it was before this run" in result.output
+    assert "is full" in result.output
+    assert "is as it was before this run" in result.output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

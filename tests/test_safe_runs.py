@@ -222,3 +222,34 @@ def test_validate_rejects_file_is_neutralised_and_a_bad_path_is_one_line(write_s
     assert result.exit_code == 2
     assert "cannot write /nonexistent/x.csv" in result.output
     assert "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------ item 5: user mistakes
+
+
+def test_a_billion_permutations_is_refused_with_the_limit(write_study, tmp_path):
+    result = _analyze(write_study(), tmp_path / "out", "--permutations", "1000000000")
+    assert result.exit_code == 2, result.output  # before: MemoryError (184 GiB), "a bug"
+    assert "permutations must be a whole number from 1 to 999,999" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_what_the_machine_cannot_hold_is_refused_with_the_numbers(tmp_path, monkeypatch):
+    from geo_stunting import _safety  # noqa: PLC0415
+    from geo_stunting._safety import resource_problems  # noqa: PLC0415
+
+    folder = _demo_copy(tmp_path)
+    toml = folder / "study.toml"
+    toml.write_text(toml.read_text() + "\n[relative_risk]\ncell_m = 1\n")
+    study = gs.load_study(toml)
+    problems = resource_problems(study, ("relative_risk",), available=2**30)
+    assert len(problems) == 1
+    assert re.search(
+        r"the relative_risk step would need about [\d,.]+ GiB of memory for 201 subjects and "
+        r"999 permutations \([\d,]+ grid cells\); this machine has 1.0 GiB available",
+        str(problems[0]),
+    )
+    assert resource_problems(study, ("scan", "pattern"), available=2**30) == []
+    monkeypatch.setattr(_safety, "available_memory_bytes", lambda: 2**30)
+    with pytest.raises(gs.AnalysisError, match="raise cell_m"):
+        gs.analyze(study, steps=["relative_risk"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -399,11 +400,14 @@ def _check_str(key: str, value: object, section: str, source: str) -> str:
 
 
 def _check_int(key: str, value: object, section: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    maximum = BOUNDS[key][1] if key in BOUNDS else 2**63 - 1
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise StudyFileError(
             Problem(
-                f"{section} {key} must be a whole number >= {minimum}, got {value!r}",
+                f"{section} {key} must be a whole number from {minimum} to {maximum:,.0f}, "
+                f"got {value!r}",
                 column=f"{section} {key}",
+                fix=f"write {key} = {BOUNDS[key][2] if key in BOUNDS else minimum}",
             )
         )
     return value
@@ -535,10 +539,16 @@ def _analysis(section: dict[str, Any], source: str) -> AnalysisSettings:
         updates["crs"] = _check_str("crs", section["crs"], "[analysis]", source)
     if "buffer_m" in section:
         value = section["buffer_m"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        low, high, _ = BOUNDS["buffer_m"]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
             raise StudyFileError(
                 Problem(
-                    f"[analysis] buffer_m must be a positive number of metres, got {value!r}",
+                    f"[analysis] buffer_m must be a number of metres from {low:g} to {high:g}, "
+                    f"got {value!r}",
                     file=source,
                     fix="write buffer_m = 2000 (no quotes, no unit)",
                 )
@@ -572,16 +582,33 @@ def _analysis(section: dict[str, Any], source: str) -> AnalysisSettings:
     return replace(settings, **updates)
 
 
+#: The range each number of the study file must lie in: (smallest, largest, an example).
+BOUNDS: dict[str, tuple[float, float, str]] = {
+    "buffer_m": (1.0, 100_000.0, "2000"),
+    "permutations": (1, 999_999, "999"),
+    "max_share": (1e-6, 0.5, "0.5"),
+    "max_radius_m": (1.0, 1_000_000.0, "1000"),
+    "bandwidth_m": (1.0, 1_000_000.0, "500"),
+    "cell_m": (1.0, 100_000.0, "100"),
+}
+
+
 def _positive(section: dict[str, Any], key: str, where: str, source: str) -> float | None:
     if key not in section:
         return None
     value = section[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    low, high, example = BOUNDS.get(key, (0.0, math.inf, "1000"))
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not value > 0
+        or not low <= value <= high
+    ):
         raise StudyFileError(
             Problem(
-                f"{where} {key} must be a positive number, got {value!r}",
+                f"{where} {key} must be a number from {low:g} to {high:g}, got {value!r}",
                 file=source,
-                fix=f"write {key} = 1000 (no quotes, no unit)",
+                fix=f"write {key} = {example} (no quotes, no unit)",
             )
         )
     return float(value)
@@ -603,15 +630,7 @@ def _choice(
 
 
 def _scan(section: dict[str, Any], source: str) -> ScanOptions:
-    share = _positive(section, "max_share", "[scan]", source)
-    if share is not None and share > 0.5:
-        raise StudyFileError(
-            Problem(
-                f"[scan] max_share must be at most 0.5 (half of the subjects), got {share}",
-                file=source,
-                fix="write max_share = 0.5 or less",
-            )
-        )
+    share = _positive(section, "max_share", "[scan]", source)  # at most 0.5: SaTScan's limit
     return ScanOptions(
         max_share=0.5 if share is None else share,
         max_radius_m=_positive(section, "max_radius_m", "[scan]", source),
