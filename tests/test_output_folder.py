@@ -132,9 +132,11 @@ def test_a_read_only_or_full_disk_is_refused_before_the_analysis(
     assert re.search(
         r"has 10 MiB free; the outputs of 1,000 subjects need about \d+ MiB", str(problems[0])
     )
-    with pytest.raises(OutputFolderError, match="MiB free"):
-        with output_folder(tmp_path / "out", n_subjects=1000):
-            pass
+    with (
+        pytest.raises(OutputFolderError, match="MiB free"),
+        output_folder(tmp_path / "out", n_subjects=1000),
+    ):
+        pass
 
 
 def test_leftovers_of_a_killed_run_are_cleaned_or_put_back(tmp_path):
