@@ -253,3 +253,21 @@ def test_what_the_machine_cannot_hold_is_refused_with_the_numbers(tmp_path, monk
     monkeypatch.setattr(_safety, "available_memory_bytes", lambda: 2**30)
     with pytest.raises(gs.AnalysisError, match="raise cell_m"):
         gs.analyze(study, steps=["relative_risk"])
+
+
+# ------------------------------------------------------------------ item 7: CRS distortion
+
+
+def test_a_crs_that_distorts_the_study_is_refused_naming_the_better_one(tmp_path):
+    folder = _demo_copy(tmp_path)
+    toml = folder / "study.toml"
+    toml.write_text(toml.read_text().replace('crs = "auto"', 'crs = "EPSG:32601"'))
+    with pytest.raises(gs.ProjectionError) as caught:
+        gs.load_study(toml)  # before: loaded, case median 1,222 m instead of 240 m
+    text = str(caught.value)
+    assert re.search(
+        r"'EPSG:32601' distorts distances over this study by \d+\.\d% \(more than 1%\)", text
+    )
+    assert 'use crs = "auto" or "EPSG:32748" (WGS 84 / UTM zone 48S, distortion 0.04% here)' in text
+    toml.write_text(toml.read_text().replace('"EPSG:32601"', '"EPSG:23889"'))  # DGN95 / UTM 48S
+    assert gs.load_study(toml).crs_code == "EPSG:23889"  # a sound national CRS still loads

@@ -336,7 +336,9 @@ def build_study(config: StudyConfig, tables: dict[str, RawTable]) -> Study:
     centre = _study_centre(subjects, area_wgs, problems)
     if centre is None:
         raise InputError(problems)
-    chosen = choose_analysis_crs(config.analysis.crs, centroid_lonlat=centre)
+    chosen = choose_analysis_crs(
+        config.analysis.crs, centroid_lonlat=centre, extent_lonlat=_extent(area_wgs)
+    )
     area_proj = None if area is None else area.to_crs(chosen.crs)
 
     subject_xy = _place_points(subjects, chosen, area_proj, config, notes, role="subjects")
@@ -628,6 +630,14 @@ def _check_units(
                 "coordinates 0, 0 are what a GPS app writes when it had no fix; "
                 "take the point again",
             )
+
+
+def _extent(area_wgs: gpd.GeoDataFrame | None) -> list[tuple[float, float]]:
+    """Corners of the study area in longitude/latitude (none without an area)."""
+    if area_wgs is None or len(area_wgs) == 0:
+        return []
+    minx, miny, maxx, maxy = (float(v) for v in area_wgs.total_bounds)
+    return [(minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy)]
 
 
 def _study_centre(
