@@ -5,10 +5,8 @@ Exit codes: 0 done, 2 bad input (one line per problem), 1 internal error.
 
 from __future__ import annotations
 
-import errno
 import logging
 import secrets
-import shutil
 import signal
 import sys
 import time
@@ -353,7 +351,7 @@ def _run(
             )
             folder.commit()
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
-        raise _fail(_explain_write_error(exc, out), debug=debug) from None
+        raise _fail(exc, debug=debug) from None
     _print_summary(results.sections, out, written, started)
     if results.failed_steps:
         err_console.print(
@@ -406,33 +404,6 @@ def _analyse_and_write(
             folder=folder,
         )
     return results, written
-
-
-def _explain_write_error(exc: Exception, out: Path) -> Exception:
-    """A full disk or a read-only folder met while writing is the user's to fix: say so."""
-    if isinstance(exc, GeoStuntingError):
-        return exc
-    text = str(exc)
-    errno_ = getattr(exc, "errno", None)
-    parent = out.absolute().parent
-    free = shutil.disk_usage(parent).free if parent.is_dir() else None
-    if (
-        errno_ in (errno.ENOSPC, errno.EDQUOT)
-        or "No space left" in text
-        or (free is not None and free < 1024 * 1024 and "transaction" in text)
-    ):
-        return GeoStuntingError(
-            Problem(
-                f"the disk of {out} is full ({text}); nothing was written and {out} is as it "
-                "was before this run",
-                fix="free some space or choose another disk with --out",
-            )
-        )
-    if errno_ in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return GeoStuntingError(
-            Problem(f"{out} cannot be written ({text})", fix="choose a writable folder with --out")
-        )
-    return exc
 
 
 def _engine(given: str | None, configured: str) -> str:
@@ -560,6 +531,7 @@ def main() -> None:
             f"interrupted ({name}): this run wrote nothing; the output folder is as it was "
             "before it",
             highlight=False,
+            soft_wrap=True,
         )
         sys.exit(143 if name == "SIGTERM" else 130)
 

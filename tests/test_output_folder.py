@@ -104,7 +104,7 @@ def test_an_error_while_writing_leaves_the_earlier_run_whole(write_study, tmp_pa
     result = _analyze(study, out, "--only", "access", "--seed", "5")
     assert result.exit_code == 2, result.output  # a user's problem, not "a bug in geo_stunting"
     assert "is full" in result.output
-    assert "is as it was before this run" in result.output
+    assert "is as it was before it" in result.output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import json
@@ -49,6 +50,8 @@ __all__ = [
     "OutputFolder",
     "OutputFolderError",
     "check_output_folder",
+    "exchange",
+    "explain_write_error",
     "input_paths",
     "output_folder",
 ]
@@ -216,21 +219,53 @@ class OutputFolder:
     _lock_fd: int | None = field(default=None, repr=False)
 
     def commit(self) -> None:
-        """Replace `out` by the complete staging folder (signals held back meanwhile)."""
+        """Replace `out` by the complete staging folder (signals held back meanwhile).
+
+        Where the kernel and file system allow (Linux ``renameat2`` with
+        ``RENAME_EXCHANGE``), the two folders trade places in one atomic step;
+        elsewhere the old folder is renamed away first and put back if the
+        second rename fails (a kill between the two is repaired by the next run).
+        """
         old = self.staging.with_suffix(".old")
         with _signals_held():
-            had_old = self.out.exists()
-            if had_old:
-                self.out.rename(old)
-            try:
-                self.staging.rename(self.out)
-            except BaseException:
+            if self.out.exists() and exchange(self.staging, self.out):
+                self.committed = True
+                self.staging.rename(old)  # it now holds the earlier run
+                had_old = True
+            else:
+                had_old = self.out.exists()
                 if had_old:
-                    old.rename(self.out)
-                raise
-            self.committed = True
+                    self.out.rename(old)
+                try:
+                    self.staging.rename(self.out)
+                except BaseException:
+                    if had_old:
+                        old.rename(self.out)
+                    raise
+                self.committed = True
         if had_old:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # pragma: no cover - glibc < 2.28
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return bool(done == 0)
 
 
 @contextlib.contextmanager
@@ -323,6 +358,11 @@ def output_folder(
         _clean_leftovers(target)
         staging.mkdir()
         yield folder
+    except Exception as exc:
+        explained = explain_write_error(exc, target)  # before the staging folder frees space
+        if explained is exc:
+            raise
+        raise explained from exc
     finally:
         if not folder.committed:
             shutil.rmtree(staging, ignore_errors=True)
@@ -347,3 +387,33 @@ def _before_glob(path: Path) -> Path:
         if any(c in part for c in "*?["):
             return Path(*parts[:pos]) if pos else Path()
     return path
+
+
+#: Free space below this when a run fails means the disk filled up.
+_FULL_BYTES = 4 * 1024 * 1024
+
+
+def explain_write_error(exc: Exception, out: Path) -> Exception:
+    """A full disk or a read-only folder met during a run is the user's to fix: say so.
+
+    Returns an `OutputFolderError` for those, `exc` itself otherwise.
+    """
+    if isinstance(exc, GeoStuntingError):
+        return exc
+    text = " ".join(str(exc).split())[:200]
+    code = getattr(exc, "errno", None)
+    parent = _existing_parent(out.parent)
+    free = shutil.disk_usage(parent).free
+    if code in (errno.ENOSPC, errno.EDQUOT) or free < _FULL_BYTES:
+        return OutputFolderError(
+            Problem(
+                f"the disk of {out} is full ({free / 2**20:,.1f} MiB free; {text}); this run "
+                f"wrote nothing and {out} is as it was before it",
+                fix="free some space or choose another disk with --out",
+            )
+        )
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return OutputFolderError(
+            Problem(f"{out} cannot be written ({text})", fix="choose a writable folder with --out")
+        )
+    return exc
