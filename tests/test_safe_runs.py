@@ -271,3 +271,43 @@ def test_a_crs_that_distorts_the_study_is_refused_naming_the_better_one(tmp_path
     assert 'use crs = "auto" or "EPSG:32748" (WGS 84 / UTM zone 48S, distortion 0.04% here)' in text
     toml.write_text(toml.read_text().replace('"EPSG:32601"', '"EPSG:23889"'))  # DGN95 / UTM 48S
     assert gs.load_study(toml).crs_code == "EPSG:23889"  # a sound national CRS still loads
+
+
+# ------------------------------------------------------------------ item 8: encodings
+
+
+def _subject_lines() -> list[str]:
+    rows = good_rows()
+    rows[0] = rows[0].replace("S001", "Désa-1", 1)
+    rows[1] = rows[1].replace("S002", "Désa-2", 1)
+    return [SUBJECT_HEADER, *rows]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32", "utf-16-be-bom"])
+def test_utf16_and_utf32_files_are_read_by_their_byte_order_mark(write_study, codec):
+    text = (
+        "\n".join(line.replace(",", "\t") for line in _subject_lines()) + "\n"
+    )  # Excel's Unicode Text
+    path = write_study()
+    raw = (
+        (b"\xfe\xff" + text.encode("utf-16-be")) if codec == "utf-16-be-bom" else text.encode(codec)
+    )
+    (path.parent / "subjects.csv").write_bytes(raw)
+    study = gs.load_study(path)  # before: "Fix: set [subjects] id = 'ÿþid'"
+    assert len(study.subjects) == 10
+    assert {"Désa-1", "Désa-2"} <= set(study.subjects["subject_id"])
+    assert any("read as CSV (UTF-" in note for note in study.notes)
+
+
+def test_a_utf8_file_with_one_windows_1252_line_is_read_line_by_line(write_study):
+    lines = _subject_lines()
+    raw = b"".join(
+        (line + "\n").encode("cp1252" if pos == 2 else "utf-8") for pos, line in enumerate(lines)
+    )
+    path = write_study()
+    (path.parent / "subjects.csv").write_bytes(raw)
+    study = gs.load_study(path)
+    ids = set(study.subjects["subject_id"])
+    assert {"Désa-1", "Désa-2"} <= ids  # before: the whole file as cp1252, "DÃ©sa-1"
+    assert not any("Ã" in i for i in ids)
+    assert any("UTF-8, with line 3 in Windows-1252" in note for note in study.notes)

@@ -8,6 +8,7 @@ of validation, not of the readers.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".parquet")
 _DELIMITERS = (",", ";", "\t", "|")
-_ENCODINGS = ("utf-8-sig", "cp1252")
 
 
 @dataclass(frozen=True)
@@ -128,14 +128,69 @@ def read_table(path: str | Path, *, sheet: str | None = None, layer: str | None 
     return table
 
 
+_BOMS = (  # UTF-32 first: its little-endian BOM begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32 LE"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32 BE"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8 with BOM"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16 BE"),
+)
+
+
+def decode_text(raw: bytes) -> tuple[str, str]:
+    r"""Decode a text file's bytes; return the text and how it was read.
+
+    A byte-order mark decides (UTF-8, UTF-16 and UTF-32, as Excel's "Unicode
+    Text" writes); otherwise UTF-8 when the whole file is, Windows-1252 when
+    no line with non-ASCII bytes is UTF-8, and line by line when both occur
+    (a UTF-8 file with a line pasted from a Windows program) — the lines read
+    as Windows-1252 are named.
+
+    >>> decode_text("id;Désa\n".encode("utf-16"))
+    ('id;Désa\n', 'UTF-16 LE')
+    >>> decode_text("Désa\n".encode() + "Désa\n".encode("cp1252"))
+    ('Désa\nDésa\n', 'UTF-8, with line 2 in Windows-1252')
+    """
+    for bom, codec, name in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(codec), name
+            except UnicodeDecodeError as exc:
+                line = raw[: len(bom) + exc.start].decode(codec, "replace").count("\n") + 1
+                msg = f"the file starts as {name} but line {line} is not"
+                raise UnicodeDecodeError(codec, raw, exc.start, exc.end, msg) from None
+    try:
+        return raw.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    lines = raw.splitlines(keepends=True)
+    texts, legacy, utf8 = [], [], 0
+    for number, line in enumerate(lines, start=1):
+        try:
+            texts.append(line.decode("utf-8"))
+            utf8 += not line.isascii()
+        except UnicodeDecodeError:
+            texts.append(line.decode("cp1252", errors="replace"))
+            legacy.append(number)
+    if not utf8:
+        return "".join(texts), "Windows-1252"
+    shown = ", ".join(map(str, legacy[:10])) + (" …" if len(legacy) > 10 else "")
+    plural = "s" if len(legacy) > 1 else ""
+    return "".join(texts), f"UTF-8, with line{plural} {shown} in Windows-1252"
+
+
 def _decode(path: Path) -> tuple[str, str]:
     raw = path.read_bytes()
-    for encoding in _ENCODINGS:
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1"), "latin-1"
+    try:
+        return decode_text(raw)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            Problem(
+                f"cannot read the text ({exc.reason})",
+                file=path.name,
+                fix="save it again as UTF-8 (in Excel: CSV UTF-8)",
+            )
+        ) from None
 
 
 def sniff_delimiter(header: str) -> str:
