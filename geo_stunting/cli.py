@@ -100,13 +100,19 @@ MaskSeedOption = Annotated[
 ]
 
 
-def _setup_logging(*, quiet: bool) -> None:
+def _setup_logging(*, quiet: bool, debug: bool = False) -> None:
     root = logging.getLogger("geo_stunting")
     root.handlers.clear()
     handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
     root.addHandler(handler)
     root.setLevel(logging.WARNING if quiet else logging.INFO)
     root.propagate = False
+    # Python's own warnings (numpy, pandas, GDAL …) are for developers: --debug shows them
+    logging.captureWarnings(True)
+    py_warnings = logging.getLogger("py.warnings")
+    py_warnings.handlers = [handler]
+    py_warnings.setLevel(logging.WARNING if debug else logging.CRITICAL)
+    py_warnings.propagate = False
 
 
 def _fail(exc: BaseException, *, debug: bool) -> typer.Exit:
@@ -332,7 +338,7 @@ def _run(
         output_folder,
     )
 
-    _setup_logging(quiet=quiet)
+    _setup_logging(quiet=quiet, debug=debug)
     started = time.perf_counter()
     try:
         config = read_study_file(study_file)

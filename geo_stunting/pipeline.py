@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from geo_stunting._safety import failure_reason, peak_memory, resource_problems
-from geo_stunting.errors import AnalysisError
+from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.study._config import STEP_NAMES
 from geo_stunting.study._study import Study
 
@@ -192,6 +192,14 @@ def analyze(
     >>> results.sections["study"]["n_cases"]
     67
     """
+    if not isinstance(study, Study):
+        raise AnalysisError(
+            Problem(
+                f"analyze() takes a Study, got {type(study).__name__}",
+                fix="load one with gs.load_study('study.toml'), or build it from GeoDataFrames "
+                "with gs.study_from_frames(subjects_gdf, facilities_gdf, villages_gdf)",
+            )
+        )
     settings = study.settings.with_overrides(
         seed=seed, permutations=permutations, steps=None if steps is None else tuple(steps)
     )

@@ -311,3 +311,57 @@ def test_a_utf8_file_with_one_windows_1252_line_is_read_line_by_line(write_study
     assert {"Désa-1", "Désa-2"} <= ids  # before: the whole file as cp1252, "DÃ©sa-1"
     assert not any("Ã" in i for i in ids)
     assert any("UTF-8, with line 3 in Windows-1252" in note for note in study.notes)
+
+
+# ------------------------------------------------------------------ item 10: smaller things
+
+
+def test_a_point_on_the_border_is_inside_within_a_stated_tolerance(write_study):
+    # lon 104.60 is the west edge of Desa A; after projection the point may land microns outside
+    rows = good_rows()
+    rows[0] = "S001,case,Desa A,-3.210000,104.600000,1000"
+    path = write_study(subjects="\n".join([SUBJECT_HEADER, *rows]) + "\n")
+    study = gs.load_study(path)
+    assert "S001" in set(study.subjects["subject_id"])
+    from geo_stunting.study._validate import BORDER_TOLERANCE_M  # noqa: PLC0415
+
+    assert BORDER_TOLERANCE_M == 1.0
+
+
+def test_subjects_kept_outside_the_area_do_not_fail_the_pattern_step(write_study):
+    rows = [*good_rows(), "S099,control,Desa A,-3.260000,104.620000,1"]  # 1 km south of the area
+    path = write_study(
+        subjects="\n".join([SUBJECT_HEADER, *rows]) + "\n", area_section='outside = "keep"'
+    )
+    results = gs.analyze(gs.load_study(path), steps=["pattern"], permutations=9)
+    assert results.sections["steps"]["pattern"] == {"status": "done"}  # before: skipped/failed
+    assert results.sections["pattern"]["window"]["kind"] == "polygon"  # the area and the hull
+
+
+def test_analyze_given_a_geodataframe_says_what_to_pass(demo_study_small):
+    with pytest.raises(
+        gs.AnalysisError, match=r"analyze\(\) takes a Study, got GeoDataFrame.*study_from_frames"
+    ):
+        gs.analyze(demo_study_small.subjects)  # before: a raw AttributeError
+
+
+def test_one_case_value_given_as_text_is_one_value(demo_study_small):
+    subjects = demo_study_small.subjects.to_crs("EPSG:4326")
+    study = gs.study_from_frames(subjects, status="status", case="case", control="control")
+    assert (study.n_cases, study.n_controls) == (67, 134)  # before: "c", "a", "s", "e"
+
+
+def test_python_warnings_do_not_reach_the_user(write_study, tmp_path, monkeypatch):
+    import warnings  # noqa: PLC0415
+
+    def noisy(study):
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=1)
+        return pipeline.StepOutput(section={"ok": True})
+
+    monkeypatch.setattr(pipeline, "_REGISTRY", dict(pipeline._REGISTRY))
+    pipeline.register_step("pattern", title="noisy")(noisy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        result = _analyze(write_study(), tmp_path / "out", "--only", "pattern")
+    assert result.exit_code == 0, result.output
+    assert "Mean of empty slice" not in result.output

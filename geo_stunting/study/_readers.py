@@ -156,16 +156,17 @@ def decode_text(raw: bytes) -> tuple[str, str]:
             try:
                 return raw[len(bom) :].decode(codec), name
             except UnicodeDecodeError as exc:
-                line = raw[: len(bom) + exc.start].decode(codec, "replace").count("\n") + 1
-                msg = f"the file starts as {name} but line {line} is not"
+                at = raw[: len(bom) + exc.start].decode(codec, "replace").count("\n") + 1
+                msg = f"the file starts as {name} but line {at} is not"
                 raise UnicodeDecodeError(codec, raw, exc.start, exc.end, msg) from None
     try:
         return raw.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError:
         pass
-    lines = raw.splitlines(keepends=True)
-    texts, legacy, utf8 = [], [], 0
-    for number, line in enumerate(lines, start=1):
+    texts: list[str] = []
+    legacy: list[int] = []
+    utf8 = 0
+    for number, line in enumerate(raw.splitlines(keepends=True), start=1):
         try:
             texts.append(line.decode("utf-8"))
             utf8 += not line.isascii()

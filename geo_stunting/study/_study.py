@@ -34,6 +34,7 @@ from geo_stunting.study._config import (
 from geo_stunting.study._projection import ChosenCRS, choose_analysis_crs, parse_crs
 from geo_stunting.study._readers import RawTable, read_table
 from geo_stunting.study._validate import (
+    BORDER_TOLERANCE_M,
     REJECT_COLUMNS,
     Candidates,
     RowChecks,
@@ -209,8 +210,8 @@ def study_from_frames(
     name: str = "Study",
     id: str = "subject_id",  # noqa: A002 - the study-file key is called id
     status: str = "status",
-    case: Sequence[str] = DEFAULT_CASE_VALUES,
-    control: Sequence[str] = DEFAULT_CONTROL_VALUES,
+    case: Sequence[str] | str = DEFAULT_CASE_VALUES,
+    control: Sequence[str] | str = DEFAULT_CONTROL_VALUES,
     stratum: str | None = None,
     facility_id: str = "facility_id",
     facility_name: str | None = "name",
@@ -279,8 +280,8 @@ def study_from_frames(
             path=placeholder,
             id=id,
             status=status,
-            case=tuple(str(v).strip().lower() for v in case),
-            control=tuple(str(v).strip().lower() for v in control),
+            case=tuple(str(v).strip().lower() for v in _values(case)),
+            control=tuple(str(v).strip().lower() for v in _values(control)),
             stratum=stratum,
         ),
         facilities=None
@@ -725,7 +726,7 @@ def _place_points(
 
     d_given, d_swapped = distance(given), distance(swapped)
     if union is not None:
-        limit = 0.0 if role == "subjects" else FACILITY_REACH_M
+        limit = BORDER_TOLERANCE_M if role == "subjects" else FACILITY_REACH_M
     else:
         spread = d_given[np.isfinite(d_given) & checks.ok()]
         typical = float(np.quantile(spread, 0.9)) if len(spread) else 0.0
@@ -800,7 +801,7 @@ def _far_reason(
         nearest = int(np.argmin(shapely.distance(np.asarray(area.geometry.array), point)))
         where = "outside the study area" if role == "subjects" else "far from the study area"
         return (
-            f"{where}: {dist:,.0f} m from the nearest area ({area['name'].iloc[nearest]}){hint}; "
+            f"{where}: {_metres(dist)} from the nearest area ({area['name'].iloc[nearest]}){hint}; "
             'correct the point, or keep such points with outside = "keep" in [area]'
             if role == "subjects"
             else f"{where}: {dist:,.0f} m from the nearest area{hint}; check the coordinates"
@@ -808,6 +809,16 @@ def _far_reason(
     return (
         f"{dist / 1000:,.1f} km from the centre of the other subjects{hint}; check the coordinates"
     )
+
+
+def _values(given: Sequence[str] | str) -> tuple[str, ...]:
+    """``case="case"`` means the one value "case", not the letters c, a, s, e."""
+    return (given,) if isinstance(given, str) else tuple(given)
+
+
+def _metres(distance: float) -> str:
+    """``"1,234 m"``, or ``"0.0015 m"`` below a metre (never a misleading "0 m")."""
+    return f"{distance:,.0f} m" if distance >= 1 else f"{distance:.2g} m"
 
 
 def _subjects_frame(
