@@ -365,3 +365,22 @@ def test_python_warnings_do_not_reach_the_user(write_study, tmp_path, monkeypatc
         result = _analyze(write_study(), tmp_path / "out", "--only", "pattern")
     assert result.exit_code == 0, result.output
     assert "Mean of empty slice" not in result.output
+
+
+# ------------------------------------------------------------------ item 9: report size
+
+
+def test_the_report_of_a_huge_study_stays_small(demo_study_small):
+    from dataclasses import replace as dc_replace  # noqa: PLC0415
+
+    from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
+
+    results = gs.analyze(demo_study_small, steps=["access", "autocorrelation"], permutations=9)
+    big = pd.concat([results.layers["subjects_access"]] * 500, ignore_index=True)  # 100,500 rows
+    big_auto = pd.concat([results.layers["subjects_autocorrelation"]] * 500, ignore_index=True)
+    layers = {**results.layers, "subjects_access": big, "subjects_autocorrelation": big_auto}
+    huge = dc_replace(results, layers=layers)
+    page = make_report(huge)  # before: one SVG circle per child (148 MB at 2 million)
+    assert len(page.encode()) < 5 * 2**20
+    assert page.count("<circle") <= 3 * 2000 + 200
+    assert "dots: 2,000 of 33,500" in page  # the box still uses every value
