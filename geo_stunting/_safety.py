@@ -12,6 +12,7 @@ steps.<name>.peak_rss_mib`` records it for every step.
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import sys
@@ -35,6 +36,14 @@ __all__ = [
     "peak_memory",
     "resource_problems",
 ]
+
+log = logging.getLogger(__name__)
+
+#: Seconds of the pattern step per subject and permutation, measured on the demo (201
+#: subjects) on a 2-core machine shared with others: 0.011 s per permutation.
+PATTERN_SECONDS_PER_SUBJECT_PERMUTATION = 5.3e-5
+#: A run the estimate puts above this many hours is refused.
+MAX_HOURS = 24
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MIB = 1024 * 1024
@@ -145,6 +154,23 @@ def resource_problems(
     if "pattern" in steps:
         needs.append(("pattern", perms * 100 * 8.0 * 6 + n * n * 8.0, "permutations"))
     problems = []
+    if "pattern" in steps:
+        hours = PATTERN_SECONDS_PER_SUBJECT_PERMUTATION * n * perms / 3600
+        if hours > MAX_HOURS:
+            problems.append(
+                Problem(
+                    f"the pattern step would take about {hours:,.0f} hours for {n:,} subjects and "
+                    f"{perms:,} permutations (limit {MAX_HOURS} hours)",
+                    fix="lower permutations (999 or 9999 is usual), or leave pattern out (--only)",
+                )
+            )
+        elif hours > 1 / 6:
+            log.warning(
+                "the pattern step may take about %.1f hours (%s subjects, %s permutations)",
+                hours,
+                f"{n:,}",
+                f"{perms:,}",
+            )
     for step, need, driver in needs:
         if need > budget:
             problems.append(

@@ -384,3 +384,20 @@ def test_the_report_of_a_huge_study_stays_small(demo_study_small):
     assert len(page.encode()) < 5 * 2**20
     assert page.count("<circle") <= 3 * 2000 + 200
     assert "dots: 2,000 of 33,500" in page  # the box still uses every value
+
+
+def test_a_pattern_step_that_would_run_for_days_is_refused_with_the_estimate(demo_study_small):
+    from geo_stunting._safety import resource_problems  # noqa: PLC0415
+
+    study = demo_study_small.with_settings(
+        demo_study_small.settings.with_overrides(permutations=999_999)
+    )
+    big = study.with_settings(study.settings)  # 201 subjects: about 3 hours, allowed
+    assert resource_problems(big, ("pattern",), available=2**40) == []
+    many = pd.concat([study.subjects] * 20, ignore_index=True)
+    from dataclasses import replace as dc_replace  # noqa: PLC0415
+
+    problems = resource_problems(dc_replace(study, subjects=many), ("pattern",), available=2**40)
+    assert re.search(
+        r"the pattern step would take about [\d,]+ hours for 4,020 subjects", str(problems[0])
+    )
