@@ -351,20 +351,41 @@ def test_one_case_value_given_as_text_is_one_value(demo_study_small):
     assert (study.n_cases, study.n_controls) == (67, 134)  # before: "c", "a", "s", "e"
 
 
-def test_python_warnings_do_not_reach_the_user(write_study, tmp_path, monkeypatch):
-    import warnings  # noqa: PLC0415
+_NOISY_RUN = """
+import sys, warnings
+from geo_stunting import cli, pipeline
 
-    def noisy(study):
-        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=1)
-        return pipeline.StepOutput(section={"ok": True})
+def noisy(study):
+    warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=1)
+    return pipeline.StepOutput(section={"ok": True})
 
-    monkeypatch.setattr(pipeline, "_REGISTRY", dict(pipeline._REGISTRY))
-    pipeline.register_step("pattern", title="noisy")(noisy)
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        result = _analyze(write_study(), tmp_path / "out", "--only", "pattern")
-    assert result.exit_code == 0, result.output
-    assert "Mean of empty slice" not in result.output
+pipeline.available_steps()
+pipeline.register_step("pattern", title="noisy")(noisy)
+sys.argv = ["geo-stunting", "analyze", sys.argv[1], "--out", sys.argv[2], "-q",
+            "--only", "pattern", *sys.argv[3:]]
+cli.main()
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_python_warnings_reach_the_user_only_with_debug(write_study, tmp_path, debug):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    args = [
+        sys.executable,
+        "-W",
+        "default",
+        "-c",
+        _NOISY_RUN,
+        str(write_study()),
+        str(tmp_path / "o"),
+    ]
+    done = subprocess.run(
+        [*args, *(["--debug"] if debug else [])], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert ("Mean of empty slice" in done.stderr) is debug
 
 
 # ------------------------------------------------------------------ item 9: report size
