@@ -73,8 +73,9 @@ KNOWN_OUTPUTS = (
 _KNOWN_PREFIXES = ("risk_factors_",)
 #: Free space wanted beyond the estimate of the outputs' size.
 MIN_FREE_BYTES = 50 * 1024 * 1024
-#: Bytes of output per subject (layers.gpkg, maps, report), measured on the demo ×10 for margin.
-BYTES_PER_SUBJECT = 40_000
+#: Bytes of output per subject beyond the fixed part: about 1 KB in layers.gpkg (a point in
+#: several layers, nearest lines) and 150 B in map.html, ×3 for margin.
+BYTES_PER_SUBJECT = 4_000
 
 
 class OutputFolderError(GeoStuntingError):
