@@ -37,14 +37,18 @@ def _demo_copy(tmp_path: Path) -> Path:
 # ------------------------------------------------------------------ item 2: no valid study crashes
 
 
-def test_a_study_of_cases_only_writes_every_output(write_study, tmp_path):
-    text = "\n".join([SUBJECT_HEADER, *good_rows(n_cases=10, n_controls=0)])
-    result = _analyze(write_study(subjects=text), tmp_path / "out")
+@pytest.mark.parametrize(("cases", "controls", "missing"), [(10, 0, "controls"), (0, 10, "cases")])
+def test_a_study_of_one_group_only_writes_every_output(
+    write_study, tmp_path, cases, controls, missing
+):
+    text = "\n".join([SUBJECT_HEADER, *good_rows(n_cases=cases, n_controls=controls)])
+    result = _analyze(write_study(subjects=text), tmp_path / "out", "--public")
     assert result.exit_code == 0, result.output  # before: AttributeError in the report
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["steps"]["access"] == {"status": "done"}
     assert results["steps"]["scan"]["status"] == "skipped"
-    assert "Skipped: the study has no controls" in (tmp_path / "out" / "report.html").read_text()
+    assert f"Skipped: the study has no {missing}" in (tmp_path / "out" / "report.html").read_text()
+    assert (tmp_path / "out" / "public" / "map.html").is_file()
 
 
 def test_two_cases_at_one_location_do_not_crash_the_pattern_step(tmp_path):

@@ -450,7 +450,8 @@ def _moved_circles(
     ids = subjects["subject_id"].astype(str).to_numpy()
     geoms, kept = [], []
     for centre, geom in zip(centres, gdf.geometry.to_numpy(), strict=True):
-        nearest = int(np.nanargmin(np.hypot(*(homes - centre).T))) if len(homes) else -1
+        gaps = np.hypot(*(homes - centre).T)
+        nearest = int(np.nanargmin(gaps)) if np.isfinite(gaps).any() else -1
         # a circle centred on a home that is not published would reveal it: left out
         kept.append(nearest >= 0 and ids[nearest] in shift.index)
         if kept[-1]:
