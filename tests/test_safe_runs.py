@@ -426,3 +426,21 @@ def test_a_pattern_step_that_would_run_for_days_is_refused_with_the_estimate(dem
     assert re.search(
         r"the pattern step would take about [\d,]+ hours for 4,020 subjects", str(problems[0])
     )
+
+
+def test_separation_is_found_exactly_by_hand_worked_designs():
+    import numpy as np  # noqa: PLC0415
+
+    from geo_stunting.risk_factors._separation import separated_terms  # noqa: PLC0415
+
+    x = np.arange(10.0)
+    one = np.ones(10)
+    # complete separation by a continuous factor: every case above 4.5
+    assert separated_terms(np.column_stack([one, x]), x > 4.5, ["(Intercept)", "x"]) == ["x"]
+    # quasi-complete: a tie at the cut (x = 5 is both a case and a control)
+    xt = np.r_[x, 5.0]
+    yt = np.r_[x > 4.5, False]
+    assert separated_terms(np.column_stack([np.ones(11), xt]), yt, ["(Intercept)", "x"]) == ["x"]
+    # overlap on both sides: the MLE exists
+    yo = np.array([0, 1, 0, 0, 1, 0, 1, 1, 0, 1], dtype=bool)
+    assert separated_terms(np.column_stack([one, x]), yo, ["(Intercept)", "x"]) == []
