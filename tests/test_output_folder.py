@@ -75,6 +75,7 @@ def test_a_rerun_leaves_only_its_own_files_and_one_run_id_everywhere(write_study
     for page in ("map.html", "report.html"):
         assert f'<meta name="geo-stunting-run-id" content="{run_id}">' in (out / page).read_text()
     assert results["settings"]["seed"] == run["seed"] == 3
+    assert run["steps"]["access"]["peak_rss_mib"] > 50  # peak memory of the step, MiB
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import logging
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,6 +195,15 @@ def _decode(path: Path) -> tuple[str, str]:
         ) from None
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` with their endings, one at a time (as ``StringIO(newline="")``)."""
+    for match in _LINE.finditer(text):
+        yield match.group()
+
+
 def sniff_delimiter(header: str) -> str:
     counts = {d: _count_outside_quotes(header, d) for d in _DELIMITERS}
     best = max(_DELIMITERS, key=lambda d: counts[d])
@@ -215,9 +225,10 @@ def _read_csv(path: Path) -> RawTable:
     text = text.replace("\x00", "")
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(first)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     header: list[str] | None = None
-    records: list[list[str]] = []
+    columns: list[list[str]] = []
+    seen: list[dict[str, str]] = []  # one copy of each repeated value per column
     rows: list[int] = []
     notes: list[str] = []
     blank = 0
@@ -233,6 +244,8 @@ def _read_csv(path: Path) -> RawTable:
                 continue
             if header is None:
                 header = [cell.strip() for cell in record]
+                columns = [[] for _ in header]
+                seen = [{} for _ in header]
                 continue
             if len(record) > len(header):
                 extra = record[len(header) :]
@@ -248,8 +261,9 @@ def _read_csv(path: Path) -> RawTable:
                             ),
                         )
                     )
-            cells = record[: len(header)]
-            records.append(cells + [""] * (len(header) - len(cells)))
+            for pos, column in enumerate(columns):
+                cell = record[pos] if pos < len(record) else ""
+                column.append(seen[pos].setdefault(cell, cell))
             rows.append(line_start)
     except csv.Error as exc:
         raise InputError(
@@ -262,7 +276,10 @@ def _read_csv(path: Path) -> RawTable:
         ) from None
     if header is None:
         raise InputError(Problem("the file is empty", file=path.name, fix="check the path"))
-    frame = pd.DataFrame(records, columns=header, dtype=object)
+    frame = pd.DataFrame(
+        {pos: pd.Series(column, dtype=object) for pos, column in enumerate(columns)}, dtype=object
+    )
+    frame.columns = pd.Index(header, dtype=object)
     notes.append(f"{path.name}: read as CSV ({encoding}, delimiter {delimiter!r})")
     if blank:
         notes.append(f"{path.name}: skipped {blank} blank line(s)")
