@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from geo_stunting.study._study import Study, load_study
 
 if TYPE_CHECKING:
     from geo_stunting.outputs._export import PublicOptions
+    from geo_stunting.outputs._folder import OutputFolder
     from geo_stunting.pipeline import Results
 
 __all__ = ["app", "main"]
@@ -114,13 +116,19 @@ MaskSeedOption = Annotated[
 ]
 
 
-def _setup_logging(*, quiet: bool) -> None:
+def _setup_logging(*, quiet: bool, debug: bool = False) -> None:
     root = logging.getLogger("geo_stunting")
     root.handlers.clear()
     handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
     root.addHandler(handler)
     root.setLevel(logging.WARNING if quiet else logging.INFO)
     root.propagate = False
+    # Python's own warnings (numpy, pandas, GDAL …) are for developers: --debug shows them
+    logging.captureWarnings(True)
+    py_warnings = logging.getLogger("py.warnings")
+    py_warnings.handlers = [handler]
+    py_warnings.setLevel(logging.WARNING if debug else logging.CRITICAL)
+    py_warnings.propagate = False
 
 
 def _fail(exc: BaseException, *, debug: bool) -> typer.Exit:
@@ -198,7 +206,16 @@ def validate(
     else:
         _print_report(study, all_rejects=True)
     if rejects is not None:
-        study.rejects.to_csv(rejects, index=False)
+        from geo_stunting.outputs._safe import neutralise_frame  # noqa: PLC0415
+
+        try:
+            neutralise_frame(study.rejects).to_csv(rejects, index=False)
+        except OSError as exc:
+            problem = Problem(
+                f"cannot write {rejects}: {exc.strerror or exc}",
+                fix="give --rejects a file in an existing, writable folder",
+            )
+            raise _fail(GeoStuntingError(problem), debug=debug) from None
         out_console.print(f"rejected rows written to {rejects}", highlight=False)
 
 
@@ -331,9 +348,12 @@ def _public_options(
 
     if not public:
         return None
-    if not 0 <= min_m < max_m:
+    from geo_stunting.outputs._masking import MAX_MAX_M, MIN_MAX_M  # noqa: PLC0415
+
+    if not (0 <= min_m < max_m and MIN_MAX_M <= max_m <= MAX_MAX_M):
         raise typer.BadParameter(
-            f"need 0 ≤ --mask-min-m < --mask-max-m, got {min_m:g} and {max_m:g}",
+            f"need 0 ≤ --mask-min-m < --mask-max-m and {MIN_MAX_M:g} ≤ --mask-max-m ≤ "
+            f"{MAX_MAX_M:g} (metres), got {min_m:g} and {max_m:g}",
             param_hint="--mask-min-m/--mask-max-m",
         )
     # a fresh seed unless given: the published points must not be reproducible by others
@@ -357,46 +377,97 @@ def _run(
     scheduler: str | None = None,
     paper: str = "a4",
 ) -> None:
-    from geo_stunting.outputs._export import write_outputs  # noqa: PLC0415
-    from geo_stunting.pipeline import analyze as run_analysis  # noqa: PLC0415
-    from geo_stunting.progress import use_reporter  # noqa: PLC0415
+    from geo_stunting.outputs._folder import (  # noqa: PLC0415
+        OutputFolderError,
+        check_output_folder,
+        input_paths,
+        output_folder,
+    )
 
-    _setup_logging(quiet=quiet)
+    _setup_logging(quiet=quiet, debug=debug)
     started = time.perf_counter()
     try:
         config = read_study_file(study_file)
         dask = _engine(engine, config.analysis.engine) == "dask"
-        study = None if dask else load_study(study_file)
-        if study is not None and not quiet:
-            _print_report(study, all_rejects=False)
-        with _progress_bars(quiet=quiet) as bar, use_reporter(_reporter(bar)):
-            task = bar.add_task("analysing", total=None)
-            if study is None:
-                results = _run_dask(config, out, scheduler or config.analysis.scheduler)
-            else:
-
-                def progress(name: str, title: str) -> None:
-                    bar.update(task, description=f"{name}: {title}")
-
-                results = run_analysis(
-                    study,
-                    seed=seed,
-                    permutations=permutations,
-                    steps=only or None,
-                    progress=progress,
-                )
-            bar.update(task, description="writing outputs")
-            written = write_outputs(
-                results,
-                out,
-                run_extra={"command": ["geo-stunting", *sys.argv[1:]]},
-                online=online,
-                public=public,
-                paper=paper,
+        inputs = input_paths(config)
+        with output_folder(out, inputs=inputs) as folder:  # checked before any analysis
+            study = None if dask else load_study(study_file)
+            if study is not None:
+                problems = check_output_folder(out, inputs=inputs, n_subjects=len(study.subjects))
+                if problems:
+                    raise OutputFolderError(problems)
+                if not quiet:
+                    _print_report(study, all_rejects=False)
+            results, written = _analyse_and_write(
+                config,
+                study,
+                folder,
+                seed,
+                permutations,
+                only,
+                quiet,
+                online,
+                public,
+                scheduler,
+                paper,
             )
+            folder.commit()
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
     _print_summary(results.sections, out, written, started)
+    if results.failed_steps:
+        err_console.print(
+            f"{len(results.failed_steps)} step(s) failed: {', '.join(results.failed_steps)}; "
+            "their reasons are in results.json and report.html, the other outputs are complete",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INTERNAL)
+
+
+def _analyse_and_write(
+    config: StudyConfig,
+    study: Study | None,
+    folder: OutputFolder,
+    seed: int | None,
+    permutations: int | None,
+    only: list[str] | None,
+    quiet: bool,
+    online: bool,
+    public: PublicOptions | None,
+    scheduler: str | None,
+    paper: str,
+) -> tuple[Results, dict[str, Path]]:
+    from geo_stunting.outputs._export import write_outputs  # noqa: PLC0415
+    from geo_stunting.pipeline import analyze as run_analysis  # noqa: PLC0415
+    from geo_stunting.progress import use_reporter  # noqa: PLC0415
+
+    with _progress_bars(quiet=quiet) as bar, use_reporter(_reporter(bar)):
+        task = bar.add_task("analysing", total=None)
+        if study is None:
+            results = _run_dask(config, folder.staging, scheduler or config.analysis.scheduler)
+        else:
+
+            def progress(name: str, title: str) -> None:
+                bar.update(task, description=f"{name}: {title}")
+
+            results = run_analysis(
+                study,
+                seed=seed,
+                permutations=permutations,
+                steps=only or None,
+                progress=progress,
+            )
+        bar.update(task, description="writing outputs")
+        written = write_outputs(
+            results,
+            folder.out,
+            run_extra={"command": ["geo-stunting", *sys.argv[1:]]},
+            online=online,
+            public=public,
+            paper=paper,
+            folder=folder,
+        )
+    return results, written
 
 
 def _engine(given: str | None, configured: str) -> str:
@@ -547,13 +618,37 @@ def schema(
         out.write_text(text, encoding="utf-8")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as SIGINT: the run stops and the output folder stays as it was."""
+
+
+_SIGNALS_RECEIVED: list[str] = []
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    # typer turns KeyboardInterrupt into a silent exit 130: remember which signal it was
+    _SIGNALS_RECEIVED.append(signal.Signals(signum).name)
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point of the ``geo-stunting`` console script."""
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     try:
         app()
-    except KeyboardInterrupt:  # pragma: no cover
-        err_console.print("interrupted")
-        sys.exit(130)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt) or bool(_SIGNALS_RECEIVED)
+        if not interrupted:
+            raise
+        name = _SIGNALS_RECEIVED[0] if _SIGNALS_RECEIVED else "SIGINT"
+        err_console.print(
+            f"interrupted ({name}): this run wrote nothing; the output folder is as it was "
+            "before it",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(143 if name == "SIGTERM" else 130)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "Problem",
     "ProjectionError",
+    "StepSkippedError",
     "StudyFileError",
 ]
 
@@ -105,3 +106,11 @@ class ProjectionError(GeoStuntingError):
 
 class AnalysisError(GeoStuntingError):
     """An analysis step cannot run on this study as it stands."""
+
+
+class StepSkippedError(GeoStuntingError):
+    """A step has nothing to work on in this study: recorded as "skipped" with the reason.
+
+    Raised by a step whose needs go beyond those `geo_stunting.pipeline.register_step`
+    can declare (for example counting cases per area in a study without cases).
+    """

@@ -30,7 +30,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_stunting.errors import GeoStuntingError
+from geo_stunting._safety import failure_reason, peak_memory, resource_problems
+from geo_stunting.errors import AnalysisError, Problem, StepSkippedError
 from geo_stunting.study._config import STEP_NAMES
 from geo_stunting.study._study import Study
 
@@ -146,6 +147,12 @@ class Results:
     timings: dict[str, float]
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def failed_steps(self) -> tuple[str, ...]:
+        """The steps that raised an error (``status = "failed"``); the CLI then exits 1."""
+        steps = self.sections.get("steps", {})
+        return tuple(name for name, state in steps.items() if state.get("status") == "failed")
+
     def to_json(self) -> str:
         """``results.json`` text: stable key order, rounded floats, no timestamps."""
         return json.dumps(jsonable(self.sections), indent=2, ensure_ascii=False) + "\n"
@@ -185,12 +192,23 @@ def analyze(
     >>> results.sections["study"]["n_cases"]
     67
     """
+    if not isinstance(study, Study):
+        raise AnalysisError(
+            Problem(
+                f"analyze() takes a Study, got {type(study).__name__}",
+                fix="load one with gs.load_study('study.toml'), or build it from GeoDataFrames "
+                "with gs.study_from_frames(subjects_gdf, facilities_gdf, villages_gdf)",
+            )
+        )
     settings = study.settings.with_overrides(
         seed=seed, permutations=permutations, steps=None if steps is None else tuple(steps)
     )
     study = study.with_settings(settings)
     available = available_steps()
     wanted = settings.steps if settings.steps is not None else STEP_NAMES
+    too_big = resource_problems(study, tuple(wanted))
+    if too_big:
+        raise AnalysisError(too_big)
     sections: dict[str, Any] = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "study": study_summary(study),
@@ -219,18 +237,25 @@ def analyze(
             progress(name, step.title)
         started = time.perf_counter()
         try:
-            output = step.func(study)
-        except GeoStuntingError as exc:
-            sections["steps"][name] = {"status": "skipped", "reason": str(exc)}
-            log.warning("step %s skipped: %s", name, exc)
+            with peak_memory() as memory:
+                output = step.func(study)
+        except StepSkippedError as exc:
+            reason = "; ".join(p.message for p in exc.problems)
+            sections["steps"][name] = {"status": "skipped", "reason": reason}
+            log.warning("step %s skipped: %s", name, reason)
+            continue
+        except Exception as exc:  # noqa: BLE001 - a failing step never takes the run down
+            reason = failure_reason(exc)
+            sections["steps"][name] = {"status": "failed", "reason": reason}
+            log.error("step %s failed: %s", name, reason)
             continue
         finally:
             timings[name] = time.perf_counter() - started
+            provenance.setdefault(name, {})["peak_rss_mib"] = memory.peak_mib
         sections[name] = dict(output.section)
         sections["steps"][name] = {"status": "done"}
         layers.update(output.layers)
-        if output.provenance:
-            provenance[name] = dict(output.provenance)
+        provenance[name].update(output.provenance)
         for note in output.notes:
             log.info("%s: %s", name, note)
     return Results(

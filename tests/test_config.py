@@ -62,10 +62,15 @@ def test_every_unknown_key_is_reported_at_once(write_study):
     [
         (
             'buffer_m = "2 km"',
-            r"buffer_m must be a positive number of metres.*write buffer_m = 2000",
+            r"buffer_m must be a number of metres from 1 to 100000.*write buffer_m = 2000",
         ),
-        ("buffer_m = -5", r"buffer_m must be a positive number"),
-        ("permutations = 0", r"permutations must be a whole number >= 1"),
+        ("buffer_m = -5", r"buffer_m must be a number of metres from 1"),
+        ("buffer_m = 1e300", r"buffer_m must be a number of metres from 1 to 100000, got 1e\+300"),
+        ("permutations = 0", r"permutations must be a whole number from 1 to 999,999"),
+        (
+            "permutations = 1000000000",
+            r"permutations must be a whole number from 1 to 999,999.*write permutations = 999",
+        ),
         ("seed = 1.5", r"seed must be a whole number >= 0"),
         ('weights = "queen"', r"weights = 'queen' is not understood.*knn:5"),
         ('steps = ["acess"]', r"unknown step 'acess'.*did you mean 'access'"),
@@ -124,7 +129,11 @@ def test_scan_and_relative_risk_options(write_study):
 @pytest.mark.parametrize(
     ("extra", "match"),
     [
-        ("[scan]\nmax_share = 0.8", r"\[scan\] max_share must be at most 0.5"),
+        ("[scan]\nmax_share = 0.8", r"\[scan\] max_share must be a number from 1e-06 to 0.5"),
+        (
+            "[scan]\nmax_share = 0",
+            r"max_share must be a number from 1e-06 to 0.5, got 0. Fix: write max_share = 0.5",
+        ),
         (
             '[scan]\ndirection = "up"',
             r"\[scan\] direction must be one of \['high', 'low', 'both'\]",
@@ -133,7 +142,8 @@ def test_scan_and_relative_risk_options(write_study):
             "[scan]\nmax_radius = 10",
             r"unknown key 'max_radius' in \[scan\].*did you mean 'max_radius_m'",
         ),
-        ("[relative_risk]\nbandwidth_m = 0", r"bandwidth_m must be a positive number"),
+        ("[relative_risk]\nbandwidth_m = 0", r"bandwidth_m must be a number from 1"),
+        ("[relative_risk]\ncell_m = 0.01", r"cell_m must be a number from 1 to 100000, got 0.01"),
     ],
 )
 def test_bad_step_options(write_study, extra, match):

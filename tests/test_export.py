@@ -72,7 +72,8 @@ def test_failed_first_run_leaves_no_files(demo_results, tmp_path, monkeypatch):
     monkeypatch.setattr(export, "write_gpkg", lambda *a, **k: (_ for _ in ()).throw(OSError("x")))
     with pytest.raises(OSError, match="x"):
         gs.write_outputs(demo_results, tmp_path / "new")
-    assert list((tmp_path / "new").iterdir()) == []
+    assert not (tmp_path / "new").exists()
+    assert list(tmp_path.iterdir()) == []  # no staging folder or lock file left beside it
 
 
 def test_map_escapes_markup_in_the_title(write_study, tmp_path):

@@ -74,13 +74,17 @@ def test_same_seed_same_points_other_seed_other_points(points, villages):
     assert not a.geometry.geom_equals(c.geometry).all()
 
 
-def test_a_village_smaller_than_the_ring_keeps_its_point_inside(villages):
+def test_a_village_smaller_than_the_ring_hides_its_point_instead_of_moving_it_too_little(
+    villages,
+):
+    # the 60 m square around (6030, 30) holds no point 100-500 m away: before, the point
+    # was published 20-42 m from the home; now it is not published at all, and counted
     inside_tiny = gpd.GeoDataFrame(geometry=[shapely.Point(6030, 30)], crs=CRS)
     masked, report = donut_mask(inside_tiny, min_m=100, max_m=500, seed=1, areas=villages)
-    assert report.n_fallback == 1
-    assert masked.within(villages.geometry.iloc[1]).all()
-    # as far as the 60 m square allows from (6030, 30): a corner is 42.4 m away
-    assert 20 < masked.distance(inside_tiny).iloc[0] <= np.hypot(30, 30)
+    assert report.n_suppressed == 1
+    assert report.n_fallback == 0
+    assert masked.geometry.isna().all()
+    assert "1 not shown" in report.describe()
 
 
 def test_points_outside_every_village_move_freely(villages):

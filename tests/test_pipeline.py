@@ -80,19 +80,6 @@ def test_step_needing_both_groups_says_why_it_is_skipped(write_study, monkeypatc
     assert results.sections["steps"]["access"]["reason"].startswith("the study has no facilities")
 
 
-def test_a_step_that_cannot_run_is_skipped_with_its_error(demo_study, monkeypatch):
-    def failing(study):
-        raise gs.AnalysisError(gs.Problem("too few points", fix="add more"))
-
-    monkeypatch.setattr(pipeline, "_REGISTRY", dict(pipeline._REGISTRY))
-    pipeline.register_step("pattern", title="fails")(failing)
-    results = gs.analyze(demo_study, steps=["pattern"])
-    assert results.sections["steps"]["pattern"] == {
-        "status": "skipped",
-        "reason": "too few points. Fix: add more",
-    }
-
-
 def test_register_step_refuses_unknown_names():
     with pytest.raises(ValueError, match="unknown step 'acces'"):
         pipeline.register_step("acces", title="x")

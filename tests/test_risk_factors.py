@@ -485,7 +485,7 @@ def test_a_bad_section_is_reported_when_the_study_is_loaded(tmp_path: Path) -> N
     path = study_with_section(tmp_path, '[risk_factors]\ncategorical = ["mother_knowlege"]\n')
     results = gs.analyze(gs.load_study(path), steps=["risk_factors"])
     state = results.sections["steps"]["risk_factors"]
-    assert state["status"] == "skipped"
+    assert state["status"] == "failed"
     assert "factor 'mother_knowlege' is not a column" in state["reason"]
     assert "did you mean 'mother_knowledge'" in state["reason"]
 

@@ -230,11 +230,11 @@ def test_projected_input_is_reprojected_and_logged(write_study, tmp_path):
     path = write_study(
         subjects="\n".join([SUBJECT_HEADER, *rows]),
         subjects_section='crs = "EPSG:32748"',
-        analysis='crs = "EPSG:23890"',  # DGN95 / Indonesia TM-3 zone 54.1: another metric CRS
+        analysis='crs = "EPSG:23833"',  # DGN95 / Indonesia TM-3 zone 48.1: another metric CRS
     )
     again = load_study(path)
-    assert again.crs_code == "EPSG:23890"
-    assert any("reprojected from EPSG:32748 to EPSG:23890" in n for n in again.notes)
+    assert again.crs_code == "EPSG:23833"
+    assert any("reprojected from EPSG:32748 to EPSG:23833" in n for n in again.notes)
     back = again.subjects.to_crs(32748)
     assert back.geometry.distance(utm.geometry).max() < 0.01
 

@@ -35,7 +35,7 @@ from geo_stunting.areas._rates import area_rates
 from geo_stunting.areas._scan import scan_poisson
 from geo_stunting.areas._spec import AreasSpec
 from geo_stunting.areas._weights import AreaWeights, area_weights, weights_from_graph
-from geo_stunting.errors import AnalysisError, Problem
+from geo_stunting.errors import AnalysisError, Problem, StepSkippedError
 from geo_stunting.pipeline import StepOutput, register_step
 from geo_stunting.study._study import Study
 
@@ -449,13 +449,15 @@ def _summary(section: dict[str, Any]) -> list[str]:
     return lines
 
 
-@register_step("areas", title="Area rates: EB, Moran, LISA, Gi*, Poisson scan")
+@register_step("areas", title="Area rates: EB, Moran, LISA, Gi*, Poisson scan", needs={"area"})
 def areas_step(study: Study) -> StepOutput:
     """The ``areas`` step (see the module docstring)."""
     spec = study.areas_spec if study.areas_spec is not None else AreasSpec(code="name")
     data = study.areas
+    if data is None and study.n_cases == 0:
+        raise StepSkippedError(Problem("the study has no cases to count per area"))
     if data is None:
-        if study.area is None or study.n_cases == 0:
+        if study.area is None:
             raise AnalysisError(
                 Problem(
                     "no area data: give [area] polygons with an [areas] table, or a point "

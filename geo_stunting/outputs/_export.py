@@ -13,19 +13,22 @@ existing output folder from its layers.gpkg and results.json.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import logging
+import os
 import platform
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from geo_stunting.errors import InputError, Problem
+from geo_stunting.errors import GeoStuntingError, InputError, Problem
+from geo_stunting.outputs._folder import OutputFolder, input_paths, output_folder
+from geo_stunting.outputs._safe import neutralise_frame
 from geo_stunting.pipeline import jsonable
 
 if TYPE_CHECKING:
@@ -35,13 +38,17 @@ if TYPE_CHECKING:
 
     from geo_stunting.outputs._masking import MaskingReport
     from geo_stunting.pipeline import Results
+    from geo_stunting.study._study import Study
 
 __all__ = [
     "OUTPUT_FILES",
     "PUBLIC_FILES",
     "PublicOptions",
+    "file_list",
     "read_outputs",
     "run_info",
+    "stamp_html",
+    "study_inputs",
     "write_map",
     "write_outputs",
 ]
@@ -156,6 +163,7 @@ def write_outputs(
     online: bool = False,
     public: PublicOptions | None = None,
     paper: str = "a4",
+    folder: OutputFolder | None = None,
 ) -> dict[str, Path]:
     """Write every output file of a run into `out_dir`, atomically.
 
@@ -179,12 +187,47 @@ def write_outputs(
     paper
         Page size of the print maps (``map.pdf``, ``map*.png``): ``"a4"`` or
         ``"a3"``, landscape.
+    folder
+        An `OutputFolder` the caller holds (locked, with files already in its
+        staging folder); the caller commits it. Default: one is made here.
 
     Returns
     -------
     dict
         File name → path of every file written (``public/…`` included).
     """
+    if folder is not None:
+        return _write_all(results, folder, map_html, run_extra, online, public, paper)
+    with output_folder(
+        out_dir, inputs=study_inputs(results.study), n_subjects=len(results.study.subjects)
+    ) as built:
+        written = _write_all(results, built, map_html, run_extra, online, public, paper)
+        built.commit()
+    log.info("wrote %s", ", ".join(str(p) for p in written.values()))
+    return written
+
+
+def study_inputs(study: Study) -> list[Path]:
+    """The input files of a study loaded from a study file (none for in-memory frames)."""
+    from geo_stunting.study._config import read_study_file  # noqa: PLC0415
+
+    if study.source is None or not Path(study.source).is_file():
+        return []
+    try:
+        return input_paths(read_study_file(study.source))
+    except GeoStuntingError:  # the study file changed since: protect at least the file itself
+        return [Path(study.source)]
+
+
+def _write_all(
+    results: Results,
+    folder: OutputFolder,
+    map_html: str | None,
+    run_extra: dict[str, Any] | None,
+    online: bool,
+    public: PublicOptions | None,
+    paper: str,
+) -> dict[str, Path]:
     from geo_stunting.outputs._print import write_print_maps  # noqa: PLC0415
     from geo_stunting.outputs._workbook import write_workbook  # noqa: PLC0415
     from geo_stunting.outputs.map._render import make_map  # noqa: PLC0415 - folium is slow to import
@@ -192,42 +235,71 @@ def write_outputs(
     from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
     from geo_stunting.risk_factors._analysis import risk_factor_tables_csv  # noqa: PLC0415
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".geo_stunting-", dir=out))
-    try:
-        (staging / "results.json").write_text(results.to_json(), encoding="utf-8")
-        write_gpkg(results.layers, staging / "layers.gpkg", sections=results.sections)
-        html = map_html if map_html is not None else page(make_map(results, online=online))
-        (staging / "map.html").write_text(html, encoding="utf-8")
-        results.study.rejects.to_csv(staging / "rejects.csv", index=False)
-        names = list(OUTPUT_FILES)
-        write_workbook(results.sections, staging / "tables.xlsx", rejects=results.study.rejects)
-        maps = write_print_maps(results.layers, results.sections, staging, paper=paper)
-        report_page = make_report(
-            results, map_href="map.html", print_maps=tuple(m for m in maps if m.endswith(".png"))
+    staging = folder.staging
+    results_text = results.to_json()
+    run_id = hashlib.sha256(results_text.encode("utf-8")).hexdigest()[:16]
+    (staging / "results.json").write_text(_with_run_id(results_text, run_id), encoding="utf-8")
+    write_gpkg(results.layers, staging / "layers.gpkg", sections=results.sections)
+    html = map_html if map_html is not None else page(make_map(results, online=online))
+    (staging / "map.html").write_text(stamp_html(html, run_id), encoding="utf-8")
+    neutralise_frame(results.study.rejects).to_csv(staging / "rejects.csv", index=False)
+    write_workbook(results.sections, staging / "tables.xlsx", rejects=results.study.rejects)
+    maps = write_print_maps(results.layers, results.sections, staging, paper=paper)
+    report_page = make_report(
+        results,
+        map_href="map.html",
+        run_id=run_id,
+        print_maps=tuple(m for m in maps if m.endswith(".png")),
+    )
+    (staging / "report.html").write_text(stamp_html(report_page, run_id), encoding="utf-8")
+    for name, text in risk_factor_tables_csv(results).items():
+        (staging / name).write_text(text, encoding="utf-8")
+    report = None
+    if public is not None:
+        report = _write_public(
+            results.layers, results.sections, staging, public, online, run_id, paper=paper
         )
-        (staging / "report.html").write_text(report_page, encoding="utf-8")
-        for name, text in risk_factor_tables_csv(results).items():
-            (staging / name).write_text(text, encoding="utf-8")
-            names.append(name)
-        report = None
-        if public is not None:
-            report = _write_public(
-                results.layers, results.sections, staging, public, online, paper=paper
-            )
-            names += PUBLIC_FILES
-        info = run_info(results, extra=run_extra)
-        info["map"] = {"online": online}
-        info["print"] = {"paper": paper, "files": maps}
-        if report is not None:
-            info["map"]["public"] = _public_record(report, online=online)
-        (staging / "run.json").write_text(_json(info), encoding="utf-8")
-        written = _move_into_place(staging, out, names)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    log.info("wrote %s", ", ".join(str(p) for p in written.values()))
-    return written
+    info = run_info(results, extra=run_extra)
+    info["run_id"] = run_id
+    info["map"] = {"online": online}
+    info["print"] = {"paper": paper, "files": maps}
+    if report is not None:
+        info["map"]["public"] = _public_record(report, online=online)
+    info["files"] = file_list(staging)
+    (staging / "run.json").write_text(_json(info), encoding="utf-8")
+    return {name: folder.out / name for name in [*info["files"], "run.json"]}
+
+
+def _with_run_id(results_text: str, run_id: str) -> str:
+    """results.json with ``run_id`` first: the hash of the results without it."""
+    sections = json.loads(results_text)
+    return json.dumps({"run_id": run_id, **sections}, indent=2, ensure_ascii=False) + "\n"
+
+
+def stamp_html(html: str, run_id: str) -> str:
+    """Put the run id in a page's head, where a reader (or a test) finds it."""
+    meta = f'<meta name="geo-stunting-run-id" content="{run_id}">'
+    head = html.find("<head>")
+    if head < 0:
+        return f"<!-- geo-stunting run id {run_id} -->\n{html}"
+    at = head + len("<head>")
+    return html[:at] + meta + html[at:]
+
+
+def file_list(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every file below `folder` but run.json: size and SHA-256, by relative path."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not (path.parent == folder and path.name == "run.json"):
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            files[path.relative_to(folder).as_posix()] = {
+                "bytes": path.stat().st_size,
+                "sha256": digest.hexdigest(),
+            }
+    return files
 
 
 def _json(value: Any) -> str:
@@ -238,22 +310,13 @@ def _public_record(report: MaskingReport, *, online: bool) -> dict[str, Any]:
     return {"files": list(PUBLIC_FILES), "online": online, **report.to_dict()}
 
 
-def _move_into_place(staging: Path, out: Path, names: list[str]) -> dict[str, Path]:
-    written = {}
-    for name in names:
-        target = out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (staging / name).replace(target)
-        written[name] = target
-    return written
-
-
 def _write_public(
     layers: Mapping[str, gpd.GeoDataFrame],
     sections: Mapping[str, Any],
     folder: Path,
     options: PublicOptions,
     online: bool,
+    run_id: str | None = None,
     *,
     paper: str = "a4",
 ) -> MaskingReport:
@@ -266,6 +329,8 @@ def _write_public(
     (folder / "public").mkdir(exist_ok=True)
     write_gpkg(masked, folder / "public" / "layers.gpkg", sections=sections, public=True)
     html = map_html(render_map(masked, sections, online=online, masking=report))
+    if run_id is not None:
+        html = stamp_html(html, run_id)
     (folder / "public" / "map.html").write_text(html, encoding="utf-8")
     from geo_stunting.outputs._print import write_print_maps  # noqa: PLC0415
 
@@ -326,15 +391,20 @@ def write_map(
 
     out = Path(out_dir)
     layers, sections = read_outputs(out)
-    staging = Path(tempfile.mkdtemp(prefix=".geo_stunting-", dir=out))
-    try:
+    run_id = sections.get("run_id")
+    with output_folder(out) as folder:
+        _link_tree(out, folder.staging)
+        staging = folder.staging
         report = None
         if public is None:
             html = map_html(render_map(layers, sections, online=online))
-            (staging / "map.html").write_text(html, encoding="utf-8")
+            if run_id is not None:
+                html = stamp_html(html, str(run_id))
+            _replace_file(staging / "map.html", html)
             names = ["map.html"]
         else:
-            report = _write_public(layers, sections, staging, public, online)
+            shutil.rmtree(staging / "public", ignore_errors=True)
+            report = _write_public(layers, sections, staging, public, online, run_id)
             names = list(PUBLIC_FILES)
         run_path = out / "run.json"
         info = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else {}
@@ -344,12 +414,33 @@ def write_map(
         else:
             record["public"] = _public_record(report, online=online)
         info["map"] = record
-        (staging / "run.json").write_text(_json(info), encoding="utf-8")
-        written = _move_into_place(staging, out, [*names, "run.json"])
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if "files" in info:
+            info["files"] = file_list(staging)
+        _replace_file(staging / "run.json", _json(info))
+        folder.commit()
+    written = {name: out / name for name in [*names, "run.json"]}
     log.info("wrote %s", ", ".join(str(p) for p in written.values()))
     return written
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Fill `target` with hard links to every file of `source` (copies across file systems)."""
+    for path in sorted(source.rglob("*")):
+        dest = target / path.relative_to(source)
+        if path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, dest)
+        except OSError:
+            shutil.copy2(path, dest)
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write `text` to a new file at `path` (never through a hard link to the old run's file)."""
+    path.unlink(missing_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def write_gpkg(

@@ -35,13 +35,25 @@ from geo_stunting.outputs.map._layers import LAYER_STYLES, Public
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["DEFAULT_MAX_M", "DEFAULT_MIN_M", "MaskingReport", "donut_mask", "public_layers"]
+__all__ = [
+    "DEFAULT_MAX_M",
+    "DEFAULT_MIN_M",
+    "MAX_MAX_M",
+    "MIN_MAX_M",
+    "MaskingReport",
+    "donut_mask",
+    "public_layers",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_M = 100.0
 DEFAULT_MAX_M = 500.0
 _FALLBACK_SAMPLES = 2000
+_FALLBACK_ROUNDS = 25
+#: A mask smaller than this (metres) does not hide a home; larger than this moves it off the map.
+MIN_MAX_M = 10.0
+MAX_MAX_M = 100_000.0
 
 
 @dataclass(frozen=True)
@@ -64,9 +76,11 @@ class MaskingReport:
     n_constrained
         Points that lie in a village polygon and were kept inside it.
     n_fallback
-        Points whose village is too small for the ring: placed at a random
-        point of the village instead (as far as possible, at least `min_m`
-        when the village allows).
+        Points whose village left little room for the ring: placed at a
+        random point of the part of the ring inside the village.
+    n_suppressed
+        Points whose village holds no point of the ring (a village smaller
+        than `min_m` around the home): not published at all, only counted.
     min_displacement_m, median_displacement_m, max_displacement_m
         The distances actually moved.
     layers
@@ -86,6 +100,8 @@ class MaskingReport:
     median_displacement_m: float
     max_displacement_m: float
     layers: dict[str, str] = field(default_factory=dict)
+    n_suppressed: int = 0
+    n_left_out: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a ``run.json`` record."""
@@ -98,6 +114,9 @@ class MaskingReport:
             "n_points": self.n_points,
             "n_constrained": self.n_constrained,
             "n_fallback": self.n_fallback,
+            "n_suppressed": self.n_suppressed,
+            "n_left_out": dict(self.n_left_out),
+            "guarantee": "every published point moved at least min_m and at most max_m",
             "min_displacement_m": round(self.min_displacement_m, 3),
             "median_displacement_m": round(self.median_displacement_m, 3),
             "max_displacement_m": round(self.max_displacement_m, 3),
@@ -107,18 +126,29 @@ class MaskingReport:
     def describe(self) -> str:
         """One sentence for the public map's title."""
         where = " within their village" if self.within == "village" else ""
+        hidden = (
+            f"; {self.n_suppressed} not shown (their village is too small to move them that far)"
+            if self.n_suppressed
+            else ""
+        )
         return (
             f"home locations moved {self.min_m:g}–{self.max_m:g} m in a random direction"
-            f"{where} (donut geomasking); no names or ids"
+            f"{where} (donut geomasking){hidden}; no names or ids"
         )
 
 
 def _check_range(min_m: float, max_m: float) -> None:
-    if not (math.isfinite(min_m) and math.isfinite(max_m)) or min_m < 0 or max_m <= min_m:
+    if (
+        not (math.isfinite(min_m) and math.isfinite(max_m))
+        or min_m < 0
+        or max_m <= min_m
+        or max_m < MIN_MAX_M
+        or max_m > MAX_MAX_M
+    ):
         raise AnalysisError(
             Problem(
-                f"the masking distances must satisfy 0 ≤ min_m < max_m; got min_m={min_m:g}, "
-                f"max_m={max_m:g}",
+                f"the masking distances must satisfy 0 ≤ min_m < max_m and {MIN_MAX_M:g} ≤ "
+                f"max_m ≤ {MAX_MAX_M:g} m; got min_m={min_m:g}, max_m={max_m:g}",
                 fix="give, for example, min_m=100 and max_m=500 (metres)",
             )
         )
@@ -195,12 +225,16 @@ def donut_mask(
         todo = todo[~inside]
     for i in todo:  # only points inside a village come here
         assert polygons is not None
-        new[i] = _fallback(polygons[village[i]], xy[i], min_m, rng)
-    moved = np.hypot(*(new - xy).T) if len(xy) else np.zeros(0)
+        new[i] = _fallback(polygons[village[i]], xy[i], min_m, max_m, rng)
+    suppressed = np.isnan(new[:, 0]) if len(xy) else np.zeros(0, dtype=bool)
+    moved = np.hypot(*(new - xy).T)[~suppressed] if len(xy) else np.zeros(0)
+    if len(moved) and not ((moved >= min_m) & (moved <= max_m)).all():  # pragma: no cover
+        msg = "masking broke its guarantee; nothing is published"
+        raise AssertionError(msg)
     masked = points.copy()
-    masked[points.geometry.name] = gpd.GeoSeries(
-        shapely.points(new), index=points.index, crs=points.crs
-    )
+    geoms = np.asarray(shapely.points(new), dtype=object)
+    geoms[suppressed] = None
+    masked[points.geometry.name] = gpd.GeoSeries(geoms, index=points.index, crs=points.crs)
     report = MaskingReport(
         method="donut",
         min_m=float(min_m),
@@ -209,16 +243,17 @@ def donut_mask(
         within="village" if polygons is not None else "none",
         n_points=len(xy),
         n_constrained=int((village >= 0).sum()),
-        n_fallback=len(todo),
+        n_fallback=len(todo) - int(suppressed.sum()),
+        n_suppressed=int(suppressed.sum()),
         min_displacement_m=float(moved.min()) if len(moved) else 0.0,
         median_displacement_m=float(np.median(moved)) if len(moved) else 0.0,
         max_displacement_m=float(moved.max()) if len(moved) else 0.0,
     )
-    if len(todo):
+    if suppressed.any():
         log.warning(
-            "%d point(s) lie in villages too small for a %g–%g m ring; placed at a random "
-            "point of their village instead",
-            len(todo),
+            "%d point(s) lie in villages too small for a %g–%g m move; they are not published "
+            "(counted in run.json and on the map)",
+            int(suppressed.sum()),
             min_m,
             max_m,
         )
@@ -278,17 +313,31 @@ def _inside(
 
 
 def _fallback(
-    polygon: Any, origin: np.ndarray[Any, Any], min_m: float, rng: np.random.Generator
+    polygon: Any,
+    origin: np.ndarray[Any, Any],
+    min_m: float,
+    max_m: float,
+    rng: np.random.Generator,
 ) -> np.ndarray[Any, Any]:
-    """A random point of `polygon`, at least `min_m` away if it can be, else the farthest."""
-    minx, miny, maxx, maxy = shapely.bounds(polygon)
-    cand = rng.uniform((minx, miny), (maxx, maxy), size=(_FALLBACK_SAMPLES, 2))
-    cand = cand[shapely.contains_xy(polygon, cand[:, 0], cand[:, 1])]
-    if len(cand) == 0:
-        return origin
-    dist = np.hypot(*(cand - origin).T)
-    far = np.flatnonzero(dist >= min_m)
-    return np.asarray(cand[far[0]] if len(far) else cand[int(np.argmax(dist))])
+    """A random point of the ring around `origin` inside `polygon`; NaN when there is none.
+
+    Candidates are drawn in the bounds of the ring ∩ polygon and kept only when
+    their exact distance lies in [min_m, max_m] and the polygon contains them,
+    so a returned point always keeps the guarantee.
+    """
+    centre = shapely.Point(*origin)
+    region = shapely.intersection(polygon, centre.buffer(max_m * 1.001, quad_segs=32))
+    if region.is_empty or region.area == 0:
+        return np.array([np.nan, np.nan])
+    minx, miny, maxx, maxy = shapely.bounds(region)
+    for _ in range(_FALLBACK_ROUNDS):
+        cand = rng.uniform((minx, miny), (maxx, maxy), size=(_FALLBACK_SAMPLES, 2))
+        dist = np.hypot(*(cand - origin).T)
+        cand = cand[(dist >= min_m) & (dist <= max_m)]
+        cand = cand[shapely.contains_xy(polygon, cand[:, 0], cand[:, 1])]
+        if len(cand):
+            return np.asarray(cand[0])
+    return np.array([np.nan, np.nan])
 
 
 def public_layers(
@@ -326,14 +375,14 @@ def public_layers(
     )
     ids = subjects["subject_id"].astype(str).to_numpy()
     shift = pd.DataFrame(
-        shapely.get_coordinates(masked.geometry.to_numpy())
-        - shapely.get_coordinates(subjects.geometry.to_numpy()),
+        _xy_or_nan(masked.geometry) - _xy_or_nan(subjects.geometry),
         index=ids,
         columns=["dx", "dy"],
-    )
+    ).dropna()
     rank = pd.Series(rng.permutation(len(ids)), index=ids)
     out: dict[str, gpd.GeoDataFrame] = {}
     done: dict[str, str] = {}
+    n_left_out: dict[str, int] = {}
     for name, gdf in layers.items():
         spec = LAYER_STYLES.get(name) or area_layer_style(name)
         policy = spec.public if spec is not None else Public("drop")
@@ -344,22 +393,32 @@ def public_layers(
             out[name] = gdf.drop(columns=[c for c in policy.drop if c in gdf.columns])
             done[name] = "kept"
         elif action == "mask" and "subject_id" in gdf:
-            out[name] = _moved_points(gdf, shift, rank, policy.columns)
+            out[name], left_out = _moved_points(gdf, shift, rank, policy.columns)
             done[name] = "masked"
+            if left_out:
+                n_left_out[name] = left_out
         elif action == "mask_circles":
-            out[name] = _moved_circles(gdf, subjects, shift, policy.drop)
+            out[name], left_out = _moved_circles(gdf, subjects, shift, policy.drop)
             done[name] = "moved with the subjects"
+            if left_out:
+                n_left_out[name] = left_out
         else:
             done[name] = "left out"
-    report = MaskingReport(**{**report.__dict__, "seed": int(seed), "layers": done})
+    report = MaskingReport(
+        **{**report.__dict__, "seed": int(seed), "layers": done, "n_left_out": n_left_out}
+    )
     return out, report
 
 
 def _moved_points(
     gdf: gpd.GeoDataFrame, shift: pd.DataFrame, rank: pd.Series[int], columns: tuple[str, ...]
-) -> gpd.GeoDataFrame:
+) -> tuple[gpd.GeoDataFrame, int]:
+    published = gdf["subject_id"].astype(str).isin(shift.index).to_numpy().copy()
+    published &= ~(gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    left_out = int((~published).sum())  # suppressed, or not in the subjects layer: never at 0 m
+    gdf = gdf[published]
     ids = gdf["subject_id"].astype(str)
-    d = shift.reindex(ids.to_numpy()).fillna(0.0).to_numpy()
+    d = shift.reindex(ids.to_numpy()).to_numpy()
     xy = shapely.get_coordinates(gdf.geometry.to_numpy()) + d
     keep = [c for c in columns if c in gdf.columns]
     out = gpd.GeoDataFrame(
@@ -368,7 +427,7 @@ def _moved_points(
         crs=gdf.crs,
     )
     order = np.argsort(rank.reindex(ids.to_numpy()).fillna(len(rank)).to_numpy(), kind="stable")
-    return out.iloc[order].reset_index(drop=True)
+    return out.iloc[order].reset_index(drop=True), left_out
 
 
 def _translate(geom: Any, dx: float, dy: float) -> Any:
@@ -382,19 +441,32 @@ def _translate(geom: Any, dx: float, dy: float) -> Any:
 
 def _moved_circles(
     gdf: gpd.GeoDataFrame, subjects: gpd.GeoDataFrame, shift: pd.DataFrame, drop: tuple[str, ...]
-) -> gpd.GeoDataFrame:
+) -> tuple[gpd.GeoDataFrame, int]:
     """Move polygons centred on a subject's home with that subject's displacement."""
     if "centre_x" in gdf and "centre_y" in gdf:
         centres = gdf[["centre_x", "centre_y"]].to_numpy(dtype=float)
     else:
         centres = shapely.get_coordinates(gdf.geometry.centroid.to_numpy())
-    homes = shapely.get_coordinates(subjects.geometry.to_numpy())
+    homes = _xy_or_nan(subjects.geometry)
     ids = subjects["subject_id"].astype(str).to_numpy()
-    geoms = []
+    geoms, kept = [], []
     for centre, geom in zip(centres, gdf.geometry.to_numpy(), strict=True):
-        nearest = int(np.argmin(np.hypot(*(homes - centre).T))) if len(homes) else -1
-        dx, dy = shift.loc[ids[nearest]] if nearest >= 0 else (0.0, 0.0)
-        geoms.append(_translate(geom, float(dx), float(dy)))
-    out = gdf.drop(columns=[c for c in drop if c in gdf.columns]).copy()
-    out[gdf.geometry.name] = gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs)
-    return out
+        gaps = np.hypot(*(homes - centre).T)
+        nearest = int(np.nanargmin(gaps)) if np.isfinite(gaps).any() else -1
+        # a circle centred on a home that is not published would reveal it: left out
+        kept.append(nearest >= 0 and ids[nearest] in shift.index)
+        if kept[-1]:
+            dx, dy = shift.loc[ids[nearest]]
+            geoms.append(_translate(geom, float(dx), float(dy)))
+    out = gdf[np.asarray(kept, dtype=bool)].drop(columns=[c for c in drop if c in gdf.columns])
+    out = out.copy()
+    out[gdf.geometry.name] = gpd.GeoSeries(geoms, index=out.index, crs=gdf.crs)
+    return out, len(kept) - sum(kept)
+
+
+def _xy_or_nan(geoms: gpd.GeoSeries) -> np.ndarray[Any, Any]:
+    """x, y of each point; NaN for a missing or empty geometry."""
+    xy = np.full((len(geoms), 2), np.nan)
+    present = ~(geoms.isna() | geoms.is_empty).to_numpy()
+    xy[present] = shapely.get_coordinates(geoms.to_numpy()[present])
+    return xy

@@ -285,6 +285,15 @@ def average_nearest_neighbour(
         area = float(width * height)
         used = "the bounding rectangle of the points (the QGIS and ArcGIS default)"
     observed = float(np.mean(kf.nn_distances(xy)))
+    if not area > 0:  # every point on one line or at one location: no density, no index
+        used += (
+            "; it has zero area (the points lie on one line or at one location), so the "
+            "index is undefined"
+        )
+        return AverageNearestNeighbour(
+            n=n, area_m2=area, area_used=used, observed_mean_m=observed,
+            expected_mean_m=math.nan, index=math.nan, z=math.nan, p_value=math.nan,
+        )  # fmt: skip
     expected = 0.5 / math.sqrt(n / area)
     se = SE_CONSTANT / math.sqrt(n**2 / area)
     z = (observed - expected) / se

@@ -25,7 +25,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import shapely
 
 from geo_stunting.pattern._casecontrol import (
     CuzickEdwards,
@@ -39,7 +41,12 @@ from geo_stunting.pattern._nearest_neighbour import (
     average_nearest_neighbour,
     clark_evans,
 )
-from geo_stunting.pattern._window import StudyWindow, make_window
+from geo_stunting.pattern._window import (
+    INSIDE_TOLERANCE_M,
+    StudyWindow,
+    area_union,
+    make_window,
+)
 from geo_stunting.pipeline import StepOutput, register_step
 from geo_stunting.study._study import Study
 
@@ -63,7 +70,7 @@ def pattern_step(study: Study) -> StepOutput:
     """The ``pattern`` step (see the module docstring)."""
     settings = study.settings
     subjects = study.subjects
-    window = make_window(subjects, area=study.area)
+    window, window_notes = _study_window(subjects, study.area)
     permutations = settings.permutations
 
     seeds = [int(s) for s in np.random.SeedSequence(settings.seed).generate_state(12)]
@@ -181,7 +188,25 @@ def pattern_step(study: Study) -> StepOutput:
         ),
     }
     layers = {"window": window.to_frame(study.crs)}
-    return StepOutput(section=section, layers=layers)
+    return StepOutput(section=section, layers=layers, notes=window_notes)
+
+
+def _study_window(
+    subjects: gpd.GeoDataFrame, area: gpd.GeoDataFrame | None
+) -> tuple[StudyWindow, tuple[str, ...]]:
+    """The villages' union; with subjects kept outside it, that and their convex hull."""
+    if area is not None:
+        union, _ = area_union(area)
+        xy = shapely.points(subjects.geometry.x.to_numpy(), subjects.geometry.y.to_numpy())
+        if not shapely.dwithin(union, xy, INSIDE_TOLERANCE_M).all():
+            hull = shapely.convex_hull(shapely.union_all(np.asarray(subjects.geometry.array)))
+            note = (
+                'some subjects lie outside the study area (outside = "keep"): the window is '
+                "the study area joined with the subjects' convex hull"
+            )
+            polygon = shapely.union_all([union, hull])
+            return make_window(subjects, polygon=polygon), (note,)
+    return make_window(subjects, area=area), ()
 
 
 def _kdiff_dict(result: KDifference) -> dict[str, Any]:

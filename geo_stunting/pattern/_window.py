@@ -33,6 +33,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo_stunting.errors import AnalysisError, Problem
+from geo_stunting.study._validate import BORDER_TOLERANCE_M
 
 __all__ = [
     "WINDOW_KINDS",
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 WindowKind = Literal["area", "convex_hull", "rectangle", "polygon"]
 WINDOW_KINDS: tuple[str, ...] = ("area", "convex_hull", "rectangle", "polygon")
 #: Points closer than this to the window (outside it) count as inside (metres).
-INSIDE_TOLERANCE_M = 1e-6
+INSIDE_TOLERANCE_M = BORDER_TOLERANCE_M  # the tolerance validation accepts subjects with
 #: Holes narrower than this (2·area/perimeter) in a union of villages are gaps
 #: between neighbouring boundaries, not places where nobody lives: they are filled.
 SLIVER_WIDTH_M = 10.0
@@ -278,8 +279,9 @@ def make_window(
             Problem(
                 f"{int(outside.sum())} subject(s) lie outside the study window "
                 f"({window.description}): {shown}",
-                fix='use kind="convex_hull" or a polygon that contains every subject, or '
-                'reject points outside the area (outside = "reject" in [area])',
+                fix='reject points outside the area (outside = "reject" in [area], the '
+                "default), or give a window that contains every subject (make_window("
+                'kind="convex_hull" or polygon=...)',
             )
         )
     log.info("study window: %s, %.0f m²", window.description, window.area_m2)

@@ -39,7 +39,11 @@ import pandas as pd
 
 from geo_stunting.errors import AnalysisError, Problem, StudyFileError
 from geo_stunting.pipeline import StepOutput, register_step
-from geo_stunting.risk_factors._logistic import LogisticResult, logistic_regression
+from geo_stunting.risk_factors._logistic import (
+    LogisticResult,
+    SeparationError,
+    logistic_regression,
+)
 from geo_stunting.risk_factors._respondents import join_respondents
 from geo_stunting.risk_factors._tables import risk_factor_tables, risk_factor_tables_csv
 from geo_stunting.stats._tables import (
@@ -484,6 +488,8 @@ def analyze_risk_factors(
             logistic = model.to_dict()
         except AnalysisError as exc:
             logistic = {"status": "skipped", "factors": list(spec.logistic), "reason": str(exc)}
+            if isinstance(exc, SeparationError):
+                logistic["separated_terms"] = list(exc.terms)
             notes.append(f"logistic regression not fitted: {exc}")
     return RiskFactorResults(
         factors=results,

@@ -25,11 +25,18 @@ import pandas as pd
 from scipy import stats
 
 from geo_stunting.errors import AnalysisError, Problem
+from geo_stunting.risk_factors._separation import separated_terms
 
 if TYPE_CHECKING:
     from geo_stunting.study._risk_spec import ResolvedFactor
 
-__all__ = ["INSTALL_HINT", "LogisticResult", "ModelTerm", "logistic_regression"]
+__all__ = [
+    "INSTALL_HINT",
+    "LogisticResult",
+    "ModelTerm",
+    "SeparationError",
+    "logistic_regression",
+]
 
 INSTALL_HINT = "pip install statsmodels"
 _Z975 = float(stats.norm.ppf(0.975))
@@ -146,6 +153,44 @@ class LogisticResult:
         }
 
 
+def _exp(value: float) -> float:
+    """``exp`` that gives ``inf`` (written as null) instead of raising OverflowError."""
+    return math.exp(value) if value < 709.0 else math.inf
+
+
+class SeparationError(AnalysisError):
+    """Cases and controls are separated by some of the model's terms: no finite estimate."""
+
+    def __init__(self, problem: Problem, *, terms: list[str]) -> None:
+        super().__init__(problem)
+        self.terms = tuple(terms)
+
+
+def _separation_problem(terms: list[str], design: pd.DataFrame, y: np.ndarray) -> Problem:
+    alone = []
+    for name in terms:
+        column = design[name].to_numpy()
+        has = column == 1.0
+        n_case, n_control = int(y[has].sum()), int((1 - y[has]).sum())
+        if set(np.unique(column)) <= {0.0, 1.0} and 0 in (n_case, n_control):
+            alone.append(f"{name} is seen in {n_case} case(s) and {n_control} control(s)")
+    found = (
+        "; ".join(alone)
+        if alone
+        else (
+            f"together, {', '.join(terms)} separate the {int(y.sum())} cases from the "
+            f"{int(len(y) - y.sum())} controls ({design.shape[1]} coefficients)"
+        )
+    )
+    return Problem(
+        f"quasi-complete separation in the logistic model: {found}. The likelihood has no "
+        "maximum, so these odds ratios are infinite and the model is not reported",
+        column="[risk_factors] logistic",
+        fix="merge the rare level with a neighbouring one, or leave the factor out of "
+        "logistic (a Firth-penalised model, as R's logistf, can also estimate it)",
+    )
+
+
 def _design(
     factors: Sequence[ResolvedFactor], is_case: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[str, str, str | None, float]], list[str], int]:
@@ -241,6 +286,9 @@ def logistic_regression(
                 fix="leave one of the overlapping factors out of logistic",
             )
         )
+    separated = separated_terms(design.to_numpy(), y, list(design.columns))
+    if separated:
+        raise SeparationError(_separation_problem(separated, design, y), terms=separated)
     events = min(n_cases, n - n_cases)
     if events < MIN_EVENTS_PER_TERM * len(terms):
         smaller = "cases" if n_cases <= n - n_cases else "controls"
@@ -285,8 +333,8 @@ def logistic_regression(
             se=se,
             z=z,
             p_value=float(2 * stats.norm.sf(abs(z))),
-            odds_ratio=math.exp(b * per),
-            ci95=(math.exp((b - _Z975 * se) * per), math.exp((b + _Z975 * se) * per)),
+            odds_ratio=_exp(b * per),
+            ci95=(_exp((b - _Z975 * se) * per), _exp((b + _Z975 * se) * per)),
             per=per,
         )
 

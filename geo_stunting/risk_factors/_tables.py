@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from geo_stunting.outputs._safe import neutralise_frame
+
 if TYPE_CHECKING:
     from geo_stunting.pipeline import Results
 
@@ -289,7 +291,7 @@ def risk_factor_tables_csv(results: Results | Mapping[str, Any]) -> dict[str, st
         return {}
     tables = risk_factor_tables(section)
     return {
-        CSV_FILES[name]: frame.to_csv(index=False, lineterminator="\n")
+        CSV_FILES[name]: neutralise_frame(frame).to_csv(index=False, lineterminator="\n")
         for name, frame in tables.items()
         if not (name == "logistic" and frame.empty)
     }

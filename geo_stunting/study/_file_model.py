@@ -124,6 +124,26 @@ _CONTROL: list[str | int] = [*DEFAULT_CONTROL_VALUES]
 _POSITIVE = Say(must="a positive number", fix="write {key} = 1000 (no quotes, no unit)")
 
 
+#: The range each number of the study file must lie in: (smallest, largest, an example). Beyond
+#: them a run would not end on this machine (permutations, cell_m) or would mean a unit mistake.
+BOUNDS: dict[str, tuple[float, float, str]] = {
+    "buffer_m": (1.0, 100_000.0, "2000"),
+    "permutations": (1, 999_999, "999"),
+    "max_share": (1e-6, 0.5, "0.5"),
+    "max_radius_m": (1.0, 1_000_000.0, "1000"),
+    "bandwidth_m": (1.0, 1_000_000.0, "500"),
+    "cell_m": (1.0, 100_000.0, "100"),
+}
+
+
+def _bounded(key: str) -> tuple[Any, Say]:
+    """``Field(ge, le)`` and the wording of a number of metres (or share) within its bounds."""
+    low, high, example = BOUNDS[key]
+    return Field(ge=low, le=high), Say(
+        f"a number from {low:g} to {high:g}", f"write {key} = {example} (no quotes, no unit)"
+    )
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
@@ -262,11 +282,15 @@ class AnalysisSection(_Section):
         ' such as "EPSG:32748".',
     )
     buffer_m: Annotated[
-        Positive, Say("a positive number of metres", "write buffer_m = 2000 (no quotes, no unit)")
-    ] = Field(2000.0, description="Facility coverage radius, metres.")
+        float,
+        Field(ge=1.0, le=100_000.0),
+        Say("a number of metres from 1 to 100000", "write buffer_m = 2000 (no quotes, no unit)"),
+    ] = Field(2000.0, description="Facility coverage radius, metres (1 to 100,000).")
     permutations: Annotated[
-        int, Field(ge=1), Say("a whole number >= 1", "write permutations = 999")
-    ] = Field(999, description="Monte Carlo replications of every simulation test.")
+        int,
+        Field(ge=1, le=999_999),
+        Say("a whole number from 1 to 999,999", "write permutations = 999"),
+    ] = Field(999, description="Monte Carlo replications of every simulation test (1 to 999,999).")
     seed: Annotated[int, Field(ge=0), Say("a whole number >= 0", "write seed = 20231")] = Field(
         DEFAULT_SEED, description="Seed of every random step; the same seed gives the same results."
     )
@@ -310,24 +334,11 @@ class AnalysisSection(_Section):
 class ScanSection(_Section):
     """``[scan]``: the Bernoulli spatial scan."""
 
-    max_share: Annotated[
-        float,
-        Field(gt=0, le=0.5),
-        Say(
-            "a positive number",
-            "write max_share = 0.5 or less",
-            by_error=(
-                (
-                    "less_than_equal",
-                    ("at most 0.5 (half of the subjects)", "write max_share = 0.5 or less"),
-                ),
-            ),
-        ),
-    ] = Field(
+    max_share: Annotated[float, *_bounded("max_share")] = Field(
         0.5,
         description="Largest window as a share of the subjects (SaTScan's default, at most 0.5).",
     )
-    max_radius_m: Annotated[Positive, _POSITIVE] | None = Field(
+    max_radius_m: Annotated[float, *_bounded("max_radius_m")] | None = Field(
         None, description="Largest window radius in metres (default: no limit)."
     )
     direction: Annotated[Direction, _one_of("direction", DIRECTIONS)] = Field(
@@ -338,12 +349,12 @@ class ScanSection(_Section):
 class RelativeRiskSection(_Section):
     """``[relative_risk]``: the kernel relative-risk surface."""
 
-    bandwidth_m: Annotated[Positive, _POSITIVE] | None = Field(
+    bandwidth_m: Annotated[float, *_bounded("bandwidth_m")] | None = Field(
         None,
         description="Gaussian kernel sd in metres; default: likelihood cross-validation"
         " (spatstat bw.relrisk).",
     )
-    cell_m: Annotated[Positive, _POSITIVE] | None = Field(
+    cell_m: Annotated[float, *_bounded("cell_m")] | None = Field(
         None, description="Grid cell in metres; default: 128 cells across the window."
     )
     edge: Annotated[Edge, _one_of("edge", EDGES)] = Field(

@@ -29,6 +29,7 @@ from geo_stunting.study._config import (
 from geo_stunting.study._projection import ChosenCRS, parse_crs
 from geo_stunting.study._readers import RawTable
 from geo_stunting.study._validate import (
+    BORDER_TOLERANCE_M,
     Candidates,
     RowChecks,
     cell_text,
@@ -384,7 +385,7 @@ def place_points(
 
     d_given, d_swapped = distance(given), distance(swapped)
     if union is not None:
-        limit = 0.0 if role == "subjects" else FACILITY_REACH_M
+        limit = BORDER_TOLERANCE_M if role == "subjects" else FACILITY_REACH_M
     else:
         spread = d_given[np.isfinite(d_given) & checks.ok()]
         typical = float(np.quantile(spread, 0.9)) if len(spread) else 0.0
@@ -462,7 +463,7 @@ def _far_reason(
             nearest_name = f" ({area['name'].iloc[int(np.argmin(distances))]})"
         where = "outside the study area" if role == "subjects" else "far from the study area"
         return (
-            f"{where}: {dist:,.0f} m from the nearest area{nearest_name}{hint}; "
+            f"{where}: {_metres(dist)} from the nearest area{nearest_name}{hint}; "
             'correct the point, or keep such points with outside = "keep" in [area]'
             if role == "subjects"
             else f"{where}: {dist:,.0f} m from the nearest area{hint}; check the coordinates"
@@ -519,3 +520,8 @@ def facilities_frame(
     return gpd.GeoDataFrame(
         pd.DataFrame(data), geometry=shapely.points(xy[ok]), crs=crs
     ).reset_index(drop=True)
+
+
+def _metres(distance: float) -> str:
+    """``"1,234 m"``, or ``"0.0015 m"`` below a metre (never a misleading "0 m")."""
+    return f"{distance:,.0f} m" if distance >= 1 else f"{distance:.2g} m"

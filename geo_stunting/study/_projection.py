@@ -8,18 +8,30 @@ and in metres. Nothing planar ever runs on longitude/latitude.
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyproj import CRS
+from pyproj import CRS, Proj
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 from pyproj.exceptions import CRSError
 
 from geo_stunting.errors import Problem, ProjectionError
 
-__all__ = ["ChosenCRS", "choose_analysis_crs", "parse_crs", "utm_crs_for"]
+__all__ = [
+    "MAX_DISTORTION",
+    "ChosenCRS",
+    "choose_analysis_crs",
+    "parse_crs",
+    "scale_distortion",
+    "utm_crs_for",
+]
 
 log = logging.getLogger(__name__)
+
+#: A given CRS whose scale error over the study exceeds this (1 %) is refused.
+MAX_DISTORTION = 0.01
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,12 @@ def _central_meridian(code: str) -> float:
     return zone * 6.0 - 183.0
 
 
-def choose_analysis_crs(setting: str, *, centroid_lonlat: tuple[float, float]) -> ChosenCRS:
+def choose_analysis_crs(
+    setting: str,
+    *,
+    centroid_lonlat: tuple[float, float],
+    extent_lonlat: Sequence[tuple[float, float]] = (),
+) -> ChosenCRS:
     """Pick the analysis CRS.
 
     Parameters
@@ -93,11 +110,16 @@ def choose_analysis_crs(setting: str, *, centroid_lonlat: tuple[float, float]) -
         ``"auto"`` or a projected CRS such as ``"EPSG:32748"``.
     centroid_lonlat
         The study's centroid in longitude/latitude, for ``"auto"``.
+    extent_lonlat
+        More points of the study (corners of its extent) where a given CRS's
+        distortion is checked, as at the centroid.
 
     Raises
     ------
     ProjectionError
-        If the setting is geographic (degrees) or not in metres.
+        If the setting is geographic (degrees), not in metres, or distorts
+        distances over the study by more than `MAX_DISTORTION` (the message
+        names the better UTM zone).
     """
     if setting.strip().lower() == "auto":
         lon, lat = centroid_lonlat
@@ -130,6 +152,49 @@ def choose_analysis_crs(setting: str, *, centroid_lonlat: tuple[float, float]) -
                 fix='use crs = "auto" or a projected CRS in metres such as "EPSG:32748"',
             )
         )
+    _check_distortion(crs, setting, [centroid_lonlat, *extent_lonlat])
     chosen = ChosenCRS(crs, "given in the study file")
     log.info("analysis CRS %s (%s), %s", chosen.code, crs.name, chosen.reason)
     return chosen
+
+
+def scale_distortion(crs: CRS, points_lonlat: Sequence[tuple[float, float]]) -> float:
+    """Largest relative error of a short distance in `crs` at these points (0.01 = 1 %).
+
+    From the projection's scale factors along the meridian and the parallel
+    (pyproj ``Proj.get_factors``): ``max |k − 1|``; infinite where the
+    projection is undefined.
+
+    >>> round(scale_distortion(CRS.from_epsg(32748), [(104.65, -3.21)]), 5)
+    0.00038
+    """
+    proj = Proj(crs)
+    worst = 0.0
+    for lon, lat in points_lonlat:
+        factors = proj.get_factors(lon, lat, errcheck=False)
+        for k in (factors.meridional_scale, factors.parallel_scale):
+            if not math.isfinite(k) or k <= 0:
+                return math.inf
+            worst = max(worst, abs(k - 1.0))
+    return worst
+
+
+def _check_distortion(crs: CRS, setting: str, points: list[tuple[float, float]]) -> None:
+    distortion = scale_distortion(crs, points)
+    if distortion <= MAX_DISTORTION:
+        return
+    lon, lat = points[0]
+    better = utm_crs_for(lon, lat)
+    auth = better.to_authority()
+    code = f"{auth[0]}:{auth[1]}" if auth else better.name
+    better_distortion = scale_distortion(better, points)
+    amount = "beyond measure" if not math.isfinite(distortion) else f"{distortion:.1%}"
+    raise ProjectionError(
+        Problem(
+            f"the analysis CRS {setting!r} distorts distances over this study by {amount} "
+            f"(more than {MAX_DISTORTION:.0%}); every distance in metres would be wrong",
+            column="[analysis] crs",
+            fix=f'use crs = "auto" or "{code}" ({better.name}, distortion '
+            f"{better_distortion:.2%} here)",
+        )
+    )

@@ -8,9 +8,11 @@ of validation, not of the readers.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import logging
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +32,6 @@ log = logging.getLogger(__name__)
 TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".parquet")
 _DELIMITERS = (",", ";", "\t", "|")
-_ENCODINGS = ("utf-8-sig", "cp1252")
 
 
 @dataclass(frozen=True)
@@ -128,14 +129,79 @@ def read_table(path: str | Path, *, sheet: str | None = None, layer: str | None 
     return table
 
 
+_BOMS = (  # UTF-32 first: its little-endian BOM begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32 LE"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32 BE"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8 with BOM"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16 BE"),
+)
+
+
+def decode_text(raw: bytes) -> tuple[str, str]:
+    r"""Decode a text file's bytes; return the text and how it was read.
+
+    A byte-order mark decides (UTF-8, UTF-16 and UTF-32, as Excel's "Unicode
+    Text" writes); otherwise UTF-8 when the whole file is, Windows-1252 when
+    no line with non-ASCII bytes is UTF-8, and line by line when both occur
+    (a UTF-8 file with a line pasted from a Windows program) — the lines read
+    as Windows-1252 are named.
+
+    >>> decode_text("id;Désa\n".encode("utf-16"))
+    ('id;Désa\n', 'UTF-16 LE')
+    >>> decode_text("Désa\n".encode() + "Désa\n".encode("cp1252"))
+    ('Désa\nDésa\n', 'UTF-8, with line 2 in Windows-1252')
+    """
+    for bom, codec, name in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(codec), name
+            except UnicodeDecodeError as exc:
+                at = raw[: len(bom) + exc.start].decode(codec, "replace").count("\n") + 1
+                msg = f"the file starts as {name} but line {at} is not"
+                raise UnicodeDecodeError(codec, raw, exc.start, exc.end, msg) from None
+    try:
+        return raw.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    texts: list[str] = []
+    legacy: list[int] = []
+    utf8 = 0
+    for number, line in enumerate(raw.splitlines(keepends=True), start=1):
+        try:
+            texts.append(line.decode("utf-8"))
+            utf8 += not line.isascii()
+        except UnicodeDecodeError:
+            texts.append(line.decode("cp1252", errors="replace"))
+            legacy.append(number)
+    if not utf8:
+        return "".join(texts), "Windows-1252"
+    shown = ", ".join(map(str, legacy[:10])) + (" …" if len(legacy) > 10 else "")
+    plural = "s" if len(legacy) > 1 else ""
+    return "".join(texts), f"UTF-8, with line{plural} {shown} in Windows-1252"
+
+
 def _decode(path: Path) -> tuple[str, str]:
     raw = path.read_bytes()
-    for encoding in _ENCODINGS:
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1"), "latin-1"
+    try:
+        return decode_text(raw)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            Problem(
+                f"cannot read the text ({exc.reason})",
+                file=path.name,
+                fix="save it again as UTF-8 (in Excel: CSV UTF-8)",
+            )
+        ) from None
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` with their endings, one at a time (as ``StringIO(newline="")``)."""
+    for match in _LINE.finditer(text):
+        yield match.group()
 
 
 def sniff_delimiter(header: str) -> str:
@@ -159,9 +225,10 @@ def _read_csv(path: Path) -> RawTable:
     text = text.replace("\x00", "")
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(first)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     header: list[str] | None = None
-    records: list[list[str]] = []
+    columns: list[list[str]] = []
+    seen: list[dict[str, str]] = []  # one copy of each repeated value per column
     rows: list[int] = []
     notes: list[str] = []
     blank = 0
@@ -177,6 +244,8 @@ def _read_csv(path: Path) -> RawTable:
                 continue
             if header is None:
                 header = [cell.strip() for cell in record]
+                columns = [[] for _ in header]
+                seen = [{} for _ in header]
                 continue
             if len(record) > len(header):
                 extra = record[len(header) :]
@@ -192,8 +261,9 @@ def _read_csv(path: Path) -> RawTable:
                             ),
                         )
                     )
-            cells = record[: len(header)]
-            records.append(cells + [""] * (len(header) - len(cells)))
+            for pos, column in enumerate(columns):
+                cell = record[pos] if pos < len(record) else ""
+                column.append(seen[pos].setdefault(cell, cell))
             rows.append(line_start)
     except csv.Error as exc:
         raise InputError(
@@ -206,7 +276,10 @@ def _read_csv(path: Path) -> RawTable:
         ) from None
     if header is None:
         raise InputError(Problem("the file is empty", file=path.name, fix="check the path"))
-    frame = pd.DataFrame(records, columns=header, dtype=object)
+    frame = pd.DataFrame(
+        {pos: pd.Series(column, dtype=object) for pos, column in enumerate(columns)}, dtype=object
+    )
+    frame.columns = pd.Index(header, dtype=object)
     notes.append(f"{path.name}: read as CSV ({encoding}, delimiter {delimiter!r})")
     if blank:
         notes.append(f"{path.name}: skipped {blank} blank line(s)")

@@ -213,8 +213,8 @@ def study_from_frames(
     name: str = "Study",
     id: str = "subject_id",  # noqa: A002 - the study-file key is called id
     status: str = "status",
-    case: Sequence[str] = DEFAULT_CASE_VALUES,
-    control: Sequence[str] = DEFAULT_CONTROL_VALUES,
+    case: Sequence[str] | str = DEFAULT_CASE_VALUES,
+    control: Sequence[str] | str = DEFAULT_CONTROL_VALUES,
     stratum: str | None = None,
     facility_id: str = "facility_id",
     facility_name: str | None = "name",
@@ -283,8 +283,8 @@ def study_from_frames(
             path=placeholder,
             id=id,
             status=status,
-            case=tuple(str(v).strip().lower() for v in case),
-            control=tuple(str(v).strip().lower() for v in control),
+            case=tuple(str(v).strip().lower() for v in _values(case)),
+            control=tuple(str(v).strip().lower() for v in _values(control)),
             stratum=stratum,
         ),
         facilities=None
@@ -330,7 +330,9 @@ def build_study(config: StudyConfig, tables: dict[str, RawTable]) -> Study:
     centre = study_centre(subjects, area_wgs, problems)
     if centre is None:
         raise InputError(problems)
-    chosen = choose_analysis_crs(config.analysis.crs, centroid_lonlat=centre)
+    chosen = choose_analysis_crs(
+        config.analysis.crs, centroid_lonlat=centre, extent_lonlat=_extent(area_wgs)
+    )
     area_proj = None if area is None else area.to_crs(chosen.crs)
 
     subject_xy = place_points(subjects, chosen, area_proj, config, notes, role="subjects")
@@ -513,3 +515,16 @@ def _check_accounting(
         if total != read:  # pragma: no cover - a bug, not an input problem
             msg = f"internal accounting error for {layer}: {total} != {read} rows read"
             raise AssertionError(msg)
+
+
+def _extent(area_wgs: gpd.GeoDataFrame | None) -> list[tuple[float, float]]:
+    """Corners of the study area in longitude/latitude (none without an area)."""
+    if area_wgs is None or len(area_wgs) == 0:
+        return []
+    minx, miny, maxx, maxy = (float(v) for v in area_wgs.total_bounds)
+    return [(minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy)]
+
+
+def _values(given: Sequence[str] | str) -> tuple[str, ...]:
+    """``case="case"`` means the one value "case", not the letters c, a, s, e."""
+    return (given,) if isinstance(given, str) else tuple(given)

@@ -23,6 +23,7 @@ from geo_stunting.study._coordinates import parse_coordinate_column
 from geo_stunting.study._readers import RawTable
 
 __all__ = [
+    "BORDER_TOLERANCE_M",
     "REJECT_COLUMNS",
     "Candidates",
     "RowChecks",
@@ -30,6 +31,11 @@ __all__ = [
     "points_from_table",
     "resolve_column",
 ]
+
+#: A subject this close outside the study area (metres) counts as inside: a straight edge
+#: in degrees is a curve in metres (millimetres off over a few km), and GPS fixes and
+#: digitised boundaries are good to metres at best.
+BORDER_TOLERANCE_M = 1.0
 
 #: Columns of ``rejects.csv``, in order.
 REJECT_COLUMNS = ("layer", "file", "row", "id", "column", "value", "reason")

@@ -222,6 +222,6 @@ def step_notes(sections: Mapping[str, Any]) -> list[str]:
     """One line per step that was skipped, with its reason."""
     out = []
     for name, state in (sections.get("steps") or {}).items():
-        if isinstance(state, Mapping) and state.get("status") == "skipped":
-            out.append(f"{name} skipped: {state.get('reason', '')}")
+        if isinstance(state, Mapping) and state.get("status") in ("skipped", "failed"):
+            out.append(f"{name} {state['status']}: {state.get('reason', '')}")
     return out

@@ -17,11 +17,13 @@ give the same page, byte for byte (timings stay in ``run.json``).
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from geo_stunting._safety import failure_reason
 from geo_stunting.errors import GeoStuntingError, Problem
 from geo_stunting.outputs.report._areas import areas_section
 from geo_stunting.outputs.report._html import (
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from geo_stunting.pipeline import Results
 
 __all__ = ["LANGUAGES", "make_report", "risk_factor_tables_csv"]
+
+log = logging.getLogger(__name__)
 
 #: Languages of the report: English and Bahasa Indonesia.
 LANGUAGES = ("en", "id")
@@ -148,6 +152,7 @@ def _summary(results: Results) -> str:
         word = {
             "done": ("done", "selesai"),
             "skipped": ("skipped", "dilewati"),
+            "failed": ("FAILED", "GAGAL"),
             "not_available": ("not in this version", "belum tersedia di versi ini"),
         }.get(status, (status, status))
         steps.append([escape(name), bi(*word), escape(str(state.get("reason", "")))])
@@ -235,7 +240,7 @@ def _access(results: Results) -> str:
     buffer_m = float(section.get("buffer_m", results.study.settings.buffer_m))
     cw, co = section.get("cases_within", 0), section.get("cases_outside", 0)
     kw, ko = section.get("controls_within", 0), section.get("controls_outside", 0)
-    test = section.get("test", {})
+    test = section.get("test") or {}
     p = test.get("p_value")
     differs = isinstance(p, int | float) and p <= 0.05
     texts = tr(
@@ -256,7 +261,7 @@ def _access(results: Results) -> str:
         dig(section, "distance", "cases") or {},
         dig(section, "distance", "controls") or {},
     )
-    mw = section.get("mann_whitney", {})
+    mw = section.get("mann_whitney") or {}
     odds = section.get("odds_ratio")
     ci = section.get("ci95") or [None, None]
     rows = [
@@ -347,7 +352,7 @@ def _map(
     return out
 
 
-def _provenance(results: Results) -> str:
+def _provenance(results: Results, run_id: str | None = None) -> str:
     study, settings = results.study, results.study.settings
     versions = []
     for name in _PACKAGES:
@@ -362,7 +367,22 @@ def _provenance(results: Results) -> str:
         ("Coordinate system", "Sistem koordinat", escape(study.crs_code)),
         ("Software", "Perangkat lunak", escape(", ".join(versions))),
     ]
+    if run_id is not None:
+        rows.append(
+            ("Run id (in every output file)", "Id proses (di setiap berkas)", escape(run_id))
+        )
     return heading(2, "provenance", "Provenance", "Asal-usul") + _kv(rows) + para(*tr("provenance"))
+
+
+def _drawn(section: Callable[[Results], str], results: Results, anchor: str) -> str:
+    """One section of the page; a section that cannot be drawn says why, the others stay."""
+    try:
+        return section(results)
+    except Exception as exc:  # noqa: BLE001 - one section never takes the report down
+        log.error("report section %s could not be drawn: %s", anchor, exc)
+        titles = {a: (en, id_) for a, en, id_ in _TOC}
+        en, id_ = titles.get(anchor, (anchor, anchor))
+        return heading(2, anchor, en, id_) + notice(*tr("failed", reason=failure_reason(exc)))
 
 
 def make_report(
@@ -372,6 +392,7 @@ def make_report(
     map_href: str | None = "map.html",
     embed_map: bool = True,
     print_maps: tuple[str, ...] = (),
+    run_id: str | None = None,
 ) -> str:
     """Make the self-contained, bilingual HTML report of a run.
 
@@ -391,6 +412,8 @@ def make_report(
     print_maps
         File names (beside the report) of the print-ready map images, shown
         in the map section; unlike the interactive map they print.
+    run_id
+        The run id shared by every file of the output folder (shown under Provenance).
 
     Returns
     -------
@@ -410,15 +433,15 @@ def make_report(
     toc = "".join(f'<a href="#{a}">{bi(en, id_)}</a>' for a, en, id_ in _TOC)
     body = "".join(
         [
-            _summary(results),
-            _quality(results),
-            _access(results),
-            clustering_section(results),
-            scan_section(results),
-            risk_factor_html(results),
-            areas_section(results),
+            _drawn(_summary, results, "summary"),
+            _drawn(_quality, results, "quality"),
+            _drawn(_access, results, "access"),
+            _drawn(clustering_section, results, "clustering"),
+            _drawn(scan_section, results, "scan"),
+            _drawn(risk_factor_html, results, "risk-factors"),
+            _drawn(areas_section, results, "areas"),
             _map(map_href, embed_map, print_maps, home_points=len(results.study.subjects) > 0),
-            _provenance(results),
+            _drawn(lambda r: _provenance(r, run_id), results, "provenance"),
         ]
     )
     n = len(results.study.subjects)

@@ -58,7 +58,8 @@ def step_notice(results: Results, name: str) -> str | None:
         return notice(*tr("not_requested"))
     if state.get("status") == "not_available":
         return notice(*tr("not_available"))
-    return notice(*tr("skipped", reason=str(state.get("reason", ""))))
+    key = "failed" if state.get("status") == "failed" else "skipped"
+    return notice(*tr(key, reason=str(state.get("reason", ""))))
 
 
 def _section(results: Results, name: str) -> tuple[Mapping[str, Any] | None, str]:

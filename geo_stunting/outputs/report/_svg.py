@@ -18,11 +18,13 @@ import numpy as np
 __all__ = [
     "CASE_COLOUR",
     "CONTROL_COLOUR",
+    "MAX_DOTS",
     "box_strip",
     "envelope_plot",
     "forest_plot",
     "moran_scatter",
     "nice_ticks",
+    "sample_index",
 ]
 
 #: Colours of cases and controls, as on the map (geo_stunting.outputs.map._render.STATUS_COLOURS).
@@ -132,6 +134,22 @@ def _spread(n: int, width: float) -> np.ndarray:
     return ((np.arange(n) * 0.6180339887498949) % 1.0 - 0.5) * width
 
 
+#: At most this many dots per plot; above it a fixed-seed random sample is drawn (the
+#: statistics still use every value), so report.html stays small at any study size.
+MAX_DOTS = 2000
+
+
+def sample_index(n: int, limit: int = MAX_DOTS) -> np.ndarray:
+    """Indices of the dots to draw: all of them, or `limit` chosen with a fixed seed, in order.
+
+    >>> len(sample_index(10)), len(sample_index(10**6))
+    (10, 2000)
+    """
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size=limit, replace=False))
+
+
 def box_strip(
     groups: Sequence[tuple[Text, Values, str]],
     *,
@@ -177,11 +195,18 @@ def box_strip(
             f'<line x1="{cx - half:.1f}" x2="{cx + half:.1f}" y1="{axes.py(med):.1f}" '
             f'y2="{axes.py(med):.1f}" stroke="{colour}" stroke-width="2.5"/>'
         )
-        offsets = _spread(len(v), 1.6 * half)
+        shown = v[sample_index(len(v))]  # the box uses every value; the dots a sample
+        if len(shown) < len(v):
+            words = (
+                f"dots: {len(shown):,} of {len(v):,}",
+                f"titik: {len(shown):,} dari {len(v):,}",
+            )
+            body.append(_t(cx, axes.y0 + 32, words))
+        offsets = _spread(len(shown), 1.6 * half)
         body.extend(
             f'<circle cx="{cx + dx:.1f}" cy="{axes.py(float(val)):.1f}" r="2.6" '
             f'fill="{colour}" fill-opacity="0.55"/>'
-            for val, dx in zip(v, offsets, strict=True)
+            for val, dx in zip(shown, offsets, strict=True)
         )
     if reference is not None:
         y = axes.py(reference[0])
@@ -257,10 +282,11 @@ def moran_scatter(
         f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{axes.y0}" y2="{axes.y1}" stroke="#999"/>'
         f'<line x1="{axes.x0}" x2="{axes.x1}" y1="{y0:.1f}" y2="{y0:.1f}" stroke="#999"/>'
     )
+    keep = sample_index(len(za))  # the slope uses every point; the dots a sample
     body.extend(
-        f'<circle cx="{axes.px(float(a) + d):.1f}" cy="{axes.py(float(b)):.1f}" r="2.6" '
-        f'fill="{c}" fill-opacity="0.55"/>'
-        for a, b, c, d in zip(za, la, colours, jitter, strict=True)
+        f'<circle cx="{axes.px(float(za[i]) + jitter[i]):.1f}" cy="{axes.py(float(la[i])):.1f}" '
+        f'r="2.6" fill="{colours[i]}" fill-opacity="0.55"/>'
+        for i in keep
     )
     lo_x, hi_x = axes.xt[0], axes.xt[-1]
     ylo, yhi = axes.yt[0], axes.yt[-1]

@@ -21,6 +21,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "Belum dijalankan pada versi geo_stunting ini.",
     ),
     "skipped": ("Skipped: {reason}", "Dilewati: {reason}"),
+    "failed": ("Failed: {reason}", "Gagal: {reason}"),
     # ----------------------------------------------------------------- quality
     "quality_intro": (
         "Every row read is either used or listed here with the reason (also in rejects.csv).",
