@@ -115,8 +115,8 @@ def expected_counts(results: gs.Results) -> dict[str, int]:
         "Raised relative risk (p ≤ 0.05)": len(layers["relative_risk_high"]),
         "Scan clusters": len(layers["scan_clusters"]),
         "Lines to the nearest facility": len(layers["nearest_lines"]),
-        "LISA clusters (p ≤ 0.05)": 8,
-        "Gi* hot and cold spots (p ≤ 0.05)": 5,
+        "LISA clusters (two-sided, FDR 5 %)": 8,
+        "Gi* hot and cold spots (two-sided, FDR 5 %)": 5,
         "Subjects in a scan cluster": 10,
         "Beyond 2 km of any facility": int((~access["within_buffer"]).sum()),
         f"Controls ({(subjects['status'] == 'control').sum()})": int(

@@ -129,6 +129,8 @@ class KDifference:
         Summary test D+ (one-sided, cases more clustered than controls).
     p_global
         Global maximum-deviation test (two-sided).
+    alternative, p_global_alternative
+        ``"greater"`` for ``p_value`` and ``"two-sided"`` for ``p_global``.
     labelling
         ``"random"`` or ``"within strata"``.
     permutations, nrank, nrank_global, alpha, seed
@@ -154,6 +156,8 @@ class KDifference:
     alpha: float
     seed: int | None
     correction: str = "isotropic"
+    alternative: str = "greater"
+    p_global_alternative: str = "two-sided"
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict."""
@@ -290,6 +294,8 @@ class CuzickEdwards:
         Number of neighbour links (more than n·k when there are ties).
     permutations, seed
         The relabellings and their seed.
+    alternative
+        ``"greater"`` for both p-values.
     """
 
     k: int
@@ -301,6 +307,7 @@ class CuzickEdwards:
     n_links: int
     permutations: int
     seed: int | None
+    alternative: str = "greater"
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict."""

@@ -110,6 +110,7 @@ def pattern_step(study: Study) -> StepOutput:
                 "L_global_lo": env.global_lo,
                 "L_global_hi": env.global_hi,
                 "p_global": env.p_global,
+                "alternative": "two-sided",
                 "permutations": env.permutations,
                 "nrank": env.nrank,
             }
@@ -134,6 +135,7 @@ def pattern_step(study: Study) -> StepOutput:
                 "G_global_lo": g_env.global_lo,
                 "G_global_hi": g_env.global_hi,
                 "p_global": g_env.p_global,
+                "alternative": "two-sided",
                 "permutations": g_env.permutations,
                 "nrank": g_env.nrank,
             }

@@ -75,7 +75,11 @@ def _pattern(sec: Section) -> list[str]:
         lead = "Cases cluster more than the children they are drawn from"
     else:
         lead = "Cases do not cluster beyond the children they are drawn from"
-    return [f"{lead} (K-function difference under random labelling, {_p(p)})."]
+    r_max = (kdiff.get("r_m") or [None])[-1]
+    upto = f" over 0–{distance_text(round(r_max))}" if r_max else ""
+    return [
+        f"{lead} (K-function difference under random labelling{upto}, one-sided D+ test, {_p(p)})."
+    ]
 
 
 def _autocorrelation(sec: Section) -> list[str]:
@@ -87,18 +91,26 @@ def _autocorrelation(sec: Section) -> list[str]:
         if clustered
         else "Cases do not cluster among their neighbours beyond chance"
     )
-    lines = [f"{verdict} (Moran's I = {moran['I']:.3f}, {_p(p)})."]
+    lines = [f"{verdict} (Moran's I = {moran['I']:.3f}, one-sided, {_p(p)})."]
     hh = (sec.get("lisa") or {}).get("HH")
     gi = sec.get("gi_star") or {}
+    corrected = "lisa_uncorrected" in sec
     parts = []
     if hh is not None:
         parts.append(f"{hh:,} subjects in local clusters of cases (LISA HH)")
-    if "n_hot_p05" in gi:
+    if "n_hot" in gi:
+        parts.append(f"{gi['n_hot']:,} Gi* hot spots and {gi.get('n_cold', 0):,} cold spots")
+    elif "n_hot_p05" in gi:
         parts.append(
             f"{gi['n_hot_p05']:,} Gi* hot spots and {gi.get('n_cold_p05', 0):,} cold spots"
         )
     if parts:
-        lines.append("; ".join(parts) + " at p ≤ 0.05, before correcting for multiple tests.")
+        how = (
+            "two-sided, false discovery rate 5 % (Benjamini–Hochberg)"
+            if corrected
+            else "p ≤ 0.05, before correcting for multiple tests"
+        )
+        lines.append("; ".join(parts) + f" ({how}).")
     return lines
 
 
@@ -112,7 +124,7 @@ def _scan(sec: Section) -> list[str]:
     text = (
         f"Most likely cluster of cases: {top['cases']:,} cases among {top['n']:,} children "
         f"within {distance_text(round(top['radius_m']))}, where {top['expected']:.1f} were "
-        f"expected (relative risk {top['relative_risk']:.2f}; {_p(p)}, {verdict})."
+        f"expected (relative risk {top['relative_risk']:.2f}; one-sided {_p(p)}, {verdict})."
     )
     return [text]
 

@@ -226,10 +226,14 @@ def _autocorrelation(results: Results) -> str:
         )
     lisa = section.get("lisa")
     if isinstance(lisa, Mapping):
+        raw = section.get("lisa_uncorrected") or {}
         out.append(
             table(
                 [bi("LISA label", "Label LISA"), bi("subjects", "subjek")],
-                [[escape(str(k)), fmt(v)] for k, v in lisa.items()],
+                [
+                    [escape(str(k)), fmt(v) + (f" ({fmt(raw[k])})" if k in raw else "")]
+                    for k, v in lisa.items()
+                ],
                 caption=bi(*tr("lisa_caption")),
             )
         )

@@ -110,13 +110,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "casecontrol": (
         (
             "2. The case-control answer: keeping every child where they live and shuffling the "
-            "case/control labels at random, the cases {verdict} (K_case − K_control, {p}; global "
-            "envelope {p_global})."
+            "case/control labels at random, the cases {verdict} (K_case − K_control, one-sided D+ "
+            "test, {p}; global envelope, two-sided, {p_global})."
         ),
         (
             "2. Jawaban kasus-kontrol: dengan setiap anak tetap di rumahnya dan label "
             "kasus/kontrol "
-            "diacak, kasus {verdict} (K_kasus − K_kontrol, {p}; selubung global {p_global})."
+            "diacak, kasus {verdict} (K_kasus − K_kontrol, uji D+ satu sisi, {p}; selubung global, "
+            "dua sisi, {p_global})."
         ),
     ),
     "cluster_more": ("cluster more than the controls", "lebih mengelompok daripada kontrol"),
@@ -157,11 +158,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "moran": (
         (
             "Moran's I of the case indicator = {I} (about {E} if cases were placed at random among "
-            "the children; {p}): the neighbours of cases {verdict}. Neighbours: {rule}."
+            "the children; one-sided test, {p}): the neighbours of cases {verdict}. Neighbours: "
+            "{rule}."
         ),
         (
             "Indeks Moran I dari indikator kasus = {I} (sekitar {E} bila kasus ditempatkan acak di "
-            "antara anak-anak; {p}): tetangga dari kasus {verdict}. Tetangga: {rule}."
+            "antara anak-anak; uji satu sisi, {p}): tetangga dari kasus {verdict}. Tetangga: "
+            "{rule}."
         ),
     ),
     "moran_yes": (
@@ -173,12 +176,21 @@ TEXT: dict[str, tuple[str, str]] = {
         "tidak lebih sering berupa kasus daripada kebetulan",
     ),
     "joins": (
-        "{bb} pairs of neighbours are both cases, against {expected} expected ({p}).",
-        "{bb} pasang tetangga sama-sama kasus, dibandingkan {expected} yang diharapkan ({p}).",
+        "{bb} pairs of neighbours are both cases, against {expected} expected (one-sided, {p}).",
+        (
+            "{bb} pasang tetangga sama-sama kasus, dibandingkan {expected} yang diharapkan "
+            "(satu sisi, {p})."
+        ),
     ),
     "lisa_caption": (
-        "Local Moran (LISA), p ≤ 0.05 without correction: HH = a case among cases",
-        "Moran lokal (LISA), p ≤ 0,05 tanpa koreksi: HH = kasus di antara kasus",
+        (
+            "Local Moran (LISA), two-sided p, false discovery rate 5 % (Benjamini–Hochberg); "
+            "without the correction in brackets. HH = a case among cases"
+        ),
+        (
+            "Moran lokal (LISA), p dua sisi, tingkat penemuan palsu 5 % (Benjamini–Hochberg); "
+            "tanpa koreksi dalam kurung. HH = kasus di antara kasus"
+        ),
     ),
     "moran_plot": (
         (
@@ -211,11 +223,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "scan_top": (
         (
             "Most likely cluster: {n} children within {radius} m, {cases} of them cases where "
-            "{expected} were expected (relative risk {rr}, {p}): {verdict}"
+            "{expected} were expected (relative risk {rr}, one-sided, {p}): {verdict}"
         ),
         (
             "Klaster paling mungkin: {n} anak dalam radius {radius} m, {cases} di antaranya kasus "
-            "padahal yang diharapkan {expected} (risiko relatif {rr}, {p}): {verdict}"
+            "padahal yang diharapkan {expected} (risiko relatif {rr}, satu sisi, {p}): {verdict}"
         ),
     ),
     "unlikely_chance": ("unlikely to be chance.", "kecil kemungkinan karena kebetulan."),
