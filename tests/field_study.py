@@ -175,9 +175,7 @@ def main() -> None:  # pragma: no cover - a command
     parser.add_argument("--permutations", type=int, default=999)
     args = parser.parse_args()
     steps = ("access", "pattern", "autocorrelation", "scan", "relative_risk")
-    paths = write_field_study(
-        args.out, seed=args.seed, permutations=args.permutations, steps=steps
-    )
+    paths = write_field_study(args.out, seed=args.seed, permutations=args.permutations, steps=steps)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
 

@@ -37,7 +37,8 @@ def test_a_p_value_without_alternative_is_found() -> None:
 
 def test_headlines_say_one_sided_and_corrected(demo_sections: dict) -> None:
     text = " ".join(headlines(demo_sections))
-    assert "Moran's I" in text and "one-sided" in text
+    assert "Moran's I" in text
+    assert "one-sided" in text
     assert "false discovery rate 5 %" in text
     assert "before correcting" not in text
     lisa, raw = (
