@@ -34,7 +34,7 @@ N_VILLAGES = 7
 HAMLETS_PER_VILLAGE = 3
 HAMLET_SD_M = 120.0
 #: The planted cluster: cases are this many times likelier within radius_m of one hamlet.
-CLUSTER = {"radius_m": 350.0, "weight": 6.0}
+CLUSTER = {"radius_m": 700.0, "weight": 12.0}
 AREA_FILES = {"desa": "ogan_ilir_desa.geojson", "kecamatan": "ogan_ilir_kecamatan.geojson"}
 TO_LONLAT = Transformer.from_crs("EPSG:32748", "EPSG:4326", always_xy=True)
 STUDY = """\

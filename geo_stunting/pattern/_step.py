@@ -30,6 +30,7 @@ import numpy as np
 from geo_stunting.pattern._casecontrol import (
     CuzickEdwards,
     KDifference,
+    case_control_r,
     cuzick_edwards,
     k_difference,
 )
@@ -142,8 +143,10 @@ def pattern_step(study: Study) -> StepOutput:
         )
         g_section[name] = g_entry
 
+    xy = np.column_stack([subjects.geometry.x, subjects.geometry.y]).astype(float)
+    r_cc = case_control_r(xy, steps=R_STEPS)  # from where the subjects are, not the area file
     kdiff = k_difference(
-        subjects, window=window, permutations=permutations, r_m=r_k, alpha=ALPHA, seed=seeds[5]
+        subjects, window=window, permutations=permutations, r_m=r_cc, alpha=ALPHA, seed=seeds[5]
     )
     has_strata = "stratum" in subjects and subjects["stratum"].nunique() > 1
     kdiff_strata = (
@@ -151,7 +154,7 @@ def pattern_step(study: Study) -> StepOutput:
             subjects,
             window=window,
             permutations=permutations,
-            r_m=r_k,
+            r_m=r_cc,
             alpha=ALPHA,
             strata="stratum",
             seed=seeds[6],
@@ -189,6 +192,9 @@ def pattern_step(study: Study) -> StepOutput:
 def _kdiff_dict(result: KDifference) -> dict[str, Any]:
     out = result.to_dict()
     out["summary_test"] = "D+ = sum over r of (D(r) - mean) / sd under random labelling; one-sided"
+    out["r_rule"] = (
+        "spatstat's rmax rule for K applied to the subjects' convex hull (not the study area)"
+    )
     return out
 
 

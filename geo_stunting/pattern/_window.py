@@ -10,8 +10,12 @@ simulates CSR inside it.
 Kinds
 -----
 ``"area"``
-    The union of the study-area polygons (villages). The default when the
-    study has an area: it is where children could have been sampled.
+    The union of the study-area polygons (villages) that hold at least one
+    subject. The default when the study has an area: it is where children
+    were sampled. Polygons without a subject (the rest of a regency's
+    villages, when the area file covers the whole regency) are left out and
+    noted, and a note says when the window is much larger than the subjects'
+    convex hull (CSR then calls any group of children clustered).
 ``"convex_hull"``
     The convex hull of the subjects. The default without an area.
 ``"rectangle"``
@@ -42,6 +46,7 @@ __all__ = [
     "area_union",
     "as_window",
     "make_window",
+    "occupied_areas",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,8 @@ INSIDE_TOLERANCE_M = 1e-6
 #: Holes narrower than this (2·area/perimeter) in a union of villages are gaps
 #: between neighbouring boundaries, not places where nobody lives: they are filled.
 SLIVER_WIDTH_M = 10.0
+#: A window more than this many times the area of the subjects' convex hull gets a note.
+LARGE_WINDOW_RATIO = 4.0
 
 _DESCRIPTIONS = {
     "area": "the union of the study-area polygons",
@@ -220,6 +227,7 @@ def make_window(
     area: gpd.GeoDataFrame | None = None,
     kind: WindowKind | None = None,
     polygon: BaseGeometry | None = None,
+    occupied_only: bool = True,
 ) -> StudyWindow:
     """Build the study window of a point pattern.
 
@@ -236,6 +244,9 @@ def make_window(
         `polygon` is given.
     polygon
         The window for ``kind="polygon"``, in the CRS of `subjects`.
+    occupied_only
+        For ``kind="area"``: use only the polygons that hold a subject (the
+        default), or every polygon of `area`.
 
     Returns
     -------
@@ -267,8 +278,23 @@ def make_window(
             )
         )
     xy = _coordinates(subjects)
-    geometry, notes = _window_geometry(kind, xy, area, polygon)
+    notes: tuple[str, ...] = ()
+    if kind == "area" and occupied_only and area is not None and len(area):
+        area, notes = occupied_areas(area, xy)
+    geometry, more = _window_geometry(kind, xy, area, polygon)
+    notes += more
     geometry = shapely.orient_polygons(geometry, exterior_cw=False)
+    if kind in ("area", "polygon") and len(xy) >= 3:
+        hull = shapely.convex_hull(shapely.multipoints(xy))
+        ratio = float(geometry.area) / max(float(hull.area), 1.0)
+        if ratio > LARGE_WINDOW_RATIO:
+            big, small = geometry.area / 1e6, hull.area / 1e6
+            note = (
+                f"the window ({big:,.1f} km²) is {ratio:,.0f} times the subjects' convex hull "
+                f"({small:,.1f} km²): against randomness in it any group of children looks "
+                "clustered; the case-control tests do not depend on it"
+            )
+            notes += (note,)
     window = _finish(kind, geometry, notes)
     outside = ~window.contains(xy)
     if outside.any():
@@ -355,6 +381,31 @@ def _polygonal(geometry: BaseGeometry, kind: str) -> BaseGeometry:
             )
         )
     return shapely.union_all(np.asarray(polygons, dtype=object))
+
+
+def occupied_areas(
+    area: gpd.GeoDataFrame, xy: np.ndarray
+) -> tuple[gpd.GeoDataFrame, tuple[str, ...]]:
+    """The study-area polygons that hold at least one of the points `xy`, and a note.
+
+    A point on a shared boundary counts for every polygon it touches. When no
+    polygon holds a point (the points are not in the area), `area` is returned
+    unchanged, and the outside points are reported by the caller.
+    """
+    geoms = shapely.make_valid(np.asarray(area.geometry.array))
+    tree = shapely.STRtree(geoms)
+    _, hit = tree.query(shapely.points(xy), predicate="intersects")
+    keep = np.zeros(len(area), dtype=bool)
+    keep[np.unique(hit)] = True
+    if keep.all() or not keep.any():
+        return area, ()
+    left = int((~keep).sum())
+    dropped = float(np.sum(shapely.area(geoms[~keep])))
+    note = (
+        f"{left} of {len(area)} study-area polygons hold no subject ({dropped / 1e6:,.1f} km²) "
+        "and are left out of the window"
+    )
+    return area[keep], (note,)
 
 
 def area_union(area: gpd.GeoDataFrame) -> tuple[BaseGeometry, tuple[str, ...]]:

@@ -1,0 +1,58 @@
+"""The same field study gives the same verdicts whichever area file describes it.
+
+Runs beside ``shared/data/ogan_ilir`` (real village and kecamatan boundaries, not
+shipped with the package); skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import geo_stunting as gs
+from tests.field_study import boundaries_dir, write_field_study
+
+pytestmark = pytest.mark.skipif(
+    boundaries_dir() is None, reason="shared/data/ogan_ilir is not beside this repository"
+)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    paths = write_field_study(tmp_path_factory.mktemp("field"), permutations=99)
+    out = {}
+    for kind, path in paths.items():
+        study = gs.load_study(Path(path))
+        out[kind] = (study, gs.analyze(study).sections)
+    return out
+
+
+def _verdict(p: float) -> bool:
+    return p <= 0.05
+
+
+def test_case_control_verdicts_do_not_depend_on_the_area_file(runs: dict[str, Any]) -> None:
+    (study, desa), (_, kec) = runs["desa"], runs["kecamatan"]
+    a, b = desa["pattern"], kec["pattern"]
+    # the r range comes from where the children are, not from a 2,300 km² regency
+    np.testing.assert_allclose(a["kdiff"]["r_m"], b["kdiff"]["r_m"])
+    xy = np.column_stack([study.subjects.geometry.x, study.subjects.geometry.y])
+    assert a["kdiff"]["r_m"][-1] <= np.ptp(xy, axis=0).min() / 4 + 1e-6
+    assert _verdict(a["kdiff"]["p_value"]) == _verdict(b["kdiff"]["p_value"])
+    assert _verdict(a["kdiff_within_strata"]["p_value"]) == _verdict(
+        b["kdiff_within_strata"]["p_value"]
+    )
+    assert [c["p_mc"] for c in a["cuzick_edwards"]] == [c["p_mc"] for c in b["cuzick_edwards"]]
+    # the planted cluster is found within villages, with either file
+    assert _verdict(a["kdiff_within_strata"]["p_value"])
+
+
+def test_window_is_the_areas_holding_children_with_a_note(runs: dict[str, Any]) -> None:
+    desa, kec = runs["desa"][1]["pattern"]["window"], runs["kecamatan"][1]["pattern"]["window"]
+    assert desa["area_m2"] < 40e6  # 7 villages, not 241
+    assert any("234 of 241 study-area polygons hold no subject" in n for n in desa["notes"])
+    assert kec["area_m2"] < 90e6  # kecamatan Indralaya, not the regency
+    assert any("15 of 16" in n for n in kec["notes"])
