@@ -112,7 +112,7 @@ def expected_counts(results: gs.Results) -> dict[str, int]:
         "Within 2 km of a facility": int((layers["coverage"]["radius_m"] == buffer_m).sum()),
         "Other distance rings": int((layers["coverage"]["radius_m"] != buffer_m).sum()),
         "Facility buffers, 2 km": int((layers["facility_buffers"]["radius_m"] == buffer_m).sum()),
-        "Raised relative risk (p ≤ 0.05)": len(layers["relative_risk_high"]),
+        "Raised relative risk (one-sided, FDR 5 %)": len(layers["relative_risk_high"]),
         "Scan clusters": len(layers["scan_clusters"]),
         "Lines to the nearest facility": len(layers["nearest_lines"]),
         "LISA clusters (two-sided, FDR 5 %)": 8,

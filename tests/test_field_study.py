@@ -56,3 +56,23 @@ def test_window_is_the_areas_holding_children_with_a_note(runs: dict[str, Any]) 
     assert any("234 of 241 study-area polygons hold no subject" in n for n in desa["notes"])
     assert kec["area_m2"] < 90e6  # kecamatan Indralaya, not the regency
     assert any("15 of 16" in n for n in kec["notes"])
+
+
+def test_raised_risk_only_where_children_live_with_either_area_file(runs: dict[str, Any]) -> None:
+    from geo_stunting.scan._contours import raised_risk_areas  # noqa: PLC0415
+    from geo_stunting.scan._relative_risk import relative_risk_surface  # noqa: PLC0415
+
+    found = {}
+    for kind, (study, _) in runs.items():
+        result = relative_risk_surface(study.subjects, area=study.area, permutations=999, seed=1)
+        areas = raised_risk_areas(result)
+        assert result.cell_m <= result.bandwidth_m / 4 + 1e-9
+        assert all(r["n_subjects"] >= 1 for r in areas.records)
+        for polygon in areas.polygons:
+            assert study.subjects.geometry.within(polygon).any()
+            assert study.subjects.distance(polygon).min() == 0
+        found[kind] = (result.bandwidth_m, len(areas.polygons))
+    # the same bandwidth (its search range comes from the children, not the area file)
+    assert found["desa"][0] == pytest.approx(found["kecamatan"][0])
+    assert found["desa"][1] >= 1  # the planted cluster
+    assert found["kecamatan"][1] >= 1

@@ -140,7 +140,7 @@ def test_every_layer_control_entry_has_the_rows_of_its_frame(results):
         "Villages (9)",
         "Village names",
         "Within 2 km of a facility",
-        "Raised relative risk (p ≤ 0.05)",
+        "Raised relative risk (one-sided, FDR 5 %)",
         "Scan clusters",
         "Beyond 2 km of any facility",
         "Controls (134)",

@@ -48,3 +48,60 @@ def test_headlines_say_one_sided_and_corrected(demo_sections: dict) -> None:
     assert sum(lisa[k] for k in ("HH", "LH", "LL", "HL")) <= sum(
         raw[k] for k in ("HH", "LH", "LL", "HL")
     )
+
+
+def test_strata_are_one_per_name_and_disagreements_with_villages_are_noted() -> None:
+    import geopandas as gpd  # noqa: PLC0415
+    import shapely  # noqa: PLC0415
+
+    from geo_stunting.study._strata import harmonise_strata  # noqa: PLC0415
+
+    area = gpd.GeoDataFrame(
+        {"name": ["Saka Tiga", "Tanjung Agung"]},
+        geometry=[shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)],
+        crs="EPSG:32748",
+    )
+    subjects = gpd.GeoDataFrame(
+        {
+            "subject_id": ["a", "b", "c", "d"],
+            "stratum": ["SAKA TIGA", " Saka  Tiga ", "Saka Tiga", "saka tiga"],
+        },
+        geometry=gpd.points_from_xy([1, 2, 3, 15], [1, 2, 3, 5]),
+        crs="EPSG:32748",
+    )
+    out, notes = harmonise_strata(subjects, area)
+    assert set(out["stratum"]) == {"Saka Tiga"}
+    assert subjects["stratum"].iloc[0] == "SAKA TIGA"  # the caller's frame is not changed
+    assert any("4 spellings are 1 strata" in n for n in notes)
+    assert any("1 subject(s) have a stratum that differs" in n and "(e.g. d)" in n for n in notes)
+
+
+def test_report_says_nothing_to_compare_when_everyone_is_within_reach() -> None:
+    from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
+    from tests.test_report import with_sections  # noqa: PLC0415
+
+    demo = gs.analyze(gs.load_study(gs.demo_study_path()), steps=["access"])
+    access = dict(demo.sections["access"])
+    access.update(
+        cases_within=67,
+        cases_outside=0,
+        controls_within=134,
+        controls_outside=0,
+        odds_ratio=None,
+        ci95=None,
+    )
+    access["test"] = {
+        "name": "Fisher exact",
+        "p_value": 1.0,
+        "reason": "",
+        "alternative": "two-sided",
+    }
+    html = make_report(with_sections(demo, access=access))
+    assert "there is nothing to compare, so no test or odds ratio is given" in html
+    assert "tidak ada yang dapat dibandingkan" in html
+    assert "Fisher exact, p = 1.000" not in html
+    access.update(cases_outside=3, controls_outside=5, odds_ratio=0.5, ci95=[0.1, 2.0])
+    access["odds_ratio_haldane"] = True
+    html = make_report(with_sections(demo, access=access))
+    assert "Haldane: 0.5 added to every cell because one was 0" in html
+    assert "Haldane: 0,5 ditambahkan ke setiap sel" in html

@@ -285,10 +285,11 @@ def make_window(
     notes += more
     geometry = shapely.orient_polygons(geometry, exterior_cw=False)
     if kind in ("area", "polygon") and len(xy) >= 3:
-        hull = shapely.convex_hull(shapely.multipoints(xy))
-        ratio = float(geometry.area) / max(float(hull.area), 1.0)
+        hull_area = float(shapely.area(shapely.convex_hull(shapely.multipoints(xy))))
+        window_area = float(shapely.area(geometry))
+        ratio = window_area / max(hull_area, 1.0)
         if ratio > LARGE_WINDOW_RATIO:
-            big, small = geometry.area / 1e6, hull.area / 1e6
+            big, small = window_area / 1e6, hull_area / 1e6
             note = (
                 f"the window ({big:,.1f} km²) is {ratio:,.0f} times the subjects' convex hull "
                 f"({small:,.1f} km²): against randomness in it any group of children looks "

@@ -373,7 +373,7 @@ LAYER_STYLES: dict[str, LayerStyle] = {
     "relative_risk_high": LayerStyle(
         groups=(
             Group(
-                "Raised relative risk (p ≤ 0.05)",
+                "Raised relative risk (one-sided, FDR 5 %)",
                 style={
                     "color": "#99000d",
                     "weight": 2.5,

@@ -126,10 +126,15 @@ def _scan(sec: Section) -> list[str]:
         f"within {distance_text(round(top['radius_m']))}, where {top['expected']:.1f} were "
         f"expected (relative risk {top['relative_risk']:.2f}; one-sided {_p(p)}, {verdict})."
     )
+    rule = (sec.get("max_size") or {}).get("rule")
+    if rule:
+        text += f" Largest window allowed: {rule}."
     return [text]
 
 
 def _relative_risk(sec: Section) -> list[str]:
+    if "support" in sec:
+        return _relative_risk_supported(sec)
     share = sec["share_window_significant_high"]
     bandwidth = distance_text(round(sec["bandwidth_m"], -1))
     if not share:
@@ -142,6 +147,30 @@ def _relative_risk(sec: Section) -> list[str]:
             f"The risk of stunting is significantly raised in {100 * share:.0f} % of the study "
             f"area (kernel relative risk, bandwidth {bandwidth})."
         )
+    return [text]
+
+
+def _relative_risk_supported(sec: Section) -> list[str]:
+    bandwidth = distance_text(round(sec["bandwidth_m"], -1))
+    support = sec["support"]
+    where = (
+        f"where at least {support['min_subjects']} children live within the bandwidth "
+        f"({bandwidth}; {support['area_m2'] / 1e6:,.1f} km²)"
+    )
+    areas = sec.get("raised_risk_areas") or {}
+    n = int(areas.get("n_areas") or 0)
+    corrected = str(sec.get("multiple_testing", "")).startswith("Benjamini")
+    how = "one-sided, false discovery rate 5 %" if corrected else "one-sided, p ≤ 0.05 per cell"
+    if sec.get("share_support_significant_high") is None:
+        return [f"The kernel relative risk was estimated {where}, without a test."]
+    if not n:
+        return [f"No area of significantly raised risk of stunting {where} ({how})."]
+    km2, children = areas["area_m2"] / 1e6, areas["n_subjects_inside"]
+    noun = "area" if n == 1 else "areas"
+    text = (
+        f"The risk of stunting is significantly raised in {n} {noun} ({km2:,.2f} km², holding "
+        f"{children:,} children), tested only {where} ({how})."
+    )
     return [text]
 
 

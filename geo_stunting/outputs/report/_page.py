@@ -38,7 +38,7 @@ from geo_stunting.outputs.report._html import (
 from geo_stunting.outputs.report._risk import risk_factor_html
 from geo_stunting.outputs.report._sections import clustering_section, scan_section, step_notice
 from geo_stunting.outputs.report._svg import CASE_COLOUR, CONTROL_COLOUR, box_strip
-from geo_stunting.outputs.report._text import tr
+from geo_stunting.outputs.report._text import HALDANE_EN, HALDANE_ID, tr
 from geo_stunting.risk_factors._tables import risk_factor_tables_csv
 
 if TYPE_CHECKING:
@@ -234,6 +234,12 @@ def _access(results: Results) -> str:
     test = section.get("test", {})
     p = test.get("p_value")
     differs = isinstance(p, int | float) and p <= 0.05
+    if (cw + kw == 0 or co + ko == 0) and cw + co + kw + ko > 0:
+        # everyone on one side of the radius: no table to test, no odds ratio to give
+        side = "nothing_within" if cw + kw == 0 else "nothing_outside"
+        texts = tr(side, n=cw + co + kw + ko, buffer=f"{buffer_m:,.0f}")
+        out.append(para(*texts, cls="answer"))
+        return "".join(out) + _access_plot(results, buffer_m)
     texts = tr(
         "access_answer",
         cw=cw,
@@ -264,8 +270,10 @@ def _access(results: Results) -> str:
             f"U = {fmt(mw.get('statistic'), 1)}, {fmt_p(mw.get('p_value'))}",
         ),
         (
-            "Odds ratio of living within, cases vs controls (95% CI)",
-            "Rasio odds tinggal dalam radius, kasus vs kontrol (IK 95%)",
+            "Odds ratio of living within, cases vs controls (95% CI)"
+            + (HALDANE_EN if section.get("odds_ratio_haldane") else ""),
+            "Rasio odds tinggal dalam radius, kasus vs kontrol (IK 95%)"
+            + (HALDANE_ID if section.get("odds_ratio_haldane") else ""),
             f"{fmt(odds)} ({fmt(ci[0])}–{fmt(ci[1])})",
         ),
         (

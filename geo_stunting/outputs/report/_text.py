@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TEXT", "tr"]
+__all__ = ["HALDANE_EN", "HALDANE_ID", "TEXT", "tr"]
+
+#: The mark of an odds ratio computed with 0.5 added to every cell (a cell was 0).
+HALDANE_EN = " — Haldane: 0.5 added to every cell because one was 0"
+HALDANE_ID = " — Haldane: 0,5 ditambahkan ke setiap sel karena ada sel bernilai 0"
 
 TEXT: dict[str, tuple[str, str]] = {
     # ----------------------------------------------------------------- page
@@ -45,6 +49,27 @@ TEXT: dict[str, tuple[str, str]] = {
             "{cw} dari {nc} kasus ({pc}) dan {kw} dari {nk} kontrol ({pk}) tinggal dalam jarak "
             "{buffer} m dari fasilitas kesehatan. Perbedaannya {verdict} secara statistik "
             "({test}, {p})."
+        ),
+    ),
+    "nothing_outside": (
+        (
+            "All {n} children, cases and controls alike, live within {buffer} m of a health "
+            "facility: there is nothing to compare, so no test or odds ratio is given."
+        ),
+        (
+            "Semua {n} anak, baik kasus maupun kontrol, tinggal dalam jarak {buffer} m dari "
+            "fasilitas kesehatan: tidak ada yang dapat dibandingkan, sehingga tidak ada uji "
+            "atau rasio odds."
+        ),
+    ),
+    "nothing_within": (
+        (
+            "None of the {n} children lives within {buffer} m of a health facility: there is "
+            "nothing to compare, so no test or odds ratio is given."
+        ),
+        (
+            "Tidak satu pun dari {n} anak tinggal dalam jarak {buffer} m dari fasilitas "
+            "kesehatan: tidak ada yang dapat dibandingkan, sehingga tidak ada uji atau rasio odds."
         ),
     ),
     "is": ("is", "bermakna"),
@@ -215,6 +240,20 @@ TEXT: dict[str, tuple[str, str]] = {
             "yang meningkat secara bermakna (lapisan relative_risk_high di peta)."
         ),
     ),
+    "relrisk_support": (
+        (
+            "Smoothed with a {bandwidth} m bandwidth and tested only where at least {floor} "
+            "children live within that distance ({support_km2} km²): {n} area(s) of "
+            "significantly raised risk of stunting, {km2} km² holding {children} children "
+            "(one-sided, false discovery rate 5 %; layer relative_risk_high on the map)."
+        ),
+        (
+            "Dengan lebar jendela {bandwidth} m dan diuji hanya di tempat paling sedikit {floor} "
+            "anak tinggal dalam jarak itu ({support_km2} km²): {n} wilayah dengan risiko stunting "
+            "yang meningkat secara bermakna, {km2} km² dengan {children} anak (satu sisi, tingkat "
+            "penemuan palsu 5 %; lapisan relative_risk_high di peta)."
+        ),
+    ),
     # ----------------------------------------------------------------- scan
     "no_scan_cluster": (
         "No window has more cases than expected.",
@@ -229,6 +268,36 @@ TEXT: dict[str, tuple[str, str]] = {
             "Klaster paling mungkin: {n} anak dalam radius {radius} m, {cases} di antaranya kasus "
             "padahal yang diharapkan {expected} (risiko relatif {rr}, satu sisi, {p}): {verdict}"
         ),
+    ),
+    "scan_limit_gini": (
+        (
+            "Largest window: {share}% of the children, chosen among {n} maximum sizes as the one "
+            "whose significant clusters best separate high from low risk (Gini coefficient "
+            "{gini}, as SaTScan offers)."
+        ),
+        (
+            "Jendela terbesar: {share}% anak, dipilih di antara {n} ukuran maksimum sebagai "
+            "ukuran yang klaster bermaknanya paling baik memisahkan risiko tinggi dan rendah "
+            "(koefisien Gini {gini}, seperti pada SaTScan)."
+        ),
+    ),
+    "scan_limit_none": (
+        (
+            "Largest window: {share}% of the children (SaTScan's default); none of the {n} "
+            "maximum sizes tried gives a significant cluster."
+        ),
+        (
+            "Jendela terbesar: {share}% anak (bawaan SaTScan); tidak satu pun dari {n} ukuran "
+            "maksimum yang dicoba memberi klaster bermakna."
+        ),
+    ),
+    "scan_limit_radius": (
+        "Largest window: {share}% of the children and a radius of {radius} m (study file).",
+        "Jendela terbesar: {share}% anak dan radius {radius} m (berkas studi).",
+    ),
+    "scan_limit_share": (
+        "Largest window: {share}% of the children (study file).",
+        "Jendela terbesar: {share}% anak (berkas studi).",
     ),
     "unlikely_chance": ("unlikely to be chance.", "kecil kemungkinan karena kebetulan."),
     "could_be_chance": ("this could be chance.", "bisa jadi karena kebetulan."),
