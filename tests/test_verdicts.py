@@ -13,9 +13,13 @@ from geo_stunting.stats._alternatives import missing_alternatives
 
 
 @pytest.fixture(scope="module")
-def demo_sections() -> dict:
-    study = gs.load_study(gs.demo_study_path())
-    return json.loads(gs.analyze(study, permutations=19).to_json())
+def demo_results() -> gs.Results:
+    return gs.analyze(gs.load_study(gs.demo_study_path()), permutations=19)
+
+
+@pytest.fixture(scope="module")
+def demo_sections(demo_results: gs.Results) -> dict:
+    return json.loads(demo_results.to_json())
 
 
 def test_every_p_value_in_results_json_states_its_alternative(demo_sections: dict) -> None:
@@ -105,3 +109,26 @@ def test_report_says_nothing_to_compare_when_everyone_is_within_reach() -> None:
     html = make_report(with_sections(demo, access=access))
     assert "Haldane: 0.5 added to every cell because one was 0" in html
     assert "Haldane: 0,5 ditambahkan ke setiap sel" in html
+
+
+def test_indonesian_report_has_no_english_analysis_sentences(demo_results: gs.Results) -> None:
+    import html  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
+
+    page = make_report(demo_results)
+    for tag in ("script", "style", "svg"):
+        page = re.sub(rf"<{tag}.*?</{tag}>", "", page, flags=re.DOTALL)
+    page = re.sub(r'<span class="en">.*?</span>', "", page, flags=re.DOTALL)
+    text = html.unescape(re.sub(r"<[^>]+>", "\n", page))
+    assert "dipilih otomatis: zona UTM" in text
+    for english in (
+        "chosen automatically",
+        "expected count",
+        "the smaller group",
+        "not significant",
+        " the children",
+        " cases and ",
+    ):
+        assert english not in text

@@ -97,7 +97,7 @@ def scan_step(study: Study) -> StepOutput:
         limits = [f"{share:.0%} of the subjects"]
         if options.max_radius_m is not None:
             limits.append(f"a radius of {options.max_radius_m:,.0f} m")
-        max_size = {"max_share": share, "rule": "set in the study file: " + " and ".join(limits)}
+        max_size = {"max_share": share, "rule": " and ".join(limits) + ", set in the study file"}
     max_size["max_radius_m"] = options.max_radius_m
     clusters, subjects_scan = scan_layers(study.subjects, result)
     notes = []

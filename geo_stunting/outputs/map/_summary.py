@@ -106,7 +106,7 @@ def _autocorrelation(sec: Section) -> list[str]:
         )
     if parts:
         how = (
-            "two-sided, false discovery rate 5 % (Benjamini–Hochberg)"
+            "two-sided, Benjamini–Hochberg false discovery rate 5 %"
             if corrected
             else "p ≤ 0.05, before correcting for multiple tests"
         )
@@ -128,7 +128,7 @@ def _scan(sec: Section) -> list[str]:
     )
     rule = (sec.get("max_size") or {}).get("rule")
     if rule:
-        text += f" Largest window allowed: {rule}."
+        text += f" Largest window: {rule}."
     return [text]
 
 
@@ -154,22 +154,22 @@ def _relative_risk_supported(sec: Section) -> list[str]:
     bandwidth = distance_text(round(sec["bandwidth_m"], -1))
     support = sec["support"]
     where = (
-        f"where at least {support['min_subjects']} children live within the bandwidth "
-        f"({bandwidth}; {support['area_m2'] / 1e6:,.1f} km²)"
+        f"where at least {support['min_subjects']} children live within the bandwidth of "
+        f"{bandwidth} ({support['area_m2'] / 1e6:,.1f} km²"
     )
     areas = sec.get("raised_risk_areas") or {}
     n = int(areas.get("n_areas") or 0)
     corrected = str(sec.get("multiple_testing", "")).startswith("Benjamini")
     how = "one-sided, false discovery rate 5 %" if corrected else "one-sided, p ≤ 0.05 per cell"
     if sec.get("share_support_significant_high") is None:
-        return [f"The kernel relative risk was estimated {where}, without a test."]
+        return [f"The kernel relative risk was estimated {where}), without a test."]
     if not n:
-        return [f"No area of significantly raised risk of stunting {where} ({how})."]
+        return [f"No area of significantly raised risk of stunting {where}; {how})."]
     km2, children = areas["area_m2"] / 1e6, areas["n_subjects_inside"]
     noun = "area" if n == 1 else "areas"
     text = (
         f"The risk of stunting is significantly raised in {n} {noun} ({km2:,.2f} km², holding "
-        f"{children:,} children), tested only {where} ({how})."
+        f"{children:,} children), tested only {where}; {how})."
     )
     return [text]
 

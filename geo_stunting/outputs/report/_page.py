@@ -35,6 +35,7 @@ from geo_stunting.outputs.report._html import (
     pct,
     table,
 )
+from geo_stunting.outputs.report._indonesian import indonesian
 from geo_stunting.outputs.report._risk import risk_factor_html
 from geo_stunting.outputs.report._sections import clustering_section, scan_section, step_notice
 from geo_stunting.outputs.report._svg import CASE_COLOUR, CONTROL_COLOUR, box_strip
@@ -132,7 +133,7 @@ def _summary(results: Results) -> str:
         ("Study area", "Luas wilayah studi",
          "–" if area is None else f"{fmt(area / 1e6, 1)} km²"),
         ("Coordinate system", "Sistem koordinat",
-         f"{escape(str(study.get('crs')))} — {escape(str(study.get('crs_reason', '')))}"),
+         f"{escape(str(study.get('crs')))} — {_both(study.get('crs_reason', ''))}"),
         ("Coverage radius", "Radius jangkauan", f"{fmt(settings.get('buffer_m'), 0)} m"),
         ("Permutations, seed", "Permutasi, seed",
          f"{fmt(settings.get('permutations'))}, {escape(str(settings.get('seed')))}"),
@@ -217,6 +218,11 @@ def _access_plot(results: Results, buffer_m: float) -> str:
     return figure(plot, *tr("access_plot"))
 
 
+def _both(text: Any) -> str:
+    """An analysis sentence in English and, when known, in Indonesian."""
+    return bi(str(text), indonesian(str(text)))
+
+
 def _median_m(group: Mapping[str, Any]) -> str:
     q1, q3 = fmt(group.get("q1_m"), 0), fmt(group.get("q3_m"), 0)
     return f"{fmt(group.get('median_m'), 0)} m ({q1}–{q3})"
@@ -279,7 +285,7 @@ def _access(results: Results) -> str:
         (
             "Test of the 2×2 table",
             "Uji tabel 2×2",
-            f"{escape(str(test.get('name')))}, {fmt_p(p)} — {escape(str(test.get('reason', '')))}",
+            f"{escape(str(test.get('name')))}, {fmt_p(p)} — {_both(test.get('reason', ''))}",
         ),
     ]
     out += [_kv(rows), _access_plot(results, buffer_m)]

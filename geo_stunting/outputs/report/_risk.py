@@ -14,6 +14,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from geo_stunting.outputs.report._html import bi, dig, figure, fmt, heading, notice, para, table
+from geo_stunting.outputs.report._indonesian import indonesian
 from geo_stunting.outputs.report._sections import is_significant, step_notice
 from geo_stunting.outputs.report._svg import forest_plot
 from geo_stunting.outputs.report._text import HALDANE_EN, HALDANE_ID, tr
@@ -211,7 +212,7 @@ def _table4(model: Mapping[str, Any], labels: Mapping[str, str]) -> str:
         caption=bi(*caption),
         cls="journal",
     )
-    return out + "".join(notice(str(w), str(w)) for w in model.get("warnings", []))
+    return out + "".join(notice(str(w), indonesian(str(w))) for w in model.get("warnings", []))
 
 
 def _forest(factors: list[Factor]) -> str:

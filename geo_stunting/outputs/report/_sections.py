@@ -26,6 +26,7 @@ from geo_stunting.outputs.report._html import (
     para,
     table,
 )
+from geo_stunting.outputs.report._indonesian import indonesian
 from geo_stunting.outputs.report._svg import (
     CASE_COLOUR,
     CONTROL_COLOUR,
@@ -231,7 +232,10 @@ def _autocorrelation(results: Results) -> str:
             table(
                 [bi("LISA label", "Label LISA"), bi("subjects", "subjek")],
                 [
-                    [escape(str(k)), fmt(v) + (f" ({fmt(raw[k])})" if k in raw else "")]
+                    [
+                        bi(str(k), indonesian(str(k))),
+                        fmt(v) + (f" ({fmt(raw[k])})" if k in raw else ""),
+                    ]
                     for k, v in lisa.items()
                 ],
                 caption=bi(*tr("lisa_caption")),
