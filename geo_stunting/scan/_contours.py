@@ -4,7 +4,8 @@ Marching squares (`contourpy`, matplotlib's contour engine) on the grid of
 `geo_stunting.scan._relative_risk.RelativeRiskResult`: the raised-risk
 areas are where the p-value surface (Benjamini–Hochberg adjusted unless the
 result says otherwise) is at most alpha, interpolated between cell centres
-rather than unions of square cells, clipped to the support (itself the
+rather than unions of square cells and closed over one cell (the Monte Carlo
+noise of neighbouring p-values would make a staircase), clipped to the support (itself the
 contour of the number of subjects within one bandwidth at the support's
 floor) and to the window. An area that holds no child is dropped and
 counted: the support rule should leave none, and a health office must not
@@ -19,11 +20,19 @@ from typing import TYPE_CHECKING, Any
 import contourpy
 import numpy as np
 import shapely
+from scipy.ndimage import zoom
 
 if TYPE_CHECKING:
     from geo_stunting.scan._relative_risk import RelativeRiskResult
 
-__all__ = ["RaisedRiskAreas", "raised_risk_areas", "support_region"]
+__all__ = ["NOISE_CELLS", "SMOOTHING", "RaisedRiskAreas", "raised_risk_areas", "support_region"]
+
+#: The grid is refined this many times by bilinear interpolation before contouring.
+SMOOTHING = 4
+#: The raised-risk contour is closed (dilated, then eroded) by this many cells (cells are at
+#: most a quarter of the bandwidth): neighbouring cells' Monte Carlo p-values scatter around
+#: a smooth surface, and the scatter would make a staircase of the contour.
+NOISE_CELLS = 1.0
 
 
 @dataclass(frozen=True)
@@ -78,10 +87,21 @@ def _axes(result: RelativeRiskResult) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _filled(
-    result: RelativeRiskResult, grid: np.ndarray, lower: float, upper: float
+    result: RelativeRiskResult,
+    grid: np.ndarray,
+    lower: float,
+    upper: float,
+    *,
+    smooth: bool = False,
 ) -> shapely.Geometry:
     xs, ys = _axes(result)
-    generator = contourpy.contour_generator(x=xs, y=ys, z=grid, fill_type="OuterOffset")
+    # bilinear refinement: contours follow the interpolated surface, not the cells' diagonals
+    # ((n - 1) * k + 1 samples per axis keep every cell centre as a node of the finer grid)
+    factors = [((n - 1) * SMOOTHING + 1) / n for n in grid.shape]
+    fine = zoom(grid, factors, order=1, mode="nearest", grid_mode=False)
+    xs = np.linspace(xs[0], xs[-1], fine.shape[1])
+    ys = np.linspace(ys[0], ys[-1], fine.shape[0])
+    generator = contourpy.contour_generator(x=xs, y=ys, z=fine, fill_type="OuterOffset")
     filled: Any = generator.filled(lower, upper)
     polygons = []
     for coords, offset in zip(filled[0], filled[1], strict=True):
@@ -92,7 +112,11 @@ def _filled(
             polygons.append(polygon)
     if not polygons:
         return shapely.Polygon()
-    return shapely.union_all(np.asarray(polygons, dtype=object))
+    shape = shapely.union_all(np.asarray(polygons, dtype=object))
+    if smooth:  # a closing of one cell: the staircase of neighbouring cells' Monte Carlo noise
+        reach = NOISE_CELLS * result.cell_m
+        shape = shapely.buffer(shapely.buffer(shape, reach, quad_segs=4), -reach, quad_segs=4)
+    return shape
 
 
 def support_region(result: RelativeRiskResult) -> shapely.Geometry:
@@ -116,7 +140,7 @@ def raised_risk_areas(result: RelativeRiskResult) -> RaisedRiskAreas:
     upper = float(above.min()) if above.size else 1.0
     level = 0.5 * (float(values[significant].max()) + min(upper, 1.0))
     grid = _full_grid(result, values, 1.0)
-    shape = _filled(result, grid, -np.inf, level)
+    shape = _filled(result, grid, -np.inf, level, smooth=True)
     shape = shapely.intersection(shape, support_region(result))
     points = shapely.points(result.points)
     centres = shapely.points(np.column_stack([result.x, result.y]))

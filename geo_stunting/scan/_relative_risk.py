@@ -78,6 +78,8 @@ log = logging.getLogger(__name__)
 Edge = Literal["uniform", "diggle", "none"]
 #: Grid cells per bandwidth when no cell size is given (cells of at most bandwidth / 4).
 CELLS_PER_BANDWIDTH = 4
+#: ... and at least this many cells across the grid's longer side, for smooth contours.
+MIN_CELLS_ACROSS = 128
 #: The support: cells with at least this many subjects within one bandwidth.
 SUPPORT_MIN_SUBJECTS = 5
 #: The grid covers the subjects' bounding box padded by this many bandwidths.
@@ -192,8 +194,8 @@ class RelativeRiskResult:
             "bandwidth_method": self.bandwidth_method,
             "cell_m": self.cell_m,
             "grid": (
-                f"cells of {self.cell_m:,.1f} m (at most a quarter of the bandwidth unless "
-                "cell_m is given) over "
+                f"cells of {self.cell_m:,.1f} m (at most a quarter of the bandwidth and 1/128 of "
+                "the grid's longer side unless cell_m is given) over "
                 + (
                     "the subjects' bounding box padded by "
                     f"{EXTENT_PAD_BANDWIDTHS:g} bandwidths, inside the window"
@@ -397,7 +399,11 @@ def relative_risk_xy(
         ymin = max(float(xy[:, 1].min()) - pad, wymin)
         xmax = min(float(xy[:, 0].max()) + pad, wxmax)
         ymax = min(float(xy[:, 1].max()) + pad, wymax)
-    cell = float(cell_m) if cell_m is not None else sigma / CELLS_PER_BANDWIDTH
+    cell = (
+        float(cell_m)
+        if cell_m is not None
+        else min(sigma / CELLS_PER_BANDWIDTH, max(xmax - xmin, ymax - ymin) / MIN_CELLS_ACROSS)
+    )
     cells_needed = ((xmax - xmin) / cell) * ((ymax - ymin) / cell)
     if cells_needed > MAX_GRID_CELLS:
         cell *= math.sqrt(cells_needed / MAX_GRID_CELLS)
