@@ -45,6 +45,9 @@ def test_headlines_say_one_sided_and_corrected(demo_sections: dict) -> None:
     assert "one-sided" in text
     assert "false discovery rate 5 %" in text
     assert "before correcting" not in text
+    assert (
+        "Largest window: 50% of the subjects and a radius of 1,000 m, set in the study file" in text
+    )
     lisa, raw = (
         demo_sections["autocorrelation"]["lisa"],
         demo_sections["autocorrelation"]["lisa_uncorrected"],
@@ -132,3 +135,26 @@ def test_indonesian_report_has_no_english_analysis_sentences(demo_results: gs.Re
         " cases and ",
     ):
         assert english not in text
+
+
+def test_scan_without_limits_chooses_its_largest_window_by_gini() -> None:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from geo_stunting.scan._maxsize import GINI_SHARES, gini_coefficient  # noqa: PLC0415
+    from geo_stunting.study._config import ScanOptions  # noqa: PLC0415
+
+    study = gs.load_study(gs.demo_study_path())
+    settings = replace(study.settings.with_overrides(permutations=99), scan=ScanOptions())
+    results = gs.analyze(study.with_settings(settings), steps=["scan"])
+    section = results.sections["scan"]
+    tried = section["max_size"]["tried"]
+    assert [t["max_share"] for t in tried] == list(GINI_SHARES)
+    best = max(t["gini"] for t in tried)
+    assert best > 0
+    chosen = section["max_size"]["max_share"]
+    assert next(t["gini"] for t in tried if t["max_share"] == chosen) == best
+    assert section["settings"]["max_share"] == chosen
+    significant = [(c["n"], c["cases"]) for c in section["clusters"] if c["p_value"] <= 0.05]
+    assert gini_coefficient(significant, n_subjects=201, n_cases=67) == pytest.approx(best)
+    text = " ".join(headlines(json.loads(results.to_json())))
+    assert "Largest window: Gini-optimised maximum" in text
