@@ -57,6 +57,7 @@ from geo_stunting.risk_factors._analysis import analyze_factor
 from geo_stunting.scan._bandwidth import bandwidth_relrisk
 from geo_stunting.scan._bernoulli import scan_bernoulli_xy
 from geo_stunting.scan._contours import raised_risk_areas
+from geo_stunting.scan._maxsize import choose_max_share
 from geo_stunting.scan._relative_risk import relative_risk_xy
 from geo_stunting.study._risk_spec import parse_risk_factor_section, resolve_factors
 
@@ -187,6 +188,11 @@ def _tests(layout: Layout, permutations: int) -> dict[str, Test]:
         )
         return result.clusters[0].p_value if result.clusters else 1.0
 
+    def scan_gini(_l: Layout, c: np.ndarray, s: int) -> float | None:
+        choice = choose_max_share(frame(c), permutations=permutations, seed=s)
+        clusters = choice.result.clusters
+        return clusters[0].p_value if clusters else 1.0
+
     def relrisk(_l: Layout, c: np.ndarray, s: int) -> float | None:
         result = relative_risk_xy(
             layout.xy[:, 0],
@@ -210,6 +216,7 @@ def _tests(layout: Layout, permutations: int) -> dict[str, Test]:
         "Moran's I, normal randomisation (greater)": moran_normal,
         "join counts BB, permutation (greater)": joins,
         "Bernoulli scan, most likely cluster (greater)": scan,
+        "Bernoulli scan, Gini-chosen largest window (greater)": scan_gini,
         "relative risk: any raised-risk area (FDR 5 %)": relrisk,
     }
     for factor in layout.factors:

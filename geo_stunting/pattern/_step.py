@@ -227,7 +227,7 @@ def summary_sentences(
             f"The usual answer: against complete spatial randomness in {where}, the cases look "
             f"{_clustered(cases)} — the mean distance from a case to the nearest other case is "
             f"{cases.mean_nnd_m:,.0f} m, against {cases.expected_nnd_m:,.0f} m expected "
-            f"(Clark–Evans R = {cases.R_naive:.2f}, Monte Carlo {_p(cases.p_mc)})."
+            f"(Clark–Evans R = {cases.R_naive:.2f}, two-sided Monte Carlo {_p(cases.p_mc)})."
         )
     if controls is not None:
         lines.append(
@@ -241,8 +241,9 @@ def summary_sentences(
         "The case-control answer: keeping every child where they live and shuffling the "
         "case/control labels at random, the K function of cases "
         + ("exceeds" if more else "does not exceed")
-        + f" that of controls by more than chance ({_p(kdiff.p_value)}, summary test over "
-        f"0–{kdiff.r_m[-1]:,.0f} m; global envelope test {_p(kdiff.p_global)}): "
+        + " that of controls by more than chance (one-sided D+ test over "
+        f"0–{kdiff.r_m[-1]:,.0f} m, {_p(kdiff.p_value)}; two-sided global envelope test, "
+        f"{_p(kdiff.p_global)}): "
         + (
             "cases cluster more than the population they come from."
             if more
@@ -252,9 +253,8 @@ def summary_sentences(
     if ce:
         parts = [f"T{c.k} = {c.T:.0f} vs {c.expected:.1f} expected ({_p(c.p_mc)})" for c in ce]
         lines.append(
-            "Cuzick–Edwards (how many of each case's nearest neighbours are cases): "
-            + "; ".join(parts)
-            + "."
+            "Cuzick–Edwards (how many of each case's nearest neighbours are cases; one-sided "
+            "Monte Carlo p-values): " + "; ".join(parts) + "."
         )
     if kdiff_strata is not None:
         within = kdiff_strata.p_value <= ALPHA
@@ -262,7 +262,7 @@ def summary_sentences(
             "Shuffling labels only within each village (so every village keeps its number of "
             "cases), the K difference "
             + ("is still" if within else "is no longer")
-            + f" larger than chance ({_p(kdiff_strata.p_value)}): "
+            + f" larger than chance (one-sided, {_p(kdiff_strata.p_value)}): "
             + (
                 "cases also cluster within villages, beyond differences in prevalence "
                 "between villages."

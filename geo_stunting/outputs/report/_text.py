@@ -108,13 +108,13 @@ TEXT: dict[str, tuple[str, str]] = {
         (
             "1. The usual answer (what GIS tools print): compared with points scattered at random "
             "over the study area, the cases {verdict} (Clark–Evans R = {R}; R below 1 means closer "
-            "together than random; {p})."
+            "together than random; two-sided Monte Carlo test, {p})."
         ),
         (
             "1. Jawaban yang biasa (seperti keluaran perangkat GIS): dibandingkan titik acak di "
             "seluruh wilayah studi, kasus {verdict} (indeks Clark–Evans R = {R}; R di bawah 1 "
             "berarti "
-            "lebih berdekatan daripada acak; {p})."
+            "lebih berdekatan daripada acak; uji Monte Carlo dua sisi, {p})."
         ),
     ),
     "look_clustered": ("look clustered", "tampak mengelompok"),
