@@ -22,7 +22,9 @@ below 0.05 / cells): a Monte Carlo test with R permutations and p = rank /
 (R + 1) has size exactly α when α(R + 1) is an integer, whatever R is, so
 the rejection rate does not depend on R (its power does). The
 relative-risk bandwidth is fixed at the value cross-validated on the observed
-labels (the test is of the surface, not of the bandwidth choice).
+labels (the test is of the surface, not of the bandwidth choice), and its
+cells are a quarter of the bandwidth (the default's upper bound: finer cells
+change the map's detail, not the test's size, and would take hours here).
 
 Usage::
 
@@ -200,6 +202,7 @@ def _tests(layout: Layout, permutations: int) -> dict[str, Test]:
             c,
             window=layout.window.geometry,
             bandwidth_m=sigma,
+            cell_m=sigma / 4,  # the size of the test does not depend on the map's detail
             permutations=999,
             seed=s,
         )

@@ -56,6 +56,10 @@ def test_window_is_the_areas_holding_children_with_a_note(runs: dict[str, Any]) 
     assert any("234 of 241 study-area polygons hold no subject" in n for n in desa["notes"])
     assert kec["area_m2"] < 90e6  # kecamatan Indralaya, not the regency
     assert any("15 of 16" in n for n in kec["notes"])
+    from geo_stunting.outputs.map._summary import headlines  # noqa: PLC0415
+
+    lead = headlines(runs["desa"][1])[0]
+    assert "in 7 villages (of 241 in the area file)" in lead
 
 
 def test_raised_risk_only_where_children_live_with_either_area_file(runs: dict[str, Any]) -> None:

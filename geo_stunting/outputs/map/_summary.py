@@ -35,7 +35,12 @@ def _study(sec: Section) -> list[str]:
     areas = sec.get("n_areas") or 0
     kinds = sec.get("facility_kinds") or {}
     text = f"{sec['n_cases']:,} cases and {sec['n_controls']:,} controls"
-    if areas:
+    used = sec.get("n_areas_with_subjects")
+    if areas and used and used < areas:
+        text += (
+            f" in {used:,} {'village' if used == 1 else 'villages'} (of {areas:,} in the area file)"
+        )
+    elif areas:
         text += f" in {areas:,} {'village' if areas == 1 else 'villages'}"
     n_fac = sec.get("n_facilities") or 0
     if n_fac:
