@@ -158,3 +158,31 @@ def test_scan_without_limits_chooses_its_largest_window_by_gini() -> None:
     assert gini_coefficient(significant, n_subjects=201, n_cases=67) == pytest.approx(best)
     text = " ".join(headlines(json.loads(results.to_json())))
     assert "Largest window: Gini-optimised maximum" in text
+
+
+def test_window_keeps_the_areas_holding_subjects_unless_given_whole() -> None:
+    import geopandas as gpd  # noqa: PLC0415
+    import shapely  # noqa: PLC0415
+
+    from geo_stunting.pattern._window import as_window, make_window  # noqa: PLC0415
+
+    area = gpd.GeoDataFrame(
+        {"name": ["a", "b", "far"]},
+        geometry=[
+            shapely.box(0, 0, 1000, 1000),
+            shapely.box(1000, 0, 2000, 1000),
+            shapely.box(50_000, 0, 60_000, 10_000),
+        ],
+        crs="EPSG:32748",
+    )
+    points = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy([100, 500, 900, 1500, 1900], [100, 800, 300, 500, 900]),
+        crs="EPSG:32748",
+    )
+    window = make_window(points, area=area)
+    assert window.area_m2 == pytest.approx(2_000_000)  # the two villages with children: 2 km²
+    assert any("1 of 3 study-area polygons hold no subject (100.0 km²)" in n for n in window.notes)
+    whole = make_window(points, area=area, occupied_only=False)
+    assert whole.area_m2 == pytest.approx(102_000_000)
+    assert any("times the subjects' convex hull" in n for n in whole.notes)
+    assert as_window(area, points).area_m2 == pytest.approx(102_000_000)  # given: used whole

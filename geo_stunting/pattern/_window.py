@@ -209,7 +209,8 @@ def as_window(window: WindowLike, points: gpd.GeoDataFrame) -> StudyWindow:
                 )
             )
         area = window if isinstance(window, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=window)
-        return make_window(points, area=area)
+        # a window the caller gives is used whole (the step's default keeps occupied areas only)
+        return make_window(points, area=area, occupied_only=False)
     if isinstance(window, BaseGeometry):
         return make_window(points, polygon=window)
     raise AnalysisError(
