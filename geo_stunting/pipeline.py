@@ -311,7 +311,18 @@ def study_summary(study: Study) -> dict[str, Any]:
         "crs": study.crs_code,
         "crs_reason": study.crs_reason,
         "area_m2": area_m2,
+        "n_areas_with_subjects": _areas_with_subjects(study),
     }
+
+
+def _areas_with_subjects(study: Study) -> int:
+    """How many study-area polygons hold at least one subject (0 without an area)."""
+    if study.area is None or not len(study.area):
+        return 0
+    from geo_stunting.pattern._window import occupied_areas  # noqa: PLC0415 - step module
+
+    xy = np.column_stack([study.subjects.geometry.x, study.subjects.geometry.y])
+    return len(occupied_areas(study.area, xy)[0])
 
 
 def base_layers(study: Study) -> dict[str, gpd.GeoDataFrame]:

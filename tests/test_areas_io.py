@@ -228,7 +228,7 @@ def test_area_study_from_a_study_file(tmp_path: Path) -> None:
     assert part["classification"]["classes"] == 3
     assert part["scan"]["status"] == "done"
     assert part["scan"]["max_share"] == 0.3
-    assert part["eb_moran"]["alternative_sim"] == "greater"
+    assert part["eb_moran"]["p_sim_alternative"] == "greater"
     layer = results.layers["areas"]
     for column in (
         "rate",

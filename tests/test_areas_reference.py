@@ -28,7 +28,7 @@ from geo_stunting.areas import (
     weights_from_graph,
 )
 from geo_stunting.areas._autocorrelation import _row_standard
-from geo_stunting.stats._permutation import conditional_draws, conditional_lags, folded_p
+from geo_stunting.stats._permutation import conditional_draws, conditional_lags, two_sided_p
 
 HERE = Path(__file__).parent / "reference" / "areas"
 REF = json.loads((HERE / "reference.json").read_text())
@@ -108,7 +108,7 @@ def test_moran_matches_moran_test(case: dict) -> None:
     assert result.variance_normal == pytest.approx(ref["moran_var_normality"], rel=RTOL)
     # R's normality p-value was one-sided (greater); ours is two-sided
     assert result.p_normal / 2 == pytest.approx(ref["moran_p_normality_greater"], rel=1e-7)
-    assert result.to_dict()["alternative_rand"] == "two-sided"
+    assert result.to_dict()["p_rand_alternative"] == "two-sided"
 
 
 def test_moran_permutation_p_is_seeded_and_agrees_with_analytic(case: dict) -> None:
@@ -167,7 +167,7 @@ def test_gi_star_matches_localg(case: dict) -> None:
 
 
 def test_lisa_permutation_p_equals_the_shared_conditional_scheme(case: dict) -> None:
-    """The compiled tail count gives the p-values of stats._permutation's esda scheme."""
+    """The compiled tail count gives the two-sided p-values of stats._permutation (esda scheme)."""
     z = eb_standardise(case["n"], case["x"])
     weights = case["weights"]
     lisa = local_moran_rates(z, weights=weights, permutations=199, seed=11)
@@ -177,5 +177,5 @@ def test_lisa_permutation_p_equals_the_shared_conditional_scheme(case: dict) -> 
     standard = _row_standard(weights)
     draws = conditional_draws(len(z), int(weights.cardinalities.max()), 199, rng)
     sims = centred[None, :] / m2 * conditional_lags(centred, standard, draws)
-    expected = folded_p(sims, centred / m2 * (standard @ centred))
+    expected = two_sided_p(sims, centred / m2 * (standard @ centred))
     np.testing.assert_allclose(lisa["lisa_p"], expected)

@@ -55,7 +55,7 @@ def test_demo_section_says_what_percentages_cannot_support(sumsel: gs.Results) -
         assert part["eb_moran"] is None
         assert part["eb"] is None
         assert part["scan"]["status"] == "skipped"
-        assert part["moran"]["alternative_sim"] == "greater"
+        assert part["moran"]["p_sim_alternative"] == "greater"
         assert part["moran"]["n"] == 17
     change = section["changes"][0]
     assert change["start"] == "2021"

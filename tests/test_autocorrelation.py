@@ -61,8 +61,10 @@ def test_moran_matches_spdep(key: str) -> None:
     assert result.expected == pytest.approx(ref["expected"], rel=1e-12)
     assert result.variance_rand == pytest.approx(ref["variance"], rel=1e-10)
     assert result.z_rand == pytest.approx(ref["z"], rel=1e-10)
-    assert result.p_rand == pytest.approx(ref["p"], rel=1e-10)
-    p = ref["p_sim_9999"]
+    # one-sided, alternative "greater": moran.test(alternative = "greater") and moran.mc
+    assert result.alternative == "greater"
+    assert result.p_rand == pytest.approx(ref["p_greater"], rel=1e-10)
+    p = ref["p_sim_greater_9999"]
     assert result.p_sim == pytest.approx(p, abs=4 * np.sqrt(2 * p * (1 - p) / 9999) + 2e-4)
 
 
@@ -91,11 +93,12 @@ def test_local_moran_matches_spdep(key: str) -> None:
         subjects, neighbours=build_neighbours(subjects, weights=rule), permutations=9999, seed=4
     )
     np.testing.assert_allclose(result["lisa_I"], as_array(ref["Ii"]), rtol=1e-10, atol=1e-12)
-    p_ref = as_array(ref["p_folded_sim"])
+    folded = as_array(ref["p_folded_sim"])
+    p_ref = np.minimum(1.0, 2 * folded)  # two-sided: twice the nearer tail
     ours = result["lisa_p"].to_numpy()
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(p_ref))
     ok = ~np.isnan(p_ref)
-    error = 4 * np.sqrt(2 * p_ref[ok] * (1 - p_ref[ok]) / 9999) + 2e-4
+    error = 2 * (4 * np.sqrt(2 * folded[ok] * (1 - folded[ok]) / 9999) + 2e-4)
     np.testing.assert_array_less(np.abs(ours[ok] - p_ref[ok]), error)
 
 
@@ -139,8 +142,27 @@ def test_callers_libpysal_weights_are_not_changed() -> None:
 
 def test_fdr_labels_fewer_or_equal_significant() -> None:
     nb = build_neighbours(ALL, weights="knn:5")
-    plain = local_moran(ALL, neighbours=nb, permutations=199, seed=2)
-    fdr = local_moran(ALL, neighbours=nb, permutations=199, seed=2, fdr=True)
+    plain = local_moran(ALL, neighbours=nb, permutations=199, seed=2, fdr=False)
+    fdr = local_moran(ALL, neighbours=nb, permutations=199, seed=2)
+    assert (fdr["lisa_label_uncorrected"] == plain["lisa_label"]).all()
+    # the default is corrected: the same decisions as esda's Benjamini-Hochberg threshold
+    import esda  # noqa: PLC0415 - the independent reference
+
+    finite = fdr["lisa_p"].notna().to_numpy()
+    p = fdr["lisa_p"].to_numpy()[finite]
+    threshold = esda.fdr(p, 0.05)
+    expect = np.where(p <= threshold, fdr["lisa_quadrant"].to_numpy()[finite], "not significant")
+    assert (fdr["lisa_label"].to_numpy()[finite] == expect).all()
+    assert ((fdr["lisa_p_fdr"].to_numpy()[finite] <= 0.05) == (p <= threshold)).all()
+    gi = getis_ord(ALL, neighbours=nb, permutations=199, seed=2)
+    p_gi = gi["gi_star_p_sim"].to_numpy()
+    hot_or_cold = gi["gi_star_label"] != "not significant"
+    assert (hot_or_cold.to_numpy() == (p_gi <= esda.fdr(p_gi, 0.05))).all()
+    assert (
+        (gi.loc[hot_or_cold, "gi_star_z"] > 0)
+        .eq(gi.loc[hot_or_cold, "gi_star_label"] == "hot spot")
+        .all()
+    )
     significant = ~plain["lisa_label"].isin(["not significant", "isolate"])
     significant_fdr = ~fdr["lisa_label"].isin(["not significant", "isolate"])
     assert significant_fdr.sum() <= significant.sum()
@@ -183,7 +205,9 @@ def test_moran_equals_esda_moran_on_the_same_weights() -> None:
     y = ALL["status"].eq("case").to_numpy(dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reference = esda.Moran(y, Graph.from_sparse(nb.matrix.copy()), permutations=0)
+        reference = esda.Moran(
+            y, Graph.from_sparse(nb.matrix.copy()), permutations=0, two_tailed=False
+        )
     ours = moran(ALL, neighbours=nb, permutations=0)
     assert pytest.approx(reference.I, rel=1e-12) == ours.I
     assert ours.expected == pytest.approx(reference.EI, rel=1e-12)

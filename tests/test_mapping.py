@@ -140,7 +140,7 @@ def test_every_layer_control_entry_has_the_rows_of_its_frame(results):
         "Villages (9)",
         "Village names",
         "Within 2 km of a facility",
-        "Raised relative risk (p ≤ 0.05)",
+        "Raised relative risk (one-sided, FDR 5 %)",
         "Scan clusters",
         "Beyond 2 km of any facility",
         "Controls (134)",
@@ -163,10 +163,10 @@ def test_every_layer_control_entry_has_the_rows_of_its_frame(results):
 def test_styles_follow_the_values(results):
     data = build_map_data(results.layers, _ctx(results))
     by_title = {g["title"]: g for g in data.groups}
-    lisa = by_title["LISA clusters (p ≤ 0.05)"]
+    lisa = by_title["LISA clusters (two-sided, FDR 5 %)"]
     colours = [lisa["styles"][k]["fillColor"] for k in lisa["cats"]]
     assert colours == ["#e31a1c"] * 4 + ["#a6bddb"] * 2 + ["#2166ac", "#fcae91"]  # GeoDa
-    gi = by_title["Gi* hot and cold spots (p ≤ 0.05)"]
+    gi = by_title["Gi* hot and cold spots (two-sided, FDR 5 %)"]
     assert [gi["styles"][k]["color"] for k in gi["cats"]] == ["#b2182b"] * 3 + ["#2166ac"] * 2
     scan = by_title["Scan clusters"]
     assert [scan["styles"][k].get("dashArray") for k in scan["cats"]] == [None, "6 5"]

@@ -72,6 +72,8 @@ def _on_spatstat_pixels(grave, window, ref, edge):
         cell_m=(x1 - x0) / 64,
         edge=edge,
         permutations=0,
+        extent="window",  # spatstat's pixel grid over the whole window
+        support_min_subjects=0,
     )
     pixels = ref["pixels"]
     xcol, yrow = np.array(pixels["xcol"]), np.array(pixels["yrow"])
@@ -130,6 +132,7 @@ def test_pointwise_p_values_by_brute_force() -> None:
         cell_m=100.0,
         permutations=39,
         seed=9,
+        support_min_subjects=0,
     )
     cells = np.column_stack([result.x, result.y])
     kernel = np.exp(-((cells[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2) / (2 * 150.0**2))
@@ -152,27 +155,77 @@ def demo() -> gs.Study:
 
 
 def test_demo_step_layers_and_section(demo: gs.Study) -> None:
-    results = gs.analyze(demo, steps=["relative_risk"], permutations=99, seed=3)
+    results = gs.analyze(demo, steps=["relative_risk"], permutations=999, seed=3)
     section = results.sections["relative_risk"]
     assert section["bandwidth_method"].startswith("likelihood cross-validation")
     assert section["window"] == "union of the study-area polygons"
-    assert (section["permutations"], section["seed"]) == (99, 3)
+    assert (section["permutations"], section["seed"]) == (999, 3)
+    assert section["cell_m"] <= section["bandwidth_m"] / 4 + 1e-9
     grid = results.layers["relative_risk_grid"]
     high = results.layers["relative_risk_high"]
     assert grid.crs == demo.crs
     assert high.crs == demo.crs
+    # the map shows only the supported surface: >= 5 children within one bandwidth
+    xy = np.column_stack([demo.subjects.geometry.x, demo.subjects.geometry.y])
+    centres = np.column_stack([grid.geometry.centroid.x, grid.geometry.centroid.y])
+    counts = (
+        np.hypot(*(centres[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        <= (section["bandwidth_m"])
+    ).sum(axis=1)
+    assert (counts >= 5).all()
+    np.testing.assert_array_equal(counts, grid["n_within"])
+    assert section["support"]["n_cells"] == len(grid)
+    assert section["support"]["area_m2"] == pytest.approx(grid.area.sum(), rel=1e-9)
     flagged = grid[grid["significant_high"]]
-    assert ((flagged["p_value"] < 0.05) & (flagged["log_rr"] > 0)).all()
-    assert section["share_window_significant_high"] == pytest.approx(len(flagged) / len(grid))
-    assert section["n_cells"] == len(grid)
-    cell_area = section["cell_m"] ** 2
+    assert ((flagged["p_fdr"] <= 0.05) & (flagged["log_rr"] > 0)).all()
+    assert section["share_support_significant_high"] == pytest.approx(len(flagged) / len(grid))
+    raw = grid["significant_high_uncorrected"]
+    assert (grid["significant_high"] <= raw).all()  # the correction only removes cells
+    assert section["alternative"] == "greater"
+    # raised-risk areas: smoothed contours, inside the window, each holding children
+    assert len(high) >= 1
     window = demo.area.geometry.union_all()
     assert high.geometry.union_all().within(window.buffer(1e-6))
-    assert high["area_m2"].sum() == pytest.approx(
-        flagged.geometry.union_all().intersection(window).area, rel=1e-9
-    )
-    assert high["area_m2"].sum() <= len(flagged) * cell_area * (1 + 1e-9)
+    for polygon, n in zip(high.geometry, high["n_subjects"], strict=True):
+        inside = int(demo.subjects.geometry.within(polygon).sum())
+        assert inside == n
+        assert inside >= 1
+        assert len(polygon.exterior.coords) > 5
+    areas = section["raised_risk_areas"]
+    assert areas["n_areas"] == len(high)
+    assert areas["area_m2"] == pytest.approx(high.area.sum(), rel=1e-9)
     json.dumps(results.to_json())
+
+
+def test_contours_cover_the_significant_cells_and_nothing_far_away() -> None:
+    rng = np.random.default_rng(5)
+    homes = rng.uniform(0, 4000, size=(240, 2))
+    is_case = rng.random(240) < 0.25
+    near = np.hypot(homes[:, 0] - 1000, homes[:, 1] - 1000) < 500
+    is_case[near] = True
+    result = relative_risk_xy(
+        homes[:, 0],
+        homes[:, 1],
+        is_case,
+        window=shapely.box(-2000, -2000, 10000, 10000),  # far larger than the homes
+        bandwidth_m=250.0,
+        permutations=999,
+        seed=1,
+    )
+    extent = np.ptp(homes, axis=0).max() + 4 * 250.0  # the homes padded by two bandwidths
+    assert result.cell_m == pytest.approx(min(250.0 / 4, extent / 128))
+    x0, y0 = result.grid_origin
+    assert x0 >= homes[:, 0].min() - 2 * 250.0 - 1e-9  # the grid covers the homes, not the window
+    assert y0 >= homes[:, 1].min() - 2 * 250.0 - 1e-9
+    _, high = relative_risk_layers(result, crs="EPSG:32748")
+    assert len(high) >= 1
+    union = high.geometry.union_all()
+    assert union.distance(shapely.Point(1000, 1000)) < 500  # at the planted cluster
+    significant = result.significant_high
+    cells = shapely.points(np.column_stack([result.x, result.y])[significant])
+    assert np.mean(shapely.contains(union, cells)) > 0.9
+    assert union.bounds[2] < 4000 + 250
+    assert union.bounds[3] < 4000 + 250
 
 
 def test_window_without_study_area_is_buffered_hull(demo: gs.Study) -> None:
@@ -184,7 +237,7 @@ def test_window_without_study_area_is_buffered_hull(demo: gs.Study) -> None:
     assert np.isnan(result.p_value).all()
     assert result.to_dict()["share_window_significant_high"] is None
     grid, high = relative_risk_layers(result, crs=demo.crs)
-    assert len(grid) == len(result.x)
+    assert len(grid) == int(result.supported.sum())
     assert len(high) == 0
 
 

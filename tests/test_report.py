@@ -191,7 +191,10 @@ def test_clustering_and_scan_sections_render(demo: gs.Results) -> None:
     html = make_report(results)
     assert "the cases look clustered (Clark–Evans R = 0.25" in html
     assert "But the controls give R = 0.20" in html
-    assert "the cases do not cluster more than the controls (K_case − K_control, p = 0.120" in html
+    assert (
+        "the cases do not cluster more than the controls (K_case − K_control, one-sided D+ "
+        "test, p = 0.120" in html
+    )
     assert "cases still cluster within villages (p = 0.010)" in html
     assert "the neighbours of cases are cases more often than chance would have it" in html
     assert "K_case − K_control (km²)" in html  # large values shown in km²

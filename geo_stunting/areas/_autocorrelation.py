@@ -102,8 +102,9 @@ class AreaMoran:
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict."""
         out = asdict(self)
-        out["alternative_normal"] = "two-sided"
-        out["alternative_rand"] = "two-sided"
+        out["p_normal_alternative"] = "two-sided"
+        out["p_rand_alternative"] = "two-sided"
+        out["p_sim_alternative"] = out.pop("alternative_sim")
         return out
 
 
@@ -285,8 +286,8 @@ def local_moran_rates(
     pandas.DataFrame
         One row per area: ``lisa_I``, ``lisa_E``, ``lisa_var``, ``lisa_z``,
         ``lisa_p_normal`` (two-sided, spdep's conditional moments),
-        ``lisa_p`` (conditional-permutation pseudo p-value of the nearer
-        tail, esda's ``p_sim``), ``lisa_quadrant`` (HH, LL, HL, LH),
+        ``lisa_p`` (two-sided conditional-permutation p-value: twice the
+        nearer tail of esda's ``p_sim``, capped at 1), ``lisa_quadrant`` (HH, LL, HL, LH),
         ``lisa_label`` (quadrant if ``lisa_p`` ≤ alpha, uncorrected) and
         ``lisa_label_fdr`` (quadrant if significant after the false discovery
         rate at alpha); ``"isolate"`` for areas without neighbours.
@@ -321,7 +322,8 @@ def local_moran_rates(
             draws,
             local_i,
         )
-        p = (np.minimum(upper, lower) + 1.0) / (permutations + 1.0)
+        # two-sided, as every local test here: twice the nearer tail, capped at 1
+        p = np.minimum(1.0, 2.0 * (np.minimum(upper, lower) + 1.0) / (permutations + 1.0))
     p[isolated] = np.nan
     label = np.where(np.isfinite(p) & (p <= alpha), quadrant, NOT_SIGNIFICANT).astype(object)
     finite = np.isfinite(p)

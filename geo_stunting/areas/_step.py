@@ -258,8 +258,8 @@ def _spatial(
     section["lisa_fdr"] = _counts(frame["lisa_label_fdr"])
     section["lisa_alpha"] = 0.05
     section["lisa_alternative"] = (
-        "nearer tail: pseudo p of the conditional permutations in the observed direction "
-        "(esda, GeoDa); with no clustering about 2 × alpha of the areas get a label"
+        "two-sided: twice the nearer tail of the conditional permutations, capped at 1 "
+        "(the rule of every local test in geo_stunting); labels after FDR in lisa_fdr"
     )
     section["gi_star"] = {
         "n_hot_p05": int(((gi["gi_star_z"] > 0) & (gi["gi_star_p"] <= 0.05)).sum()),

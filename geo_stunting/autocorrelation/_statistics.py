@@ -47,11 +47,19 @@ from scipy import sparse, stats
 from geo_stunting.autocorrelation import _kernels
 from geo_stunting.autocorrelation._neighbours import Neighbours, distance_band, k_nearest
 from geo_stunting.errors import AnalysisError, Problem
-from geo_stunting.stats._permutation import conditional_draws, conditional_lags, folded_p
+from geo_stunting.stats._permutation import (
+    bh_adjust,
+    conditional_draws,
+    conditional_lags,
+    two_sided_p,
+    upper_p,
+)
 from geo_stunting.study._config import parse_weights
 from geo_stunting.study._status import case_indicator
 
 __all__ = [
+    "COLD_SPOT",
+    "HOT_SPOT",
     "ISOLATE",
     "NOT_SIGNIFICANT",
     "JoinCounts",
@@ -69,6 +77,8 @@ log = logging.getLogger(__name__)
 LISA_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 NOT_SIGNIFICANT = "not significant"
 ISOLATE = "isolate"
+HOT_SPOT = "hot spot"
+COLD_SPOT = "cold spot"
 
 
 def build_neighbours(subjects: gpd.GeoDataFrame, *, weights: str = "knn:5") -> Neighbours:
@@ -151,10 +161,12 @@ class MoranResult:
     ----------
     I, expected, variance_rand, z_rand, p_rand
         The statistic, E[I] = -1/(n-1), its variance under randomisation, the
-        z-score and the two-sided normal p-value.
+        z-score and the one-sided normal p-value (I larger than expected).
     p_sim
-        Permutation pseudo p-value of the nearer tail
-        (see `geo_stunting.stats._permutation.folded_p`).
+        One-sided permutation p-value, ``(#I_sim >= I + 1) / (permutations + 1)``.
+    alternative
+        ``"greater"``: both p-values ask whether cases' neighbours are cases
+        more often than chance (positive autocorrelation).
     permutations, seed
         The permutations and their seed.
     weights
@@ -175,6 +187,7 @@ class MoranResult:
     n: int
     n_isolates: int
     isolates: list[str]
+    alternative: str = "greater"
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict."""
@@ -229,7 +242,7 @@ def moran(
         rng = np.random.default_rng(seed)
         scale = n / standard.sum() / float(z @ z)
         sims = scale * _quadratic_forms(z, standard, permutations, rng)
-        p_sim = float(folded_p(sims[:, None], moments["I"])[0])
+        p_sim = float(upper_p(sims[:, None], moments["I"])[0])
     isolates = np.flatnonzero(np.diff(binary.indptr) == 0)
     return MoranResult(
         I=moments["I"],
@@ -288,7 +301,7 @@ def _moran_moments(z: np.ndarray, standard: sparse.csr_matrix) -> dict[str, floa
         "EI": expected,
         "VI_rand": variance,
         "z_rand": float(z_rand),
-        "p_rand": float(2 * stats.norm.sf(abs(z_rand))),
+        "p_rand": float(stats.norm.sf(z_rand)),
     }
 
 
@@ -310,6 +323,8 @@ class JoinCounts:
         Permutation p-value (one-sided) and the mean of the permuted BB.
     permutations, seed, weights
         The permutations, seed and neighbour rule.
+    alternative
+        ``"greater"`` (more case–case joins than chance), for both p-values.
     """
 
     bb: float
@@ -325,6 +340,7 @@ class JoinCounts:
     permutations: int
     seed: int | None
     weights: str
+    alternative: str = "greater"
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict."""
@@ -386,7 +402,7 @@ def join_counts(
     if permutations > 0:
         rng = np.random.default_rng(seed)
         sims = 0.5 * _quadratic_forms(y, binary, permutations, rng)
-        p_sim = float((1 + np.sum(sims >= bb - 1e-9)) / (permutations + 1))
+        p_sim = float(upper_p(sims[:, None], bb)[0])
         mean_sim = float(sims.mean())
     return JoinCounts(
         bb=bb,
@@ -418,7 +434,7 @@ def local_moran(
     permutations: int = 999,
     seed: int | None = None,
     alpha: float = 0.05,
-    fdr: bool = False,
+    fdr: bool = True,
 ) -> pd.DataFrame:
     """Local Moran's I (LISA) of the case indicator with cluster labels.
 
@@ -435,16 +451,19 @@ def local_moran(
     alpha
         Significance level of the labels.
     fdr
-        Label as significant only p-values below the false discovery rate
-        threshold (Benjamini–Hochberg, esda's ``fdr``) instead of `alpha`.
+        Label as significant the subjects whose Benjamini–Hochberg adjusted
+        p-value is at most `alpha` (the default; the same decisions as esda's
+        ``fdr``), or, with ``False``, every p-value at most `alpha`.
 
     Returns
     -------
     pandas.DataFrame
         On the subjects' index: ``lisa_I``, ``lisa_quadrant`` (HH, LH, LL,
-        HL), ``lisa_p`` (pseudo p-value, NaN for isolates) and
+        HL), ``lisa_p`` (two-sided permutation p-value, twice the nearer
+        tail, NaN for isolates), ``lisa_p_fdr`` (Benjamini–Hochberg adjusted),
         ``lisa_label`` (the quadrant when significant, else
-        ``"not significant"``; ``"isolate"`` without neighbours).
+        ``"not significant"``; ``"isolate"`` without neighbours) and
+        ``lisa_label_uncorrected`` (the label without the correction).
     """
     y = _indicator(subjects, status, case)
     binary, _ = _weights(neighbours)
@@ -462,16 +481,26 @@ def local_moran(
         z = np.asarray(lm.z, dtype=float)
         draws = conditional_draws(n, int(np.diff(binary.indptr).max()), permutations, rng)
         sims = (n - 1) * z * conditional_lags(z, standard, draws) / float(z @ z)
-        p = folded_p(sims, local_i)
+        p = two_sided_p(sims, local_i)
         p[isolated] = np.nan
-    threshold = alpha
-    if fdr and np.isfinite(p).any():
-        threshold = float(esda.fdr(p[np.isfinite(p)], alpha))
-    significant = np.isfinite(p) & (p <= threshold)
-    label = np.where(significant, quadrant, NOT_SIGNIFICANT).astype(object)
-    label[isolated] = ISOLATE
+    adjusted = bh_adjust(p)
+
+    def labels(values: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            significant = np.isfinite(values) & (values <= alpha)
+        out = np.where(significant, quadrant, NOT_SIGNIFICANT).astype(object)
+        out[isolated] = ISOLATE
+        return out
+
     return pd.DataFrame(
-        {"lisa_I": local_i, "lisa_quadrant": quadrant, "lisa_p": p, "lisa_label": label},
+        {
+            "lisa_I": local_i,
+            "lisa_quadrant": quadrant,
+            "lisa_p": p,
+            "lisa_p_fdr": adjusted,
+            "lisa_label": labels(adjusted if fdr else p),
+            "lisa_label_uncorrected": labels(p),
+        },
         index=subjects.index,
     )
 
@@ -484,6 +513,8 @@ def getis_ord(
     case: str | Sequence[str] = "case",
     permutations: int = 999,
     seed: int | None = None,
+    alpha: float = 0.05,
+    fdr: bool = True,
 ) -> pd.DataFrame:
     """Getis–Ord Gi* of the case indicator (binary weights, each subject its own neighbour).
 
@@ -497,6 +528,9 @@ def getis_ord(
         Conditional permutations for ``gi_star_p_sim`` (0 to skip).
     seed
         Seed of the permutations.
+    alpha, fdr
+        Level of the hot and cold spots, and whether they are chosen from
+        Benjamini–Hochberg adjusted p-values (the default) or uncorrected ones.
 
     Returns
     -------
@@ -504,7 +538,11 @@ def getis_ord(
         On the subjects' index: ``gi_star`` (share of cases in the
         neighbourhood), ``gi_star_z`` (esda's analytic z; positive: more
         cases around than the prevalence), ``gi_star_p`` (two-sided normal
-        p-value) and ``gi_star_p_sim`` (conditional permutation).
+        p-value), ``gi_star_p_sim`` (two-sided conditional permutation
+        p-value), ``gi_star_p_fdr`` (Benjamini–Hochberg adjusted permutation
+        p-value, or analytic without permutations), ``gi_star_label``
+        (``"hot spot"``, ``"cold spot"`` or ``"not significant"``) and
+        ``gi_star_label_uncorrected``.
     """
     y = _indicator(subjects, status, case)
     binary, _ = _weights(neighbours)
@@ -518,13 +556,26 @@ def getis_ord(
         rng = np.random.default_rng(seed)
         draws = conditional_draws(n, int(np.diff(binary.indptr).max()), permutations, rng)
         sims = y + conditional_lags(y, binary, draws)
-        p_sim = folded_p(sims, y + binary @ y)
+        p_sim = two_sided_p(sims, y + binary @ y)
+    p_norm = 2 * stats.norm.sf(np.abs(z))
+    raw = p_sim if permutations > 0 else p_norm
+    adjusted = bh_adjust(raw)
+
+    def labels(values: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            significant = np.isfinite(values) & (values <= alpha)
+        side = np.where(z > 0, HOT_SPOT, COLD_SPOT)
+        return np.where(significant & (z != 0), side, NOT_SIGNIFICANT).astype(object)
+
     return pd.DataFrame(
         {
             "gi_star": np.asarray(g.Gs, dtype=float),
             "gi_star_z": z,
-            "gi_star_p": 2 * stats.norm.sf(np.abs(z)),
+            "gi_star_p": p_norm,
             "gi_star_p_sim": p_sim,
+            "gi_star_p_fdr": adjusted,
+            "gi_star_label": labels(adjusted if fdr else raw),
+            "gi_star_label_uncorrected": labels(raw),
         },
         index=subjects.index,
     )

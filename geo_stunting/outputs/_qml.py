@@ -75,7 +75,8 @@ _WHERE: dict[str, Callable[[MapContext], str]] = {
     "_radius_not_buffer": lambda ctx: f'abs("radius_m" - {ctx.buffer_m!r}) > 1e-6',
     "_beyond_buffer": lambda _ctx: '"within_buffer" = false',
     "_lisa_cluster": lambda _ctx: "\"lisa_label\" IN ('HH', 'LH', 'LL', 'HL')",
-    "_gi_star_spot": lambda _ctx: '"gi_star_p" <= 0.05 AND "gi_star_z" <> 0',
+    # the FDR-corrected class (every layer written since the correction carries gi_star_label)
+    "_gi_star_spot": lambda _ctx: "\"gi_star_label\" IN ('hot spot', 'cold spot')",
     "_in_scan_cluster": lambda _ctx: '"scan_cluster" IS NOT NULL',
 }
 _CATEGORISE: dict[str, str] = {

@@ -38,13 +38,14 @@ from geo_stunting.autocorrelation._neighbours import k_nearest
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kfunction import bands, r_grid
-from geo_stunting.pattern._window import WindowLike, as_window
+from geo_stunting.pattern._window import WindowLike, as_window, make_window
 from geo_stunting.study._status import case_indicator
 
 __all__ = [
     "CuzickEdwards",
     "KDifference",
     "Relabeller",
+    "case_control_r",
     "cuzick_edwards",
     "k_difference",
 ]
@@ -81,6 +82,19 @@ class Relabeller:
         for members in self.groups:
             out[members] = self.is_case[members][self.rng.permutation(len(members))]
         return out
+
+
+def case_control_r(xy: np.ndarray, *, steps: int = 512) -> np.ndarray:
+    """Distances ``0 … rmax`` for case-control statistics, from where the subjects are.
+
+    Spatstat's rule for K (a quarter of the shorter side, or less when there
+    are many points) applied to the subjects' convex hull, not to the study
+    area: the answer must not depend on whether the area file is the villages
+    or the whole regency.
+    """
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=None)
+    hull = make_window(points, kind="convex_hull")
+    return r_grid(hull, len(xy), steps=steps)
 
 
 def _inputs(
@@ -129,6 +143,8 @@ class KDifference:
         Summary test D+ (one-sided, cases more clustered than controls).
     p_global
         Global maximum-deviation test (two-sided).
+    alternative, p_global_alternative
+        ``"greater"`` for ``p_value`` and ``"two-sided"`` for ``p_global``.
     labelling
         ``"random"`` or ``"within strata"``.
     permutations, nrank, nrank_global, alpha, seed
@@ -154,6 +170,8 @@ class KDifference:
     alpha: float
     seed: int | None
     correction: str = "isotropic"
+    alternative: str = "greater"
+    p_global_alternative: str = "two-sided"
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict."""
@@ -188,7 +206,7 @@ def k_difference(
     status, case
         The status column and the value (or values) that mark a case.
     r_m
-        Distances; default `geo_stunting.pattern._kfunction.r_grid` of all subjects.
+        Distances; default `case_control_r` (from the subjects' convex hull).
     alpha
         Two-sided level of the envelopes.
     seed, rng
@@ -207,7 +225,7 @@ def k_difference(
     if outside.any():
         raise AnalysisError(Problem(f"{int(outside.sum())} subject(s) lie outside the window"))
     generator = rng if rng is not None else np.random.default_rng(seed)
-    r = r_grid(window, len(xy)) if r_m is None else np.asarray(r_m, dtype=float)
+    r = case_control_r(xy) if r_m is None else np.asarray(r_m, dtype=float)
     breaks = kf.breaks_from_r(r)
     pairs = kf.close_pairs(xy, window, float(breaks[-1]))
     nbin = len(r)
@@ -290,6 +308,8 @@ class CuzickEdwards:
         Number of neighbour links (more than n·k when there are ties).
     permutations, seed
         The relabellings and their seed.
+    alternative
+        ``"greater"`` for both p-values.
     """
 
     k: int
@@ -301,6 +321,7 @@ class CuzickEdwards:
     n_links: int
     permutations: int
     seed: int | None
+    alternative: str = "greater"
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict."""

@@ -96,6 +96,7 @@ class ClarkEvans:
     permutations: int
     seed: int | None
     n_shared_locations: int
+    alternative: str = "two-sided"
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict."""
@@ -130,6 +131,7 @@ class AverageNearestNeighbour:
     index: float
     z: float
     p_value: float
+    alternative: str = "two-sided"
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict."""

@@ -32,6 +32,7 @@ import shapely
 from geo_stunting.pattern._casecontrol import (
     CuzickEdwards,
     KDifference,
+    case_control_r,
     cuzick_edwards,
     k_difference,
 )
@@ -117,6 +118,7 @@ def pattern_step(study: Study) -> StepOutput:
                 "L_global_lo": env.global_lo,
                 "L_global_hi": env.global_hi,
                 "p_global": env.p_global,
+                "alternative": "two-sided",
                 "permutations": env.permutations,
                 "nrank": env.nrank,
             }
@@ -141,14 +143,17 @@ def pattern_step(study: Study) -> StepOutput:
                 "G_global_lo": g_env.global_lo,
                 "G_global_hi": g_env.global_hi,
                 "p_global": g_env.p_global,
+                "alternative": "two-sided",
                 "permutations": g_env.permutations,
                 "nrank": g_env.nrank,
             }
         )
         g_section[name] = g_entry
 
+    xy = np.column_stack([subjects.geometry.x, subjects.geometry.y]).astype(float)
+    r_cc = case_control_r(xy, steps=R_STEPS)  # from where the subjects are, not the area file
     kdiff = k_difference(
-        subjects, window=window, permutations=permutations, r_m=r_k, alpha=ALPHA, seed=seeds[5]
+        subjects, window=window, permutations=permutations, r_m=r_cc, alpha=ALPHA, seed=seeds[5]
     )
     has_strata = "stratum" in subjects and subjects["stratum"].nunique() > 1
     kdiff_strata = (
@@ -156,7 +161,7 @@ def pattern_step(study: Study) -> StepOutput:
             subjects,
             window=window,
             permutations=permutations,
-            r_m=r_k,
+            r_m=r_cc,
             alpha=ALPHA,
             strata="stratum",
             seed=seeds[6],
@@ -212,6 +217,9 @@ def _study_window(
 def _kdiff_dict(result: KDifference) -> dict[str, Any]:
     out = result.to_dict()
     out["summary_test"] = "D+ = sum over r of (D(r) - mean) / sd under random labelling; one-sided"
+    out["r_rule"] = (
+        "spatstat's rmax rule for K applied to the subjects' convex hull (not the study area)"
+    )
     return out
 
 
@@ -244,7 +252,7 @@ def summary_sentences(
             f"The usual answer: against complete spatial randomness in {where}, the cases look "
             f"{_clustered(cases)} — the mean distance from a case to the nearest other case is "
             f"{cases.mean_nnd_m:,.0f} m, against {cases.expected_nnd_m:,.0f} m expected "
-            f"(Clark–Evans R = {cases.R_naive:.2f}, Monte Carlo {_p(cases.p_mc)})."
+            f"(Clark–Evans R = {cases.R_naive:.2f}, two-sided Monte Carlo {_p(cases.p_mc)})."
         )
     if controls is not None:
         lines.append(
@@ -258,8 +266,9 @@ def summary_sentences(
         "The case-control answer: keeping every child where they live and shuffling the "
         "case/control labels at random, the K function of cases "
         + ("exceeds" if more else "does not exceed")
-        + f" that of controls by more than chance ({_p(kdiff.p_value)}, summary test over "
-        f"0–{kdiff.r_m[-1]:,.0f} m; global envelope test {_p(kdiff.p_global)}): "
+        + " that of controls by more than chance (one-sided D+ test over "
+        f"0–{kdiff.r_m[-1]:,.0f} m, {_p(kdiff.p_value)}; two-sided global envelope test, "
+        f"{_p(kdiff.p_global)}): "
         + (
             "cases cluster more than the population they come from."
             if more
@@ -269,9 +278,8 @@ def summary_sentences(
     if ce:
         parts = [f"T{c.k} = {c.T:.0f} vs {c.expected:.1f} expected ({_p(c.p_mc)})" for c in ce]
         lines.append(
-            "Cuzick–Edwards (how many of each case's nearest neighbours are cases): "
-            + "; ".join(parts)
-            + "."
+            "Cuzick–Edwards (how many of each case's nearest neighbours are cases; one-sided "
+            "Monte Carlo p-values): " + "; ".join(parts) + "."
         )
     if kdiff_strata is not None:
         within = kdiff_strata.p_value <= ALPHA
@@ -279,7 +287,7 @@ def summary_sentences(
             "Shuffling labels only within each village (so every village keeps its number of "
             "cases), the K difference "
             + ("is still" if within else "is no longer")
-            + f" larger than chance ({_p(kdiff_strata.p_value)}): "
+            + f" larger than chance (one-sided, {_p(kdiff_strata.p_value)}): "
             + (
                 "cases also cluster within villages, beyond differences in prevalence "
                 "between villages."

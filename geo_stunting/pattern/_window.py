@@ -10,8 +10,12 @@ simulates CSR inside it.
 Kinds
 -----
 ``"area"``
-    The union of the study-area polygons (villages). The default when the
-    study has an area: it is where children could have been sampled.
+    The union of the study-area polygons (villages) that hold at least one
+    subject. The default when the study has an area: it is where children
+    were sampled. Polygons without a subject (the rest of a regency's
+    villages, when the area file covers the whole regency) are left out and
+    noted, and a note says when the window is much larger than the subjects'
+    convex hull (CSR then calls any group of children clustered).
 ``"convex_hull"``
     The convex hull of the subjects. The default without an area.
 ``"rectangle"``
@@ -43,6 +47,7 @@ __all__ = [
     "area_union",
     "as_window",
     "make_window",
+    "occupied_areas",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,8 @@ INSIDE_TOLERANCE_M = BORDER_TOLERANCE_M  # the tolerance validation accepts subj
 #: Holes narrower than this (2·area/perimeter) in a union of villages are gaps
 #: between neighbouring boundaries, not places where nobody lives: they are filled.
 SLIVER_WIDTH_M = 10.0
+#: A window more than this many times the area of the subjects' convex hull gets a note.
+LARGE_WINDOW_RATIO = 4.0
 
 _DESCRIPTIONS = {
     "area": "the union of the study-area polygons",
@@ -203,7 +210,8 @@ def as_window(window: WindowLike, points: gpd.GeoDataFrame) -> StudyWindow:
                 )
             )
         area = window if isinstance(window, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=window)
-        return make_window(points, area=area)
+        # a window the caller gives is used whole (the step's default keeps occupied areas only)
+        return make_window(points, area=area, occupied_only=False)
     if isinstance(window, BaseGeometry):
         return make_window(points, polygon=window)
     raise AnalysisError(
@@ -221,6 +229,7 @@ def make_window(
     area: gpd.GeoDataFrame | None = None,
     kind: WindowKind | None = None,
     polygon: BaseGeometry | None = None,
+    occupied_only: bool = True,
 ) -> StudyWindow:
     """Build the study window of a point pattern.
 
@@ -237,6 +246,9 @@ def make_window(
         `polygon` is given.
     polygon
         The window for ``kind="polygon"``, in the CRS of `subjects`.
+    occupied_only
+        For ``kind="area"``: use only the polygons that hold a subject (the
+        default), or every polygon of `area`.
 
     Returns
     -------
@@ -268,8 +280,24 @@ def make_window(
             )
         )
     xy = _coordinates(subjects)
-    geometry, notes = _window_geometry(kind, xy, area, polygon)
+    notes: tuple[str, ...] = ()
+    if kind == "area" and occupied_only and area is not None and len(area):
+        area, notes = occupied_areas(area, xy)
+    geometry, more = _window_geometry(kind, xy, area, polygon)
+    notes += more
     geometry = shapely.orient_polygons(geometry, exterior_cw=False)
+    if kind in ("area", "polygon") and len(xy) >= 3:
+        hull_area = float(shapely.area(shapely.convex_hull(shapely.multipoints(xy))))
+        window_area = float(shapely.area(geometry))
+        ratio = window_area / max(hull_area, 1.0)
+        if ratio > LARGE_WINDOW_RATIO:
+            big, small = window_area / 1e6, hull_area / 1e6
+            note = (
+                f"the window ({big:,.1f} km²) is {ratio:,.0f} times the subjects' convex hull "
+                f"({small:,.1f} km²): against randomness in it any group of children looks "
+                "clustered; the case-control tests do not depend on it"
+            )
+            notes += (note,)
     window = _finish(kind, geometry, notes)
     outside = ~window.contains(xy)
     if outside.any():
@@ -357,6 +385,31 @@ def _polygonal(geometry: BaseGeometry, kind: str) -> BaseGeometry:
             )
         )
     return shapely.union_all(np.asarray(polygons, dtype=object))
+
+
+def occupied_areas(
+    area: gpd.GeoDataFrame, xy: np.ndarray
+) -> tuple[gpd.GeoDataFrame, tuple[str, ...]]:
+    """The study-area polygons that hold at least one of the points `xy`, and a note.
+
+    A point on a shared boundary counts for every polygon it touches. When no
+    polygon holds a point (the points are not in the area), `area` is returned
+    unchanged, and the outside points are reported by the caller.
+    """
+    geoms = shapely.make_valid(np.asarray(area.geometry.array))
+    tree = shapely.STRtree(geoms)
+    _, hit = tree.query(shapely.points(xy), predicate="intersects")
+    keep = np.zeros(len(area), dtype=bool)
+    keep[np.unique(hit)] = True
+    if keep.all() or not keep.any():
+        return area, ()
+    left = int((~keep).sum())
+    dropped = float(np.sum(shapely.area(geoms[~keep])))
+    note = (
+        f"{left} of {len(area)} study-area polygons hold no subject ({dropped / 1e6:,.1f} km²) "
+        "and are left out of the window"
+    )
+    return area[keep], (note,)
 
 
 def area_union(area: gpd.GeoDataFrame) -> tuple[BaseGeometry, tuple[str, ...]]:

@@ -198,6 +198,8 @@ class RiskFactorResults:
             "respondents": self.respondents,
             "notes": list(self.notes),
             "seed": self.seed,
+            # every test of this section (tables, trend, correlations, logistic Wald) is two-sided
+            "alternative": "two-sided",
         }
 
 

@@ -159,7 +159,8 @@ def _table2(factors: list[Mapping[str, Any]]) -> pd.DataFrame:
                     "ci95_high": ci[1],
                     "or_95ci": "ref"
                     if level["reference"]
-                    else format_ci(level.get("odds_ratio"), level.get("ci95")),
+                    else format_ci(level.get("odds_ratio"), level.get("ci95"))
+                    + (" (Haldane: 0.5 added to every cell)" if level.get("haldane") else ""),
                     "p_value": f["p_value"] if pos == 0 else None,
                     "p": format_p(f["p_value"]) if pos == 0 else "",
                     "test": f["test"] if pos == 0 else "",

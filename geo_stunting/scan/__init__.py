@@ -2,7 +2,11 @@
 
 - `_bernoulli`: Kulldorff's Bernoulli scan (SaTScan's model) and the ``scan`` step;
 - `_kernels`: its compiled window search;
-- `_relative_risk`: the kernel relative-risk surface and the ``relative_risk`` step.
+- `_maxsize`: the Gini choice of the scan's largest window (as SaTScan);
+- `_relative_risk`: the kernel relative-risk surface on its support;
+- `_bandwidth`: its cross-validated bandwidth (spatstat's ``bw.relrisk``);
+- `_contours`: raised-risk areas as tolerance contours that hold children;
+- `_steps`: the ``scan`` and ``relative_risk`` steps and their layers.
 """
 
 from __future__ import annotations

@@ -188,6 +188,8 @@ class ScanResult:
             "n_cases": self.n_cases,
             "n_locations": self.n_locations,
             "critical_llr": {"0.05": self.critical_llr(0.05), "0.01": self.critical_llr(0.01)},
+            # a scan for raised risk is one-sided; for both directions it is two-sided
+            "alternative": {"high": "greater", "low": "less"}.get(self.direction, "two-sided"),
             "settings": {
                 "max_share": self.max_share,
                 "max_radius_m": self.max_radius_m,

@@ -11,6 +11,8 @@ import shapely
 
 from geo_stunting.pipeline import StepOutput, register_step
 from geo_stunting.scan._bernoulli import ScanResult, scan_bernoulli
+from geo_stunting.scan._contours import raised_risk_areas
+from geo_stunting.scan._maxsize import choose_max_share
 from geo_stunting.scan._relative_risk import RelativeRiskResult, relative_risk_surface
 
 if TYPE_CHECKING:
@@ -72,14 +74,31 @@ def scan_step(study: Study) -> StepOutput:
     """The ``scan`` step: Bernoulli spatial scan of cases against controls."""
     settings = study.settings
     options = settings.scan
-    result = scan_bernoulli(
-        study.subjects,
-        max_share=options.max_share,
-        max_radius_m=options.max_radius_m,
-        direction=options.direction,
-        permutations=settings.permutations,
-        seed=settings.seed,
-    )
+    max_size: dict[str, Any]
+    if options.max_share is None and options.max_radius_m is None:
+        choice = choose_max_share(
+            study.subjects,
+            direction=options.direction,
+            permutations=settings.permutations,
+            seed=settings.seed,
+        )
+        result = choice.result
+        max_size = choice.to_dict()
+    else:
+        share = 0.5 if options.max_share is None else options.max_share
+        result = scan_bernoulli(
+            study.subjects,
+            max_share=share,
+            max_radius_m=options.max_radius_m,
+            direction=options.direction,
+            permutations=settings.permutations,
+            seed=settings.seed,
+        )
+        limits = [f"{share:.0%} of the subjects"]
+        if options.max_radius_m is not None:
+            limits.append(f"a radius of {options.max_radius_m:,.0f} m")
+        max_size = {"max_share": share, "rule": " and ".join(limits) + ", set in the study file"}
+    max_size["max_radius_m"] = options.max_radius_m
     clusters, subjects_scan = scan_layers(study.subjects, result)
     notes = []
     if result.clusters:
@@ -90,8 +109,11 @@ def scan_step(study: Study) -> StepOutput:
         )
     else:
         notes.append("no window has a higher proportion of cases than outside it")
+    section = result.to_dict()
+    section["max_size"] = max_size
+    notes.append(f"largest window: {max_size['rule']}")
     return StepOutput(
-        section=result.to_dict(),
+        section=section,
         layers={"scan_clusters": clusters, "subjects_scan": subjects_scan},
         notes=tuple(notes),
     )
@@ -100,53 +122,49 @@ def scan_step(study: Study) -> StepOutput:
 def relative_risk_layers(
     result: RelativeRiskResult, *, crs: Any
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Map layers: grid cells with their values, and raised-risk polygons.
+    """Map layers: the supported grid cells, and the raised-risk areas.
 
     Returns
     -------
     grid, high
-        ``relative_risk_grid``: square cells with ``log_rr``, ``p_case``,
-        ``p_value`` and ``significant_high``; ``relative_risk_high``: the
-        union of significant raised-risk cells, clipped to the window, one
-        row per part with ``area_m2`` and ``max_log_rr``.
+        ``relative_risk_grid``: the square cells of the support only, with
+        ``log_rr``, ``p_case``, ``p_value`` (one-sided, pointwise), ``p_fdr``
+        (Benjamini–Hochberg adjusted), ``significant_high`` (after the
+        correction unless it was turned off), ``significant_high_uncorrected``
+        and ``n_within`` (subjects within one bandwidth); ``relative_risk_high``:
+        the tolerance contours of raised risk that hold children, one row per
+        area with ``area_m2``, ``max_log_rr`` and ``n_subjects``.
     """
+    keep = result.supported
+    x0, y0 = result.grid_origin
+    half = result.cell_m / 2
+    x, y = result.x[keep], result.y[keep]
     # cell edges from the grid lines, so that neighbouring cells share exact edges
-    xmin, ymin = (float(v) for v in shapely.bounds(result.window)[:2])
-    col = np.round((result.x - xmin) / result.cell_m - 0.5)
-    row = np.round((result.y - ymin) / result.cell_m - 0.5)
+    col = np.round((x - x0) / result.cell_m - 0.5)
+    row = np.round((y - y0) / result.cell_m - 0.5)
     cells = shapely.box(
-        xmin + col * result.cell_m,
-        ymin + row * result.cell_m,
-        xmin + (col + 1) * result.cell_m,
-        ymin + (row + 1) * result.cell_m,
+        x0 + col * result.cell_m,
+        y0 + row * result.cell_m,
+        x0 + col * result.cell_m + 2 * half,
+        y0 + row * result.cell_m + 2 * half,
     )
-    high = result.significant_high
     grid = gpd.GeoDataFrame(
         {
-            "log_rr": result.log_rr,
-            "p_case": result.p_case,
-            "p_value": result.p_value,
-            "significant_high": high,
+            "log_rr": result.log_rr[keep],
+            "p_case": result.p_case[keep],
+            "p_value": result.p_value[keep],
+            "p_fdr": result.p_fdr[keep],
+            "significant_high": result.significant_high[keep],
+            "significant_high_uncorrected": result.significant_high_uncorrected[keep],
+            "n_within": result.n_within[keep],
         },
         geometry=cells,
         crs=crs,
     )
-    parts: list[shapely.Geometry] = []
-    if high.any():
-        joined = shapely.intersection(shapely.union_all(cells[high]), result.window)
-        parts = [p for p in shapely.get_parts(joined) if shapely.area(p) > 0]
-    records = []
-    for part in parts:
-        touched = shapely.intersects(part, cells) & high
-        records.append(
-            {
-                "area_m2": float(shapely.area(part)),
-                "max_log_rr": float(np.nanmax(result.log_rr[touched])),
-            }
-        )
+    areas = raised_risk_areas(result)
     polygons = gpd.GeoDataFrame(
-        pd.DataFrame.from_records(records, columns=["area_m2", "max_log_rr"]),
-        geometry=gpd.GeoSeries(parts, crs=crs),
+        pd.DataFrame.from_records(areas.records, columns=["area_m2", "max_log_rr", "n_subjects"]),
+        geometry=gpd.GeoSeries(areas.polygons, crs=crs),
         crs=crs,
     )
     return grid, polygons
@@ -168,14 +186,17 @@ def relative_risk_step(study: Study) -> StepOutput:
     )
     grid, high = relative_risk_layers(result, crs=study.crs)
     section = result.to_dict()
+    section["raised_risk_areas"] = raised_risk_areas(result).to_dict()
+    share = section["share_support_significant_high"]
+    support_km2 = section["support"]["area_m2"] / 1e6
     return StepOutput(
         section=section,
         layers={"relative_risk_grid": grid, "relative_risk_high": high},
         notes=(
             (
                 f"bandwidth {result.bandwidth_m:,.0f} m ({result.bandwidth_method}); window: "
-                f"{result.window_source}; {section['share_window_significant_high']:.1%} of the "
-                "window has significantly raised risk"
+                f"{result.window_source}; support ({result.support_rule}): {support_km2:,.2f} km²"
+                + ("" if share is None else f", {share:.1%} of it with significantly raised risk")
             ),
         ),
     )

@@ -4,7 +4,9 @@
   and Mann–Whitney for two groups (the access step and the risk-factor tables);
 - `_tables`: larger tables, trend, correlations, Welch, Shapiro–Wilk;
 - `_describe`: summaries of one numeric variable;
-- `_permutation`: conditional permutations and folded permutation p-values.
+- `_permutation`: conditional permutations, one- and two-sided permutation p-values and
+  the Benjamini–Hochberg correction (the package's rule on alternatives);
+- `_alternatives`: the check that every p-value in ``results.json`` states its alternative.
 """
 
 from __future__ import annotations

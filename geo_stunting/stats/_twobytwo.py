@@ -96,6 +96,7 @@ class TableTest:
             "p_value": finite_or_none(self.p_value),
             "min_expected": float(self.min_expected),
             "reason": self.reason,
+            "alternative": "two-sided",
         }
 
 
@@ -155,6 +156,7 @@ class MannWhitney:
             "statistic": float(self.statistic),
             "p_value": finite_or_none(self.p_value),
             "method": self.method,
+            "alternative": "two-sided",
         }
 
 

@@ -10,6 +10,7 @@
 - `_validate`: row checks that collect every problem (the rejects);
 - `_risk_spec`: the study file's ``[risk_factors]`` section;
 - `_projection`: the projected CRS chosen on purpose (UTM by default);
+- `_strata`: one stratum per village name (case and spaces ignored), checked against the area;
 - `_study`: the `Study` model and `load_study`;
 - `_demo`: where the bundled synthetic demo lives.
 """

@@ -108,14 +108,16 @@ class ScanOptions:
     Parameters
     ----------
     max_share
-        Largest window, as a share of all subjects (SaTScan's default 0.5).
+        Largest window, as a share of all subjects; ``None`` (the default):
+        chosen by the Gini coefficient when `max_radius_m` is not set either,
+        else SaTScan's default 0.5.
     max_radius_m
         Largest window radius in metres; ``None`` for no limit.
     direction
         ``"high"`` (clusters of raised risk), ``"low"`` or ``"both"``.
     """
 
-    max_share: float = 0.5
+    max_share: float | None = None
     max_radius_m: float | None = None
     direction: Direction = "high"
 

@@ -334,9 +334,10 @@ class AnalysisSection(_Section):
 class ScanSection(_Section):
     """``[scan]``: the Bernoulli spatial scan."""
 
-    max_share: Annotated[float, *_bounded("max_share")] = Field(
-        0.5,
-        description="Largest window as a share of the subjects (SaTScan's default, at most 0.5).",
+    max_share: Annotated[float, *_bounded("max_share")] | None = Field(
+        None,
+        description="Largest window as a share of the subjects (at most 0.5); default: chosen "
+        "by the Gini coefficient among 1-50 % when max_radius_m is not set, else 0.5.",
     )
     max_radius_m: Annotated[float, *_bounded("max_radius_m")] | None = Field(
         None, description="Largest window radius in metres (default: no limit)."

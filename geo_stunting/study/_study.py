@@ -42,6 +42,7 @@ from geo_stunting.study._layers import (
 )
 from geo_stunting.study._projection import choose_analysis_crs
 from geo_stunting.study._readers import RawTable, read_table
+from geo_stunting.study._strata import harmonise_strata
 from geo_stunting.study._validate import (
     REJECT_COLUMNS,
 )
@@ -345,6 +346,8 @@ def build_study(config: StudyConfig, tables: dict[str, RawTable]) -> Study:
     subject_gdf = subjects_frame(subjects, subject_xy, config.subjects, chosen.crs, notes)
     if len(subject_gdf) == 0:
         raise InputError(nothing_left("subjects", subjects))
+    subject_gdf, strata_notes = harmonise_strata(subject_gdf, area_proj)
+    notes.extend(strata_notes)
     facility_gdf = None
     if facilities is not None and facility_xy is not None and config.facilities is not None:
         facility_gdf = facilities_frame(facilities, facility_xy, config.facilities, chosen.crs)

@@ -245,6 +245,8 @@ def _lisa_cluster(frame: pd.DataFrame, _ctx: MapContext) -> np.ndarray[Any, np.d
 
 
 def _gi_star_spot(frame: pd.DataFrame, _ctx: MapContext) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    if "gi_star_label" in frame:  # hot and cold spots after the false-discovery-rate correction
+        return frame["gi_star_label"].isin(["hot spot", "cold spot"]).to_numpy(dtype=bool)
     if "gi_star_p" not in frame or "gi_star_z" not in frame:
         return np.zeros(len(frame), dtype=bool)
     p = pd.to_numeric(frame["gi_star_p"], errors="coerce").to_numpy(dtype=float)
@@ -371,7 +373,7 @@ LAYER_STYLES: dict[str, LayerStyle] = {
     "relative_risk_high": LayerStyle(
         groups=(
             Group(
-                "Raised relative risk (p ≤ 0.05)",
+                "Raised relative risk (one-sided, FDR 5 %)",
                 style={
                     "color": "#99000d",
                     "weight": 2.5,
@@ -451,7 +453,7 @@ LAYER_STYLES: dict[str, LayerStyle] = {
         key="subject_id",
         groups=(
             Group(
-                "LISA clusters (p ≤ 0.05)",
+                "LISA clusters (two-sided, FDR 5 %)",
                 where=_lisa_cluster,
                 style=_HALO,
                 style_by=("lisa_label", {k: {"fillColor": v} for k, v in LISA_COLOURS.items()}),
@@ -459,7 +461,7 @@ LAYER_STYLES: dict[str, LayerStyle] = {
                 tooltip="LISA {lisa_label}, p = {lisa_p}",
             ),
             Group(
-                "Gi* hot and cold spots (p ≤ 0.05)",
+                "Gi* hot and cold spots (two-sided, FDR 5 %)",
                 where=_gi_star_spot,
                 style={"fill": False, "weight": 2.5, "radius": 12, "opacity": 0.9},
                 style_by=(
@@ -471,7 +473,10 @@ LAYER_STYLES: dict[str, LayerStyle] = {
             ),
         ),
         popup_first=("lisa_label", "lisa_p", "gi_star_z", "gi_star_p"),
-        public=Public("mask", columns=("status", "lisa_label", "lisa_p", "gi_star_z", "gi_star_p")),
+        public=Public(
+            "mask",
+            columns=("status", "lisa_label", "lisa_p", "gi_star_z", "gi_star_p", "gi_star_label"),
+        ),
     ),
     "subjects_scan": LayerStyle(
         extends="subjects",

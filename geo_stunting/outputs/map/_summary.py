@@ -37,7 +37,12 @@ def _study(sec: Section) -> list[str]:
     if not sec.get("n_subjects") and areas:
         return [f"An area study: {areas:,} areas, no home points."]
     text = f"{sec['n_cases']:,} cases and {sec['n_controls']:,} controls"
-    if areas:
+    used = sec.get("n_areas_with_subjects")
+    if areas and used and used < areas:
+        text += (
+            f" in {used:,} {'village' if used == 1 else 'villages'} (of {areas:,} in the area file)"
+        )
+    elif areas:
         text += f" in {areas:,} {'village' if areas == 1 else 'villages'}"
     n_fac = sec.get("n_facilities") or 0
     if n_fac:
@@ -77,7 +82,11 @@ def _pattern(sec: Section) -> list[str]:
         lead = "Cases cluster more than the children they are drawn from"
     else:
         lead = "Cases do not cluster beyond the children they are drawn from"
-    return [f"{lead} (K-function difference under random labelling, {_p(p)})."]
+    r_max = (kdiff.get("r_m") or [None])[-1]
+    upto = f" over 0–{distance_text(round(r_max))}" if r_max else ""
+    return [
+        f"{lead} (K-function difference under random labelling{upto}, one-sided D+ test, {_p(p)})."
+    ]
 
 
 def _autocorrelation(sec: Section) -> list[str]:
@@ -89,18 +98,26 @@ def _autocorrelation(sec: Section) -> list[str]:
         if clustered
         else "Cases do not cluster among their neighbours beyond chance"
     )
-    lines = [f"{verdict} (Moran's I = {moran['I']:.3f}, {_p(p)})."]
+    lines = [f"{verdict} (Moran's I = {moran['I']:.3f}, one-sided, {_p(p)})."]
     hh = (sec.get("lisa") or {}).get("HH")
     gi = sec.get("gi_star") or {}
+    corrected = "lisa_uncorrected" in sec
     parts = []
     if hh is not None:
         parts.append(f"{hh:,} subjects in local clusters of cases (LISA HH)")
-    if "n_hot_p05" in gi:
+    if "n_hot" in gi:
+        parts.append(f"{gi['n_hot']:,} Gi* hot spots and {gi.get('n_cold', 0):,} cold spots")
+    elif "n_hot_p05" in gi:
         parts.append(
             f"{gi['n_hot_p05']:,} Gi* hot spots and {gi.get('n_cold_p05', 0):,} cold spots"
         )
     if parts:
-        lines.append("; ".join(parts) + " at p ≤ 0.05, before correcting for multiple tests.")
+        how = (
+            "two-sided, Benjamini–Hochberg false discovery rate 5 %"
+            if corrected
+            else "p ≤ 0.05, before correcting for multiple tests"
+        )
+        lines.append("; ".join(parts) + f" ({how}).")
     return lines
 
 
@@ -114,12 +131,17 @@ def _scan(sec: Section) -> list[str]:
     text = (
         f"Most likely cluster of cases: {top['cases']:,} cases among {top['n']:,} children "
         f"within {distance_text(round(top['radius_m']))}, where {top['expected']:.1f} were "
-        f"expected (relative risk {top['relative_risk']:.2f}; {_p(p)}, {verdict})."
+        f"expected (relative risk {top['relative_risk']:.2f}; one-sided {_p(p)}, {verdict})."
     )
+    rule = (sec.get("max_size") or {}).get("rule")
+    if rule:
+        text += f" Largest window: {rule}."
     return [text]
 
 
 def _relative_risk(sec: Section) -> list[str]:
+    if "support" in sec:
+        return _relative_risk_supported(sec)
     share = sec["share_window_significant_high"]
     bandwidth = distance_text(round(sec["bandwidth_m"], -1))
     if not share:
@@ -132,6 +154,30 @@ def _relative_risk(sec: Section) -> list[str]:
             f"The risk of stunting is significantly raised in {100 * share:.0f} % of the study "
             f"area (kernel relative risk, bandwidth {bandwidth})."
         )
+    return [text]
+
+
+def _relative_risk_supported(sec: Section) -> list[str]:
+    bandwidth = distance_text(round(sec["bandwidth_m"], -1))
+    support = sec["support"]
+    where = (
+        f"where at least {support['min_subjects']} children live within the bandwidth of "
+        f"{bandwidth} ({support['area_m2'] / 1e6:,.1f} km²"
+    )
+    areas = sec.get("raised_risk_areas") or {}
+    n = int(areas.get("n_areas") or 0)
+    corrected = str(sec.get("multiple_testing", "")).startswith("Benjamini")
+    how = "one-sided, false discovery rate 5 %" if corrected else "one-sided, p ≤ 0.05 per cell"
+    if sec.get("share_support_significant_high") is None:
+        return [f"The kernel relative risk was estimated {where}), without a test."]
+    if not n:
+        return [f"No area of significantly raised risk of stunting {where}; {how})."]
+    km2, children = areas["area_m2"] / 1e6, areas["n_subjects_inside"]
+    noun = "area" if n == 1 else "areas"
+    text = (
+        f"The risk of stunting is significantly raised in {n} {noun} ({km2:,.2f} km², holding "
+        f"{children:,} children), tested only {where}; {how})."
+    )
     return [text]
 
 

@@ -38,10 +38,11 @@ from geo_stunting.outputs.report._html import (
     pct,
     table,
 )
+from geo_stunting.outputs.report._indonesian import indonesian
 from geo_stunting.outputs.report._risk import risk_factor_html
 from geo_stunting.outputs.report._sections import clustering_section, scan_section, step_notice
 from geo_stunting.outputs.report._svg import CASE_COLOUR, CONTROL_COLOUR, box_strip
-from geo_stunting.outputs.report._text import tr
+from geo_stunting.outputs.report._text import HALDANE_EN, HALDANE_ID, tr
 from geo_stunting.risk_factors._tables import risk_factor_tables_csv
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def _summary(results: Results) -> str:
         ("Study area", "Luas wilayah studi",
          "–" if area is None else f"{fmt(area / 1e6, 1)} km²"),
         ("Coordinate system", "Sistem koordinat",
-         f"{escape(str(study.get('crs')))} — {escape(str(study.get('crs_reason', '')))}"),
+         f"{escape(str(study.get('crs')))} — {_both(study.get('crs_reason', ''))}"),
         ("Coverage radius", "Radius jangkauan", f"{fmt(settings.get('buffer_m'), 0)} m"),
         ("Permutations, seed", "Permutasi, seed",
          f"{fmt(settings.get('permutations'))}, {escape(str(settings.get('seed')))}"),
@@ -226,6 +227,11 @@ def _access_plot(results: Results, buffer_m: float) -> str:
     return figure(plot, *tr("access_plot"))
 
 
+def _both(text: Any) -> str:
+    """An analysis sentence in English and, when known, in Indonesian."""
+    return bi(str(text), indonesian(str(text)))
+
+
 def _median_m(group: Mapping[str, Any]) -> str:
     q1, q3 = fmt(group.get("q1_m"), 0), fmt(group.get("q3_m"), 0)
     return f"{fmt(group.get('median_m'), 0)} m ({q1}–{q3})"
@@ -243,6 +249,12 @@ def _access(results: Results) -> str:
     test = section.get("test") or {}
     p = test.get("p_value")
     differs = isinstance(p, int | float) and p <= 0.05
+    if (cw + kw == 0 or co + ko == 0) and cw + co + kw + ko > 0:
+        # everyone on one side of the radius: no table to test, no odds ratio to give
+        side = "nothing_within" if cw + kw == 0 else "nothing_outside"
+        texts = tr(side, n=cw + co + kw + ko, buffer=f"{buffer_m:,.0f}")
+        out.append(para(*texts, cls="answer"))
+        return "".join(out) + _access_plot(results, buffer_m)
     texts = tr(
         "access_answer",
         cw=cw,
@@ -273,14 +285,16 @@ def _access(results: Results) -> str:
             f"U = {fmt(mw.get('statistic'), 1)}, {fmt_p(mw.get('p_value'))}",
         ),
         (
-            "Odds ratio of living within, cases vs controls (95% CI)",
-            "Rasio odds tinggal dalam radius, kasus vs kontrol (IK 95%)",
+            "Odds ratio of living within, cases vs controls (95% CI)"
+            + (HALDANE_EN if section.get("odds_ratio_haldane") else ""),
+            "Rasio odds tinggal dalam radius, kasus vs kontrol (IK 95%)"
+            + (HALDANE_ID if section.get("odds_ratio_haldane") else ""),
             f"{fmt(odds)} ({fmt(ci[0])}–{fmt(ci[1])})",
         ),
         (
             "Test of the 2×2 table",
             "Uji tabel 2×2",
-            f"{escape(str(test.get('name')))}, {fmt_p(p)} — {escape(str(test.get('reason', '')))}",
+            f"{escape(str(test.get('name')))}, {fmt_p(p)} — {_both(test.get('reason', ''))}",
         ),
     ]
     out += [_kv(rows), _access_plot(results, buffer_m)]

@@ -14,9 +14,10 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from geo_stunting.outputs.report._html import bi, dig, figure, fmt, heading, notice, para, table
+from geo_stunting.outputs.report._indonesian import indonesian
 from geo_stunting.outputs.report._sections import is_significant, step_notice
 from geo_stunting.outputs.report._svg import forest_plot
-from geo_stunting.outputs.report._text import tr
+from geo_stunting.outputs.report._text import HALDANE_EN, HALDANE_ID, tr
 from geo_stunting.risk_factors._tables import (
     decimals_for,
     format_ci,
@@ -103,6 +104,7 @@ def _table1(factors: list[Factor], n_cases: int, n_controls: int) -> str:
 def _table2(factors: list[Factor]) -> str:
     rows: list[list[Any]] = []
     classes: list[str] = []
+    haldane = False
     for f in factors:
         levels = f.get("levels", [])
         span = f'rowspan="{max(len(levels), 1)}"'
@@ -112,6 +114,9 @@ def _table2(factors: list[Factor]) -> str:
                 if level.get("reference")
                 else format_ci(level.get("odds_ratio"), level.get("ci95"))
             )
+            if level.get("haldane") and not level.get("reference"):
+                odds += " " + bi("(Haldane*)", "(Haldane*)")
+                haldane = True
             row: list[Any] = [(_label(f), span)] if pos == 0 else []
             row += [
                 escape(str(level["level"])),
@@ -136,7 +141,8 @@ def _table2(factors: list[Factor]) -> str:
             bi("Test", "Uji"),
         ],
         rows,
-        caption=bi(*tr("table2")),
+        caption=bi(*tr("table2"))
+        + (bi(" *" + HALDANE_EN.lstrip(" —"), " *" + HALDANE_ID.lstrip(" —")) if haldane else ""),
         cls="journal",
         row_classes=classes,
     )
@@ -206,7 +212,7 @@ def _table4(model: Mapping[str, Any], labels: Mapping[str, str]) -> str:
         caption=bi(*caption),
         cls="journal",
     )
-    return out + "".join(notice(str(w), str(w)) for w in model.get("warnings", []))
+    return out + "".join(notice(str(w), indonesian(str(w))) for w in model.get("warnings", []))
 
 
 def _forest(factors: list[Factor]) -> str:

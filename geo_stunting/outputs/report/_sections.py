@@ -26,6 +26,7 @@ from geo_stunting.outputs.report._html import (
     para,
     table,
 )
+from geo_stunting.outputs.report._indonesian import indonesian
 from geo_stunting.outputs.report._svg import (
     CASE_COLOUR,
     CONTROL_COLOUR,
@@ -227,10 +228,17 @@ def _autocorrelation(results: Results) -> str:
         )
     lisa = section.get("lisa")
     if isinstance(lisa, Mapping):
+        raw = section.get("lisa_uncorrected") or {}
         out.append(
             table(
                 [bi("LISA label", "Label LISA"), bi("subjects", "subjek")],
-                [[escape(str(k)), fmt(v)] for k, v in lisa.items()],
+                [
+                    [
+                        bi(str(k), indonesian(str(k))),
+                        fmt(v) + (f" ({fmt(raw[k])})" if k in raw else ""),
+                    ]
+                    for k, v in lisa.items()
+                ],
                 caption=bi(*tr("lisa_caption")),
             )
         )
@@ -244,9 +252,23 @@ def _relative_risk(results: Results) -> str:
     section = results.sections.get("relative_risk")
     if not isinstance(section, Mapping):
         return ""
+    head = heading(3, "relative-risk", "Kernel relative risk", "Risiko relatif kernel")
+    support = section.get("support")
+    if isinstance(support, Mapping):
+        areas = section.get("raised_risk_areas") or {}
+        texts = tr(
+            "relrisk_support",
+            bandwidth=fmt(section.get("bandwidth_m"), 0),
+            floor=fmt(support.get("min_subjects")),
+            support_km2=fmt((support.get("area_m2") or 0) / 1e6, 1),
+            n=fmt(areas.get("n_areas", 0)),
+            km2=fmt((areas.get("area_m2") or 0) / 1e6, 2),
+            children=fmt(areas.get("n_subjects_inside", 0)),
+        )
+        return head + para(*texts)
     share = section.get("share_window_significant_high")
     share_pct = 100 * share if isinstance(share, int | float) else None
-    return heading(3, "relative-risk", "Kernel relative risk", "Risiko relatif kernel") + para(
+    return head + para(
         *tr("relrisk", bandwidth=fmt(section.get("bandwidth_m"), 0), share=fmt(share_pct, 1))
     )
 
@@ -263,6 +285,23 @@ def clustering_section(results: Results) -> str:
 
 
 # --------------------------------------------------------------------------- scan
+
+
+def _scan_limit(max_size: Any) -> tuple[str, str] | None:
+    """The largest window in both languages, from ``scan.max_size``."""
+    if not isinstance(max_size, Mapping) or not isinstance(max_size.get("max_share"), float | int):
+        return None
+    share = fmt(100 * float(max_size["max_share"]), 0)
+    tried = [t for t in max_size.get("tried") or [] if isinstance(t, Mapping)]
+    if tried:
+        best = max(float(t.get("gini") or 0) for t in tried)
+        if best > 0:
+            return tr("scan_limit_gini", share=share, n=fmt(len(tried)), gini=fmt(best, 3))
+        return tr("scan_limit_none", share=share, n=fmt(len(tried)))
+    radius = max_size.get("max_radius_m")
+    if isinstance(radius, int | float):
+        return tr("scan_limit_radius", share=share, radius=fmt(radius, 0))
+    return tr("scan_limit_share", share=share)
 
 
 def scan_section(results: Results) -> str:
@@ -287,6 +326,9 @@ def scan_section(results: Results) -> str:
         verdict=verdict,
     )
     out.append(para(*texts, cls="answer"))
+    limit = _scan_limit(section.get("max_size"))
+    if limit:
+        out.append(para(*limit))
     rows = [
         [
             fmt(c.get("rank")),

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TEXT", "tr"]
+__all__ = ["HALDANE_EN", "HALDANE_ID", "TEXT", "tr"]
+
+#: The mark of an odds ratio computed with 0.5 added to every cell (a cell was 0).
+HALDANE_EN = " — Haldane: 0.5 added to every cell because one was 0"
+HALDANE_ID = " — Haldane: 0,5 ditambahkan ke setiap sel karena ada sel bernilai 0"
 
 TEXT: dict[str, tuple[str, str]] = {
     # ----------------------------------------------------------------- page
@@ -48,6 +52,27 @@ TEXT: dict[str, tuple[str, str]] = {
             "({test}, {p})."
         ),
     ),
+    "nothing_outside": (
+        (
+            "All {n} children, cases and controls alike, live within {buffer} m of a health "
+            "facility: there is nothing to compare, so no test or odds ratio is given."
+        ),
+        (
+            "Semua {n} anak, baik kasus maupun kontrol, tinggal dalam jarak {buffer} m dari "
+            "fasilitas kesehatan: tidak ada yang dapat dibandingkan, sehingga tidak ada uji "
+            "atau rasio odds."
+        ),
+    ),
+    "nothing_within": (
+        (
+            "None of the {n} children lives within {buffer} m of a health facility: there is "
+            "nothing to compare, so no test or odds ratio is given."
+        ),
+        (
+            "Tidak satu pun dari {n} anak tinggal dalam jarak {buffer} m dari fasilitas "
+            "kesehatan: tidak ada yang dapat dibandingkan, sehingga tidak ada uji atau rasio odds."
+        ),
+    ),
     "is": ("is", "bermakna"),
     "is_not": ("is not", "tidak bermakna"),
     "access_plot": (
@@ -84,13 +109,13 @@ TEXT: dict[str, tuple[str, str]] = {
         (
             "1. The usual answer (what GIS tools print): compared with points scattered at random "
             "over the study area, the cases {verdict} (Clark–Evans R = {R}; R below 1 means closer "
-            "together than random; {p})."
+            "together than random; two-sided Monte Carlo test, {p})."
         ),
         (
             "1. Jawaban yang biasa (seperti keluaran perangkat GIS): dibandingkan titik acak di "
             "seluruh wilayah studi, kasus {verdict} (indeks Clark–Evans R = {R}; R di bawah 1 "
             "berarti "
-            "lebih berdekatan daripada acak; {p})."
+            "lebih berdekatan daripada acak; uji Monte Carlo dua sisi, {p})."
         ),
     ),
     "look_clustered": ("look clustered", "tampak mengelompok"),
@@ -111,13 +136,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "casecontrol": (
         (
             "2. The case-control answer: keeping every child where they live and shuffling the "
-            "case/control labels at random, the cases {verdict} (K_case − K_control, {p}; global "
-            "envelope {p_global})."
+            "case/control labels at random, the cases {verdict} (K_case − K_control, one-sided D+ "
+            "test, {p}; global envelope, two-sided, {p_global})."
         ),
         (
             "2. Jawaban kasus-kontrol: dengan setiap anak tetap di rumahnya dan label "
             "kasus/kontrol "
-            "diacak, kasus {verdict} (K_kasus − K_kontrol, {p}; selubung global {p_global})."
+            "diacak, kasus {verdict} (K_kasus − K_kontrol, uji D+ satu sisi, {p}; selubung global, "
+            "dua sisi, {p_global})."
         ),
     ),
     "cluster_more": ("cluster more than the controls", "lebih mengelompok daripada kontrol"),
@@ -158,11 +184,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "moran": (
         (
             "Moran's I of the case indicator = {I} (about {E} if cases were placed at random among "
-            "the children; {p}): the neighbours of cases {verdict}. Neighbours: {rule}."
+            "the children; one-sided test, {p}): the neighbours of cases {verdict}. Neighbours: "
+            "{rule}."
         ),
         (
             "Indeks Moran I dari indikator kasus = {I} (sekitar {E} bila kasus ditempatkan acak di "
-            "antara anak-anak; {p}): tetangga dari kasus {verdict}. Tetangga: {rule}."
+            "antara anak-anak; uji satu sisi, {p}): tetangga dari kasus {verdict}. Tetangga: "
+            "{rule}."
         ),
     ),
     "moran_yes": (
@@ -174,12 +202,21 @@ TEXT: dict[str, tuple[str, str]] = {
         "tidak lebih sering berupa kasus daripada kebetulan",
     ),
     "joins": (
-        "{bb} pairs of neighbours are both cases, against {expected} expected ({p}).",
-        "{bb} pasang tetangga sama-sama kasus, dibandingkan {expected} yang diharapkan ({p}).",
+        "{bb} pairs of neighbours are both cases, against {expected} expected (one-sided, {p}).",
+        (
+            "{bb} pasang tetangga sama-sama kasus, dibandingkan {expected} yang diharapkan "
+            "(satu sisi, {p})."
+        ),
     ),
     "lisa_caption": (
-        "Local Moran (LISA), p ≤ 0.05 without correction: HH = a case among cases",
-        "Moran lokal (LISA), p ≤ 0,05 tanpa koreksi: HH = kasus di antara kasus",
+        (
+            "Local Moran (LISA), two-sided p, false discovery rate 5 % (Benjamini–Hochberg); "
+            "without the correction in brackets. HH = a case among cases"
+        ),
+        (
+            "Moran lokal (LISA), p dua sisi, tingkat penemuan palsu 5 % (Benjamini–Hochberg); "
+            "tanpa koreksi dalam kurung. HH = kasus di antara kasus"
+        ),
     ),
     "moran_plot": (
         (
@@ -204,6 +241,20 @@ TEXT: dict[str, tuple[str, str]] = {
             "yang meningkat secara bermakna (lapisan relative_risk_high di peta)."
         ),
     ),
+    "relrisk_support": (
+        (
+            "Smoothed with a {bandwidth} m bandwidth and tested only where at least {floor} "
+            "children live within that distance ({support_km2} km²): {n} area(s) of "
+            "significantly raised risk of stunting, {km2} km² holding {children} children "
+            "(one-sided, false discovery rate 5 %; layer relative_risk_high on the map)."
+        ),
+        (
+            "Dengan lebar jendela {bandwidth} m dan diuji hanya di tempat paling sedikit {floor} "
+            "anak tinggal dalam jarak itu ({support_km2} km²): {n} wilayah dengan risiko stunting "
+            "yang meningkat secara bermakna, {km2} km² dengan {children} anak (satu sisi, tingkat "
+            "penemuan palsu 5 %; lapisan relative_risk_high di peta)."
+        ),
+    ),
     # ----------------------------------------------------------------- scan
     "no_scan_cluster": (
         "No window has more cases than expected.",
@@ -212,12 +263,42 @@ TEXT: dict[str, tuple[str, str]] = {
     "scan_top": (
         (
             "Most likely cluster: {n} children within {radius} m, {cases} of them cases where "
-            "{expected} were expected (relative risk {rr}, {p}): {verdict}"
+            "{expected} were expected (relative risk {rr}, one-sided, {p}): {verdict}"
         ),
         (
             "Klaster paling mungkin: {n} anak dalam radius {radius} m, {cases} di antaranya kasus "
-            "padahal yang diharapkan {expected} (risiko relatif {rr}, {p}): {verdict}"
+            "padahal yang diharapkan {expected} (risiko relatif {rr}, satu sisi, {p}): {verdict}"
         ),
+    ),
+    "scan_limit_gini": (
+        (
+            "Largest window: {share}% of the children, chosen among {n} maximum sizes as the one "
+            "whose significant clusters best separate high from low risk (Gini coefficient "
+            "{gini}, as SaTScan offers)."
+        ),
+        (
+            "Jendela terbesar: {share}% anak, dipilih di antara {n} ukuran maksimum sebagai "
+            "ukuran yang klaster bermaknanya paling baik memisahkan risiko tinggi dan rendah "
+            "(koefisien Gini {gini}, seperti pada SaTScan)."
+        ),
+    ),
+    "scan_limit_none": (
+        (
+            "Largest window: {share}% of the children (SaTScan's default); none of the {n} "
+            "maximum sizes tried gives a significant cluster."
+        ),
+        (
+            "Jendela terbesar: {share}% anak (bawaan SaTScan); tidak satu pun dari {n} ukuran "
+            "maksimum yang dicoba memberi klaster bermakna."
+        ),
+    ),
+    "scan_limit_radius": (
+        "Largest window: {share}% of the children and a radius of {radius} m (study file).",
+        "Jendela terbesar: {share}% anak dan radius {radius} m (berkas studi).",
+    ),
+    "scan_limit_share": (
+        "Largest window: {share}% of the children (study file).",
+        "Jendela terbesar: {share}% anak (berkas studi).",
     ),
     "unlikely_chance": ("unlikely to be chance.", "kecil kemungkinan karena kebetulan."),
     "could_be_chance": ("this could be chance.", "bisa jadi karena kebetulan."),

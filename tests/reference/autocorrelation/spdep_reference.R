@@ -2,6 +2,7 @@
 # Run from the repository root:
 #   Rscript tests/reference/autocorrelation/spdep_reference.R
 # Reads tests/reference/pattern/fixture_points.csv and writes spdep_reference.json.
+# moran.mc's p-value is one-sided (greater), as geo_stunting's p_sim.
 # Permutation p-values (9999 permutations) are Monte Carlo estimates: compare
 # within Monte Carlo error. Two neighbour rules on the case indicator (1 = case):
 #   knn5:  5 nearest neighbours (knearneigh) on the subjects whose location is
@@ -48,6 +49,8 @@ run <- function(sel, nb) {
                    zero.policy = TRUE, adjust.n = FALSE)
   jc <- joincount.test(factor(y, levels = c(0, 1)), lw_b, zero.policy = TRUE,
                        alternative = "greater")[[2]]
+  mt_greater <- moran.test(y, lw_w, randomisation = TRUE, alternative = "greater",
+                           zero.policy = TRUE, adjust.n = FALSE)
   mc <- moran.mc(y, lw_w, nsim = 9999, zero.policy = TRUE)
   msims <- mc$res[1:9999]
   tol <- 1e-10 * max(1, abs(mc$statistic))
@@ -63,7 +66,9 @@ run <- function(sel, nb) {
     neighbours = lapply(nb, function(v) if (length(v) == 1 && v == 0) integer(0) else v - 1L),
     moran = list(I = unname(mt$estimate[1]), expected = unname(mt$estimate[2]),
                  variance = unname(mt$estimate[3]), z = unname(mt$statistic),
-                 p = mt$p.value, p_sim_9999 = moran_p_sim),
+                 p = mt$p.value, p_sim_9999 = moran_p_sim,
+                 # one-sided (alternative "greater"), geo_stunting's rule for global tests
+                 p_greater = mt_greater$p.value, p_sim_greater_9999 = mc$p.value),
     joincount_bb = list(bb = unname(jc$estimate[1]), expected = unname(jc$estimate[2]),
                         variance = unname(jc$estimate[3]), z = unname(jc$statistic),
                         p = jc$p.value, p_sim_9999 = jmc$p.value),
