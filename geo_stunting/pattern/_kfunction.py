@@ -35,6 +35,7 @@ import numpy as np
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window
+from geo_stunting.progress import progress
 
 __all__ = [
     "Envelope",
@@ -381,8 +382,12 @@ def envelope(
 
     observed = curve(xy)
     sims = np.empty((permutations, len(r)))
-    for k in range(permutations):
-        sims[k] = curve(window.random_points(n, rng=generator))
+    with progress(
+        f"{statistic} envelope ({correction}): {n} points, CSR simulations", total=permutations
+    ) as advance:
+        for k in range(permutations):
+            sims[k] = curve(window.random_points(n, rng=generator))
+            advance(1)
     if statistic == "G":
         theo = 1 - np.exp(-lam * np.pi * r**2)
     else:
