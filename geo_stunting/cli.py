@@ -24,6 +24,7 @@ from rich.progress import (
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -331,6 +332,7 @@ def _run(
 
                 def progress(name: str, title: str) -> None:
                     bar.update(task, description=f"{name}: {title}")
+                    _say_estimate(bar, name, study, quiet=quiet)
 
                 results = run_analysis(
                     study,
@@ -350,6 +352,15 @@ def _run(
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
     _print_summary(results.sections, out, written, started)
+
+
+def _say_estimate(bar: Progress, name: str, study: Study, *, quiet: bool) -> None:
+    """Before a step expected to be long: how long, and how to shorten it."""
+    from geo_stunting.estimate import SAY_ABOVE_S, estimate_step  # noqa: PLC0415
+
+    estimate = estimate_step(name, study)
+    if estimate is not None and estimate.seconds > SAY_ABOVE_S and not quiet:
+        bar.console.print(estimate.sentence(), highlight=False)
 
 
 def _engine(given: str | None, configured: str) -> str:
@@ -392,6 +403,7 @@ def _progress_bars(*, quiet: bool) -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=err_console,
         disable=quiet,
         transient=True,

@@ -326,9 +326,22 @@ def write_map(
 
 def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
     """Write each layer to one GeoPackage (a layer per output, in the analysis CRS)."""
+    arrow = _has_arrow()
     for name, gdf in layers.items():
         frame = gdf.copy()
         for column in frame.columns:
             if column != frame.geometry.name and frame[column].dtype == object:
-                frame[column] = frame[column].map(lambda v: None if pd.isna(v) else str(v))
-        frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+                missing = pd.isna(frame[column]).to_numpy()
+                text = frame[column].astype(str).astype(object)
+                text[missing] = None
+                frame[column] = text
+        # through Arrow (columns at once) when pyarrow is installed
+        frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio", use_arrow=arrow)
+
+
+def _has_arrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401, PLC0415 - optional speed-up
+    except ImportError:
+        return False
+    return True

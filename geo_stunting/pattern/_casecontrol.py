@@ -257,8 +257,8 @@ class _LabelledK:
     The same-label sums are ``S11`` (both cases) and ``S00`` (both controls).
     With the pairs grouped by their first point, one pass over the rows of
     the smaller group gives its same-label sum and its row sums; the other
-    group's is ``S_all − rows(small) − columns(small) + S_small`` (columns by a
-    matrix product with the per-point column histograms). Each relabelling
+    group's is ``S_all − rows(small) − columns(small) + S_small`` (columns from
+    per-point column histograms). Each relabelling
     then costs a pass over a fifth of the pairs (a district study with a
     fifth cases), not five NumPy passes over all of them. Values equal the
     direct sums to rounding (about 1e-15 relative).
@@ -282,10 +282,10 @@ class _LabelledK:
         n1 = int(case.sum())
         n0 = len(case) - n1
         small = case if n1 <= n0 else ~case
-        rows, same = _kernels.same_label_sums(
-            self.rowptr, self.pj, self.cell, self.w, small, self.nbin
+        rows, cols, same = _kernels.same_label_sums(
+            self.rowptr, self.pj, self.cell, self.w, self.columns, small
         )
-        other = self.total - rows - small.astype(float) @ self.columns + same
+        other = self.total - rows - cols + same
         s11, s00 = (same, other) if n1 <= n0 else (other, same)
         k1 = np.cumsum(s11) / (n1 * (n1 - 1) / self.area)
         k0 = np.cumsum(s00) / (n0 * (n0 - 1) / self.area)

@@ -223,7 +223,6 @@ def _isotropic_sweep(  # pragma: no cover - compiled
     edist: np.ndarray,
     efar: np.ndarray,
     ne: int,
-    state: np.ndarray,
     active: np.ndarray,
 ) -> None:
     """Ripley's isotropic weight of every neighbour farther than the boundary.
@@ -238,35 +237,25 @@ def _isotropic_sweep(  # pragma: no cover - compiled
     """
     by_d = np.argsort(nbd)
     by_near = np.argsort(edist[:ne])
-    by_far = np.argsort(efar[:ne])
-    for m in range(ne):
-        state[m] = 0
     full = 0.0
     na = 0
     pa = 0
-    pf = 0
     for q in range(nbd.shape[0]):
         k = by_d[q]
         d = nbd[k]
         if d <= bi:
             continue
-        while pf < ne and efar[by_far[pf]] <= d:
-            e = by_far[pf]
-            full += esg[e] * (ehi[e] - elo[e])
-            state[e] = 2
-            pf += 1
         while pa < ne and edist[by_near[pa]] < d:
             e = by_near[pa]
-            if state[e] == 0:
-                state[e] = 1
-                active[na] = e
-                na += 1
+            active[na] = e
+            na += 1
             pa += 1
-        outside = full
+        outside = 0.0
         keep = 0
         for a in range(na):
             e = active[a]
-            if state[e] != 1:
+            if d >= efar[e]:  # the circle now encloses the whole edge, for good
+                full += esg[e] * (ehi[e] - elo[e])
                 continue
             active[keep] = e
             keep += 1
@@ -276,6 +265,7 @@ def _isotropic_sweep(  # pragma: no cover - compiled
             if hi > lo:
                 outside += esg[e] * (hi - lo)
         na = keep
+        outside += full
         inside = total - outside
         w = TWO_PI / inside if inside > TWO_PI / MAX_WEIGHT else MAX_WEIGHT
         nbw[k] = min(max(w, 1.0), MAX_WEIGHT)
@@ -374,7 +364,6 @@ def scan_pairs(  # pragma: no cover - compiled
     ehi = np.empty(maxe)
     edist = np.empty(maxe)
     efar = np.empty(maxe)
-    state = np.empty(maxe, dtype=np.int64)
     active = np.empty(maxe, dtype=np.int64)
     geo = np.empty(4)
     # the neighbours of one point: index, distance, weight
@@ -443,7 +432,6 @@ def scan_pairs(  # pragma: no cover - compiled
                 edist,
                 efar,
                 ne,
-                state,
                 active,
             )
         kb = _bin(breaks, b[i])
@@ -486,25 +474,30 @@ def same_label_sums(  # pragma: no cover - compiled
     pj: np.ndarray,
     cell: np.ndarray,
     w: np.ndarray,
+    columns: np.ndarray,
     label: np.ndarray,
-    nbin: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Over the pairs of the rows whose label is set: weights binned, all and same-label.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Over the pairs of the labelled points: weights binned, by row, by column, same-label.
 
-    Pairs are grouped by their first point (rows ``rowptr[i] … rowptr[i+1]``).
-    Returns ``(rows, same)``: the binned weights of every pair whose first
-    point is labelled, and of those whose second point is labelled too.
+    Pairs are grouped by their first point (rows ``rowptr[i] … rowptr[i+1]``);
+    ``columns[j]`` holds the binned weights of the pairs whose second point is
+    j. Returns ``(rows, cols, same)``: the binned weights of the pairs whose
+    first point is labelled, whose second point is, and whose both are.
     """
+    nbin = columns.shape[1]
     rows = np.zeros(nbin)
+    cols = np.zeros(nbin)
     same = np.zeros(nbin)
     for i in range(rowptr.shape[0] - 1):
         if not label[i]:
             continue
+        for k in range(nbin):
+            cols[k] += columns[i, k]
         for p in range(rowptr[i], rowptr[i + 1]):
             rows[cell[p]] += w[p]
             if label[pj[p]]:
                 same[cell[p]] += w[p]
-    return rows, same
+    return rows, cols, same
 
 
 @njit(cache=True)

@@ -311,10 +311,10 @@ def _border_only(
     order = np.argsort(cell, kind="stable").astype(np.int64)
     start = np.searchsorted(cell[order], np.arange(ncx * ncy + 1)).astype(np.int64)
     nco, ncc = _kernels.border_counts(
-        np.ascontiguousarray(xy[:, 0]),
-        np.ascontiguousarray(xy[:, 1]),
-        b,
-        order,
+        np.ascontiguousarray(xy[order, 0]),
+        np.ascontiguousarray(xy[order, 1]),
+        b[order],
+        np.arange(n, dtype=np.int64),
         start,
         float(minx),
         float(miny),
@@ -368,6 +368,10 @@ def _scan_pairs(
 ) -> tuple[Any, ...]:
     """Call the compiled pair scan on `xy`, sorted into `grid`."""
     order, start = grid.sort(xy)
+    if not keep_pairs:
+        # histograms only: visit the points in cell order, stored in that order
+        xy, b, total = xy[order], b[order], total[order]
+        order = np.arange(len(xy), dtype=np.int64)
     table = np.zeros((1, 1)) if setcov is None else setcov.table
     return tuple(
         _kernels.scan_pairs(
