@@ -14,6 +14,7 @@ existing output folder from its layers.gpkg and results.json.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import logging
 import platform
@@ -340,8 +341,4 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
 
 
 def _has_arrow() -> bool:
-    try:
-        import pyarrow  # noqa: F401, PLC0415 - optional speed-up
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("pyarrow") is not None

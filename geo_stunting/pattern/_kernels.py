@@ -290,7 +290,7 @@ def _translation_weight(  # pragma: no cover - compiled
     )
     if c * MAX_WEIGHT <= area:
         return MAX_WEIGHT
-    return area / c
+    return float(area / c)
 
 
 @njit(cache=True)

@@ -33,7 +33,9 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft
+import shapely
 from numba import njit
+from shapely.geometry.base import BaseGeometry
 
 from geo_stunting.pattern._window import StudyWindow
 
@@ -117,7 +119,8 @@ def coverage_raster(
     """
     ny, nx = shape
     acc = _accumulate(np.ascontiguousarray(edges, dtype=float), origin[0], origin[1], pixel, nx, ny)
-    return np.clip(np.abs(np.cumsum(acc, axis=1)[:, :nx]), 0.0, 1.0)
+    coverage: np.ndarray = np.clip(np.abs(np.cumsum(acc, axis=1)[:, :nx]), 0.0, 1.0)
+    return coverage
 
 
 @dataclass(frozen=True)
@@ -157,8 +160,6 @@ def set_covariance(window: StudyWindow, reach_m: float) -> SetCovariance:
 
 @lru_cache(maxsize=8)
 def _cached(wkb: bytes, area_m2: float, reach_m: float) -> SetCovariance:
-    import shapely  # noqa: PLC0415 - only here
-
     geometry = shapely.from_wkb(wkb)
     window_edges = _edges(geometry)
     minx, miny, maxx, maxy = geometry.bounds
@@ -189,12 +190,10 @@ def _cached(wkb: bytes, area_m2: float, reach_m: float) -> SetCovariance:
     )
 
 
-def _edges(geometry: object) -> np.ndarray:
-    import shapely  # noqa: PLC0415
-
+def _edges(geometry: BaseGeometry) -> np.ndarray:
     parts = []
     for polygon in shapely.get_parts(geometry):
-        for ring in (polygon.exterior, *polygon.interiors):  # type: ignore[attr-defined]
+        for ring in (polygon.exterior, *polygon.interiors):
             xy = np.asarray(ring.coords, dtype=float)
             parts.append(np.column_stack([xy[:-1], xy[1:]]))
     return np.concatenate(parts)
