@@ -80,3 +80,22 @@ def test_estimate_grows_with_permutations_and_says_how_to_shorten() -> None:
     scan = estimate_step("scan", study)
     assert scan is not None and "max_radius_m" in scan.shorten
     assert estimate_step("access", study) is None
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda: envelope(SUBJECTS, window=WINDOW, permutations=19, seed=4).hi,
+        lambda: np.array([clark_evans(SUBJECTS, window=WINDOW, permutations=19, seed=4).p_mc]),
+        lambda: k_difference(SUBJECTS, window=WINDOW, permutations=19, seed=4).lo,
+    ],
+    ids=["envelope", "clark_evans", "k_difference"],
+)
+def test_simulations_in_threads_are_byte_identical_to_one_thread(
+    run: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEO_STUNTING_THREADS", "1")
+    one = run()  # type: ignore[operator]
+    monkeypatch.setenv("GEO_STUNTING_THREADS", "3")
+    three = run()  # type: ignore[operator]
+    assert one.tobytes() == three.tobytes()

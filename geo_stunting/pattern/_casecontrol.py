@@ -39,6 +39,7 @@ from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _kernels
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kfunction import bands, r_grid
+from geo_stunting.pattern._threads import map_in_order
 from geo_stunting.pattern._window import WindowLike, as_window
 from geo_stunting.progress import progress
 from geo_stunting.study._status import case_indicator
@@ -223,8 +224,9 @@ def k_difference(
     relabel = Relabeller(is_case, labels, generator)
     sims = np.empty((permutations, nbin))
     with progress("K difference: relabellings", total=permutations) as advance:
-        for k in range(permutations):
-            sims[k] = difference(relabel.draw())[0]
+        labellings = (relabel.draw() for _ in range(permutations))
+        for k, values in enumerate(map_in_order(difference, labellings)):
+            sims[k] = values[0]
             advance(1)
     lo, hi, glo, ghi, p_global, nrank, nrank_global = bands(
         observed, np.zeros(nbin), sims, alpha=alpha

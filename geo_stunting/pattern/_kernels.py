@@ -68,7 +68,7 @@ def _bin(breaks: np.ndarray, d: float) -> int:  # pragma: no cover - compiled
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def nn_distances(  # pragma: no cover - compiled
     x: np.ndarray,
     y: np.ndarray,
@@ -129,7 +129,7 @@ def _segment_distance(  # pragma: no cover - compiled
     return math.sqrt(qx * qx + qy * qy)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def boundary_distances(  # pragma: no cover - compiled
     x: np.ndarray,
     y: np.ndarray,
@@ -191,7 +191,7 @@ def _edge_geometry(  # pragma: no cover - compiled
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sector_total(  # pragma: no cover - compiled
     x: np.ndarray, y: np.ndarray, b: np.ndarray, edges: np.ndarray
 ) -> np.ndarray:
@@ -293,7 +293,7 @@ def _translation_weight(  # pragma: no cover - compiled
     return float(area / c)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def scan_pairs(  # pragma: no cover - compiled
     x: np.ndarray,
     y: np.ndarray,
@@ -468,7 +468,7 @@ def scan_pairs(  # pragma: no cover - compiled
     return raw, iso, nco, ncc, trans, pi_, pj, pd, pw, count
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def same_label_sums(  # pragma: no cover - compiled
     rowptr: np.ndarray,
     pj: np.ndarray,
@@ -500,7 +500,7 @@ def same_label_sums(  # pragma: no cover - compiled
     return rows, cols, same
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def border_counts(  # pragma: no cover - compiled
     x: np.ndarray,
     y: np.ndarray,

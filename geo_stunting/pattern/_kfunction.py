@@ -34,6 +34,7 @@ import numpy as np
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
+from geo_stunting.pattern._threads import map_in_order
 from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window
 from geo_stunting.progress import progress
 
@@ -385,8 +386,9 @@ def envelope(
     with progress(
         f"{statistic} envelope ({correction}): {n} points, CSR simulations", total=permutations
     ) as advance:
-        for k in range(permutations):
-            sims[k] = curve(window.random_points(n, rng=generator))
+        patterns = (window.random_points(n, rng=generator) for _ in range(permutations))
+        for k, values in enumerate(map_in_order(curve, patterns)):
+            sims[k] = values
             advance(1)
     if statistic == "G":
         theo = 1 - np.exp(-lam * np.pi * r**2)

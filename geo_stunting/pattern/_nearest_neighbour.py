@@ -37,6 +37,7 @@ from scipy import stats
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
+from geo_stunting.pattern._threads import map_in_order
 from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window
 from geo_stunting.progress import progress
 
@@ -243,8 +244,9 @@ def _monte_carlo(
     """Two-sided Monte Carlo p-value of the mean nearest-neighbour distance (spatstat's rule)."""
     sims = np.empty(permutations)
     with progress(f"Clark–Evans: {n} points, CSR simulations", total=permutations) as advance:
-        for k in range(permutations):
-            sims[k] = np.mean(kf.nn_distances(window.random_points(n, rng=rng)))
+        patterns = (window.random_points(n, rng=rng) for _ in range(permutations))
+        for k, nnd in enumerate(map_in_order(kf.nn_distances, patterns)):
+            sims[k] = np.mean(nnd)
             advance(1)
     upper = (1 + np.sum(sims >= observed_mean)) / (permutations + 1)
     lower = (1 + np.sum(sims <= observed_mean)) / (permutations + 1)

@@ -144,16 +144,15 @@ def window_grid(window: StudyWindow, reach: float, *, cell: float | None = None)
     cx1 = np.clip(np.floor((hix - minx) / cs), 0, ncx - 1).astype(np.int64)
     cy0 = np.clip(np.floor((loy - miny) / cs), 0, ncy - 1).astype(np.int64)
     cy1 = np.clip(np.floor((hiy - miny) / cs), 0, ncy - 1).astype(np.int64)
-    cells: list[np.ndarray] = []
-    owners: list[np.ndarray] = []
-    for e in range(len(edges)):
-        gx, gy = np.meshgrid(
-            np.arange(cx0[e], cx1[e] + 1), np.arange(cy0[e], cy1[e] + 1), indexing="ij"
-        )
-        cells.append((gx * ncy + gy).ravel())
-        owners.append(np.full(gx.size, e, dtype=np.int64))
-    cell_of = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
-    edge_of = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    # every (cell, edge) of each edge's box of cells, x-major as meshgrid(..., indexing="ij")
+    wide = cx1 - cx0 + 1
+    tall = cy1 - cy0 + 1
+    edge_of = np.repeat(np.arange(len(edges), dtype=np.int64), wide * tall)
+    first = np.repeat(np.cumsum(wide * tall) - wide * tall, wide * tall)
+    k = np.arange(len(edge_of), dtype=np.int64) - first
+    gx = cx0[edge_of] + k // tall[edge_of]
+    gy = cy0[edge_of] + k % tall[edge_of]
+    cell_of = gx * ncy + gy
     order = np.lexsort((edge_of, cell_of))
     estart = np.searchsorted(cell_of[order], np.arange(ncx * ncy + 1)).astype(np.int64)
     return PointGrid(
