@@ -402,23 +402,24 @@ def scan_pairs(  # pragma: no cover - compiled
         # every neighbour closer than rmax, in cell order
         nn = 0
         far = 0
+        gy0 = max(cy - reach, 0)
+        gy1 = min(cy + reach, ncy - 1)
         for gx in range(max(cx - reach, 0), min(cx + reach, ncx - 1) + 1):
-            for gy in range(max(cy - reach, 0), min(cy + reach, ncy - 1) + 1):
-                c2 = gx * ncy + gy
-                for k in range(start[c2], start[c2 + 1]):
-                    j = order[k]
-                    if j == i:
-                        continue
-                    d2 = (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2
-                    if d2 > r2:
-                        continue
-                    d = math.sqrt(d2)
-                    nbj[nn] = j
-                    nbd[nn] = d
-                    nbw[nn] = 1.0
-                    if d > b[i]:
-                        far += 1
-                    nn += 1
+            # the cells gy0 … gy1 of column gx are consecutive: one range of points
+            for k in range(start[gx * ncy + gy0], start[gx * ncy + gy1 + 1]):
+                j = order[k]
+                if j == i:
+                    continue
+                d2 = (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2
+                if d2 > r2:
+                    continue
+                d = math.sqrt(d2)
+                nbj[nn] = j
+                nbd[nn] = d
+                nbw[nn] = 1.0
+                if d > b[i]:
+                    far += 1
+                nn += 1
         if far > 0:
             _isotropic_sweep(
                 nbd[:nn],
@@ -532,19 +533,20 @@ def border_counts(  # pragma: no cover - compiled
         cx = min(max(int((x[i] - ox) / cs), 0), ncx - 1)
         cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
         reach = math.ceil(radius / cs)
+        gy0 = max(cy - reach, 0)
+        gy1 = min(cy + reach, ncy - 1)
         for gx in range(max(cx - reach, 0), min(cx + reach, ncx - 1) + 1):
-            for gy in range(max(cy - reach, 0), min(cy + reach, ncy - 1) + 1):
-                c2 = gx * ncy + gy
-                for k in range(start[c2], start[c2 + 1]):
-                    j = order[k]
-                    if j == i:
-                        continue
-                    d2 = (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2
-                    if d2 > r2:
-                        continue
-                    kd = _bin(breaks, math.sqrt(d2))
-                    if kd >= 0:
-                        nco[kd] += 1.0
-                        if kb >= 0:
-                            ncc[kb] += 1.0
+            # the cells gy0 … gy1 of column gx are consecutive: one range of points
+            for k in range(start[gx * ncy + gy0], start[gx * ncy + gy1 + 1]):
+                j = order[k]
+                if j == i:
+                    continue
+                d2 = (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2
+                if d2 > r2:
+                    continue
+                kd = _bin(breaks, math.sqrt(d2))
+                if kd >= 0:
+                    nco[kd] += 1.0
+                    if kb >= 0:
+                        ncc[kb] += 1.0
     return nco, ncc
