@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from geo_stunting.pattern._threads import thread_count
 from geo_stunting.study._study import Study
 
 __all__ = ["StepEstimate", "estimate_step"]
@@ -21,8 +22,8 @@ __all__ = ["StepEstimate", "estimate_step"]
 SAY_ABOVE_S = 10.0
 
 # seconds per unit of work (one core), from benchmarks/district.py
-_ISOTROPIC_PAIR_S = 2.5e-7  # one pair of a simulated pattern, isotropic weight
-_BORDER_PAIR_S = 4e-8  # one pair, border correction only
+_ISOTROPIC_PAIR_S = 2e-7  # one pair of a simulated pattern, isotropic weight
+_BORDER_PAIR_S = 1e-8  # one pair closer than rmax, border correction only
 _POINT_S = 1.5e-6  # one point of a simulated pattern (nearest neighbour, G, boundary)
 _RELABEL_PAIR_S = 1e-8  # one pair of one relabelling (K difference)
 _SCAN_ENTRY_S = 4.6e-10  # one (window, replication) of the scan
@@ -91,10 +92,12 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         seconds += p * 3 * n * _POINT_S  # Clark–Evans of cases, controls and all
         strata = 2 if "stratum" in subjects and subjects["stratum"].nunique() > 1 else 1
         seconds += strata * p * n * n * share * 0.2 * _RELABEL_PAIR_S
+        threads = thread_count()
         return StepEstimate(
             name,
-            seconds,
-            f"{p} simulations of {n1:,} cases and {n0:,} controls in the window",
+            seconds / threads,
+            f"{p} simulations of {n1:,} cases and {n0:,} controls in the window, "
+            f"{threads} thread(s)",
             f"{fewer}, --only to skip this step, or a smaller study area",
         )
     if name == "scan":
