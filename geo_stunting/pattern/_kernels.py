@@ -515,16 +515,19 @@ def border_counts(  # pragma: no cover - compiled
     ncy: int,
     breaks: np.ndarray,
     rmax: float,
+    first: int,
+    last: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The border correction's counts alone: ``nco`` and ``ncc`` of `scan_pairs`.
 
     Only pairs with ``d <= b_i`` count, so each point searches only as far as
-    its own distance to the boundary (at most `rmax`), not rmax.
+    its own distance to the boundary (at most `rmax`), not rmax. Counts the
+    pairs of the points ``first … last - 1`` (with every other point).
     """
     nbin = breaks.shape[0] - 1
     nco = np.zeros(nbin)
     ncc = np.zeros(nbin)
-    for i in range(x.shape[0]):
+    for i in range(first, last):
         radius = min(b[i], rmax)
         if radius < 0.0:
             continue

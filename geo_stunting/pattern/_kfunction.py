@@ -376,9 +376,9 @@ def envelope(
             return kf.g_estimates(pattern, window, breaks, corrections=(correction,), grid=grid)[
                 correction
             ]
-        k = kf.k_estimates(pattern, window, breaks, corrections=(correction,), grid=grid)[
-            correction
-        ]
+        k = kf.k_estimates(
+            pattern, window, breaks, corrections=(correction,), grid=grid, threads=1
+        )[correction]
         return np.sqrt(np.maximum(k, 0.0) / np.pi) if statistic == "L" else k
 
     observed = curve(xy)

@@ -23,6 +23,7 @@ set covariance tabulated by FFT of an exact-coverage pixel image
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import shapely
 
 from geo_stunting.pattern import _kernels
 from geo_stunting.pattern._setcov import SetCovariance, set_covariance
+from geo_stunting.pattern._threads import map_in_order, thread_count
 from geo_stunting.pattern._window import StudyWindow
 
 __all__ = [
@@ -238,15 +240,20 @@ def k_estimates(
     *,
     corrections: Sequence[str] = ("isotropic", "translate", "border"),
     grid: PointGrid | None = None,
+    threads: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Estimates of K at ``breaks[1:]`` for the requested corrections."""
+    """Estimates of K at ``breaks[1:]`` for the requested corrections.
+
+    `threads` (default: `thread_count` for large patterns) share the border
+    counts of one pattern; 1 inside threads that already run simulations.
+    """
     n = len(xy)
     area = window.area_m2
     nbin = len(breaks) - 1
     if n < 2:
         return {c: np.full(nbin, np.nan) for c in corrections}
     if tuple(corrections) == ("border",):
-        return {"border": _border_only(xy, window, breaks, grid)}
+        return {"border": _border_only(xy, window, breaks, grid, threads)}
     grid, b, total = _prepare(xy, window, breaks, grid)
     rmax = float(breaks[-1])
     setcov = (
@@ -286,7 +293,11 @@ def k_estimates(
 
 
 def _border_only(
-    xy: np.ndarray, window: StudyWindow, breaks: np.ndarray, grid: PointGrid | None
+    xy: np.ndarray,
+    window: StudyWindow,
+    breaks: np.ndarray,
+    grid: PointGrid | None,
+    threads: int | None = None,
 ) -> np.ndarray:
     """The border estimate alone (spatstat's choice beyond ``nlarge`` points).
 
@@ -309,20 +320,42 @@ def _border_only(
     cell = ix * ncy + iy
     order = np.argsort(cell, kind="stable").astype(np.int64)
     start = np.searchsorted(cell[order], np.arange(ncx * ncy + 1)).astype(np.int64)
-    nco, ncc = _kernels.border_counts(
-        np.ascontiguousarray(xy[order, 0]),
-        np.ascontiguousarray(xy[order, 1]),
-        b[order],
-        np.arange(n, dtype=np.int64),
-        start,
-        float(minx),
-        float(miny),
-        float(cs),
-        ncx,
-        ncy,
-        breaks,
-        rmax,
-    )
+    xs = np.ascontiguousarray(xy[order, 0])
+    ys = np.ascontiguousarray(xy[order, 1])
+    bs = b[order]
+    identity = np.arange(n, dtype=np.int64)
+
+    def counts(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(  # type: ignore[return-value]
+            _kernels.border_counts(
+                xs,
+                ys,
+                bs,
+                identity,
+                start,
+                float(minx),
+                float(miny),
+                float(cs),
+                ncx,
+                ncy,
+                breaks,
+                rmax,
+                bounds[0],
+                bounds[1],
+            )
+        )
+
+    # large patterns: a share of the points per thread; the counts are whole
+    # numbers, so their sum is exact in any order (identical to one pass)
+    parts = threads if threads is not None else (thread_count() if n >= 4000 else 1)
+    cuts = np.linspace(0, n, max(parts, 1) + 1).astype(np.int64)
+    nco = np.zeros(len(breaks) - 1)
+    ncc = np.zeros(len(breaks) - 1)
+    for part_nco, part_ncc in map_in_order(
+        counts, itertools.pairwise(cuts.tolist()), threads=parts
+    ):
+        nco += part_nco
+        ncc += part_ncc
     cen, upper = _whist(b, breaks)
     at_risk = np.cumsum(cen[::-1])[::-1] + upper
     numerator = np.cumsum(nco) - np.concatenate([[0.0], np.cumsum(ncc)[:-1]])
