@@ -95,7 +95,7 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         threads = thread_count()
         return StepEstimate(
             name,
-            seconds / threads,
+            float(seconds / threads),
             f"{p} simulations of {n1:,} cases and {n0:,} controls in the window, "
             f"{threads} thread(s)",
             f"{fewer}, --only to skip this step, or a smaller study area",
@@ -109,7 +109,7 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         seconds = p * n * max(share * n, 1.0) * _SCAN_ENTRY_S
         return StepEstimate(
             name,
-            seconds,
+            float(seconds),
             f"{p} replications, windows up to {share:.0%} of {n:,} subjects",
             f"{fewer}, max_radius_m or a smaller max_share in [scan], or --only to skip it",
         )

@@ -74,11 +74,13 @@ def test_estimate_grows_with_permutations_and_says_how_to_shorten() -> None:
         "pattern", study.with_settings(study.settings.with_overrides(permutations=99))
     )
     many = estimate_step("pattern", study)
-    assert few is not None and many is not None
+    assert few is not None
+    assert many is not None
     assert many.seconds == pytest.approx(few.seconds * 999 / 99)
     assert "--permutations 99" in many.sentence()
     scan = estimate_step("scan", study)
-    assert scan is not None and "max_radius_m" in scan.shorten
+    assert scan is not None
+    assert "max_radius_m" in scan.shorten
     assert estimate_step("access", study) is None
 
 
