@@ -77,12 +77,14 @@ class Relabeller:
         else:
             codes = pd.factorize(pd.Series(strata, dtype=object).fillna("\0none"), sort=True)[0]
             self.groups = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
+        # a stratum of one keeps its label, and permuting it draws no random number
+        self._moving = [(m, self.is_case[m]) for m in self.groups if len(m) > 1]
 
     def draw(self) -> np.ndarray:
         """One relabelling: a new boolean case indicator."""
-        out = np.empty_like(self.is_case)
-        for members in self.groups:
-            out[members] = self.is_case[members][self.rng.permutation(len(members))]
+        out = self.is_case.copy()
+        for members, labels in self._moving:
+            out[members] = labels[self.rng.permutation(len(members))]
         return out
 
 
