@@ -332,7 +332,7 @@ def _run(
 
                 def progress(name: str, title: str) -> None:
                     bar.update(task, description=f"{name}: {title}")
-                    _say_estimate(bar, name, study, quiet=quiet)
+                    _say_estimate(bar, name, study, permutations, quiet=quiet)
 
                 results = run_analysis(
                     study,
@@ -354,11 +354,14 @@ def _run(
     _print_summary(results.sections, out, written, started)
 
 
-def _say_estimate(bar: Progress, name: str, study: Study, *, quiet: bool) -> None:
+def _say_estimate(
+    bar: Progress, name: str, study: Study, permutations: int | None, *, quiet: bool
+) -> None:
     """Before a step expected to be long: how long, and how to shorten it."""
     from geo_stunting.estimate import SAY_ABOVE_S, estimate_step  # noqa: PLC0415
 
-    estimate = estimate_step(name, study)
+    settings = study.settings.with_overrides(permutations=permutations)
+    estimate = estimate_step(name, study.with_settings(settings))
     if estimate is not None and estimate.seconds > SAY_ABOVE_S and not quiet:
         bar.console.print(estimate.sentence(), highlight=False)
 

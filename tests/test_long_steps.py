@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import geo_stunting as gs
+from geo_stunting import cli, estimate
 from geo_stunting.estimate import estimate_step
 from geo_stunting.pattern._casecontrol import k_difference
 from geo_stunting.pattern._kfunction import envelope
@@ -101,3 +104,17 @@ def test_simulations_in_threads_are_byte_identical_to_one_thread(
     monkeypatch.setenv("GEO_STUNTING_THREADS", "3")
     three = run()  # type: ignore[operator]
     assert one.tobytes() == three.tobytes()
+
+
+def test_cli_says_the_expected_time_with_the_given_permutations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(estimate, "SAY_ABOVE_S", 0.0)
+    command = ["analyze", str(gs.demo_study_path()), "--out", str(tmp_path)]
+    command += ["--only", "pattern", "--permutations", "9"]
+    result = CliRunner().invoke(cli.app, command)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "pattern: expect about" in said
+    assert "9 simulations of 67 cases and 134 controls" in said
+    assert "to shorten: fewer permutations" in said
