@@ -348,6 +348,8 @@ def scan_pairs(  # pragma: no cover - compiled
     nco = np.zeros(nbin)
     ncc = np.zeros(nbin)
     trans = np.zeros(nbin)
+    b0 = breaks[0]
+    inv = nbin / (breaks[nbin] - b0)
     use_setcov = setcov.shape[0] > 1
     last = setcov.shape[0] - 2
     cap = capacity if mode == 1 else 0
@@ -448,7 +450,9 @@ def scan_pairs(  # pragma: no cover - compiled
                     pw[count] = w
                 count += 1
                 continue
-            kd = _bin(breaks, d)
+            kd = int((d - b0) * inv)  # as if the breaks were even, then checked
+            if kd < 0 or kd >= nbin or not breaks[kd] <= d < breaks[kd + 1]:
+                kd = _bin(breaks, d)
             if kd >= 0:
                 raw[kd] += 1.0
                 iso[kd] += w
@@ -527,29 +531,43 @@ def border_counts(  # pragma: no cover - compiled
     nbin = breaks.shape[0] - 1
     nco = np.zeros(nbin)
     ncc = np.zeros(nbin)
+    b0 = breaks[0]
+    inv = nbin / (breaks[nbin] - b0)
     for i in range(first, last):
         radius = min(b[i], rmax)
         if radius < 0.0:
             continue
         r2 = radius * radius
         kb = _bin(breaks, b[i])
-        cx = min(max(int((x[i] - ox) / cs), 0), ncx - 1)
-        cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
+        xi = x[i]
+        yi = y[i]
+        cx = min(max(int((xi - ox) / cs), 0), ncx - 1)
         reach = math.ceil(radius / cs)
-        gy0 = max(cy - reach, 0)
-        gy1 = min(cy + reach, ncy - 1)
+        found = 0
         for gx in range(max(cx - reach, 0), min(cx + reach, ncx - 1) + 1):
+            # only the rows of this column that the circle reaches
+            dx = max(ox + gx * cs - xi, xi - (ox + (gx + 1) * cs), 0.0)
+            if dx > radius:
+                continue
+            half = math.sqrt(r2 - dx * dx)
+            gy0 = min(max(int((yi - half - oy) / cs), 0), ncy - 1)
+            gy1 = min(max(int((yi + half - oy) / cs), 0), ncy - 1)
             # the cells gy0 … gy1 of column gx are consecutive: one range of points
             for k in range(start[gx * ncy + gy0], start[gx * ncy + gy1 + 1]):
                 j = order[k]
                 if j == i:
                     continue
-                d2 = (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2
+                d2 = (x[j] - xi) ** 2 + (y[j] - yi) ** 2
                 if d2 > r2:
                     continue
-                kd = _bin(breaks, math.sqrt(d2))
+                d = math.sqrt(d2)
+                # the bin as if the breaks were even, checked against the breaks
+                kd = int((d - b0) * inv)
+                if kd < 0 or kd >= nbin or not breaks[kd] <= d < breaks[kd + 1]:
+                    kd = _bin(breaks, d)
                 if kd >= 0:
                     nco[kd] += 1.0
-                    if kb >= 0:
-                        ncc[kb] += 1.0
+                    found += 1
+        if kb >= 0:
+            ncc[kb] += found
     return nco, ncc
