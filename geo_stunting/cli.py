@@ -26,6 +26,7 @@ from rich.progress import (
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -449,6 +450,7 @@ def _analyse_and_write(
 
             def progress(name: str, title: str) -> None:
                 bar.update(task, description=f"{name}: {title}")
+                _say_estimate(bar, name, study, permutations, quiet=quiet)
 
             results = run_analysis(
                 study,
@@ -468,6 +470,18 @@ def _analyse_and_write(
             folder=folder,
         )
     return results, written
+
+
+def _say_estimate(
+    bar: Progress, name: str, study: Study, permutations: int | None, *, quiet: bool
+) -> None:
+    """Before a step expected to be long: how long, and how to shorten it."""
+    from geo_stunting.estimate import SAY_ABOVE_S, estimate_step  # noqa: PLC0415
+
+    settings = study.settings.with_overrides(permutations=permutations)
+    estimate = estimate_step(name, study.with_settings(settings))
+    if estimate is not None and estimate.seconds > SAY_ABOVE_S and not quiet:
+        bar.console.print(estimate.sentence(), highlight=False)
 
 
 def _engine(given: str | None, configured: str) -> str:
@@ -516,6 +530,7 @@ def _progress_bars(*, quiet: bool) -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=err_console,
         disable=quiet,
         transient=True,

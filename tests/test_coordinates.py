@@ -508,7 +508,8 @@ def _format_dms(value: float, axis: str, style: int, letters: int) -> str:
         f"{deg}°{decimal_minutes}' {hemi}",
         f"{abs(value):.8f}° {hemi}",
         f"{abs(value):.8f} {hemi}",
-        f"{hemi}{str(round(abs(value), 8)).replace('.', ',')}",
+        # fixed-point: str() would write 2.25e-05 for tiny values, not a coordinate
+        f"{hemi}{f'{abs(value):.8f}'.rstrip('0').rstrip('.').replace('.', ',')}",
     ][style]
 
 

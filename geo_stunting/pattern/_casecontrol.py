@@ -36,9 +36,12 @@ import pandas as pd
 
 from geo_stunting.autocorrelation._neighbours import k_nearest
 from geo_stunting.errors import AnalysisError, Problem
+from geo_stunting.pattern import _kernels
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kfunction import bands, r_grid
+from geo_stunting.pattern._threads import map_in_order
 from geo_stunting.pattern._window import WindowLike, as_window, make_window
+from geo_stunting.progress import progress
 from geo_stunting.study._status import case_indicator
 
 __all__ = [
@@ -75,12 +78,14 @@ class Relabeller:
         else:
             codes = pd.factorize(pd.Series(strata, dtype=object).fillna("\0none"), sort=True)[0]
             self.groups = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
+        # a stratum of one keeps its label, and permuting it draws no random number
+        self._moving = [(m, self.is_case[m]) for m in self.groups if len(m) > 1]
 
     def draw(self) -> np.ndarray:
         """One relabelling: a new boolean case indicator."""
-        out = np.empty_like(self.is_case)
-        for members in self.groups:
-            out[members] = self.is_case[members][self.rng.permutation(len(members))]
+        out = self.is_case.copy()
+        for members, labels in self._moving:
+            out[members] = labels[self.rng.permutation(len(members))]
         return out
 
 
@@ -233,24 +238,16 @@ def k_difference(
     cell = np.clip(cell, 0, nbin - 1)
     area = window.area_m2
 
-    def difference(case: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ci = case[pairs.i]
-        cj = case[pairs.j]
-        n1 = int(case.sum())
-        n0 = len(case) - n1
-        both = ci & cj
-        neither = ~ci & ~cj
-        k1 = np.cumsum(np.bincount(cell[both], pairs.w_iso[both], nbin)) / (n1 * (n1 - 1) / area)
-        k0 = np.cumsum(np.bincount(cell[neither], pairs.w_iso[neither], nbin)) / (
-            n0 * (n0 - 1) / area
-        )
-        return k1 - k0, k1, k0
+    difference = _LabelledK(pairs, cell, nbin, len(xy), area)
 
     observed, k_case, k_control = difference(is_case)
     relabel = Relabeller(is_case, labels, generator)
     sims = np.empty((permutations, nbin))
-    for k in range(permutations):
-        sims[k] = difference(relabel.draw())[0]
+    with progress("K difference: relabellings", total=permutations) as advance:
+        labellings = (relabel.draw() for _ in range(permutations))
+        for k, values in enumerate(map_in_order(difference, labellings)):
+            sims[k] = values[0]
+            advance(1)
     lo, hi, glo, ghi, p_global, nrank, nrank_global = bands(
         observed, np.zeros(nbin), sims, alpha=alpha
     )
@@ -274,6 +271,47 @@ def k_difference(
         alpha=alpha,
         seed=seed,
     )
+
+
+class _LabelledK:
+    """K of cases and of controls for any labelling of fixed points, from their pairs.
+
+    The same-label sums are ``S11`` (both cases) and ``S00`` (both controls).
+    With the pairs grouped by their first point, one pass over the rows of
+    the smaller group gives its same-label sum and its row sums; the other
+    group's is ``S_all − rows(small) − columns(small) + S_small`` (columns from
+    per-point column histograms). Each relabelling
+    then costs a pass over a fifth of the pairs (a district study with a
+    fifth cases), not five NumPy passes over all of them. Values equal the
+    direct sums to rounding (about 1e-15 relative).
+    """
+
+    def __init__(
+        self, pairs: kf.PairList, cell: np.ndarray, nbin: int, n: int, area: float
+    ) -> None:
+        order = np.argsort(pairs.i, kind="stable")
+        self.pj = np.ascontiguousarray(pairs.j[order].astype(np.int32))
+        self.cell = np.ascontiguousarray(cell[order].astype(np.int32))
+        self.w = np.ascontiguousarray(pairs.w_iso[order])
+        self.rowptr = np.searchsorted(pairs.i[order], np.arange(n + 1)).astype(np.int64)
+        self.columns = np.zeros((n, nbin))
+        np.add.at(self.columns, (self.pj, self.cell), self.w)
+        self.total = np.bincount(self.cell, self.w, nbin)
+        self.nbin = nbin
+        self.area = area
+
+    def __call__(self, case: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n1 = int(case.sum())
+        n0 = len(case) - n1
+        small = case if n1 <= n0 else ~case
+        rows, cols, same = _kernels.same_label_sums(
+            self.rowptr, self.pj, self.cell, self.w, self.columns, small
+        )
+        other = self.total - rows - cols + same
+        s11, s00 = (same, other) if n1 <= n0 else (other, same)
+        k1 = np.cumsum(s11) / (n1 * (n1 - 1) / self.area)
+        k0 = np.cumsum(s00) / (n0 * (n0 - 1) / self.area)
+        return k1 - k0, k1, k0
 
 
 def _dplus_p(observed: np.ndarray, sims: np.ndarray) -> float:

@@ -68,7 +68,7 @@ def _bin(breaks: np.ndarray, d: float) -> int:  # pragma: no cover - compiled
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def nn_distances(  # pragma: no cover - compiled
     x: np.ndarray,
     y: np.ndarray,
@@ -129,7 +129,7 @@ def _segment_distance(  # pragma: no cover - compiled
     return math.sqrt(qx * qx + qy * qy)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def boundary_distances(  # pragma: no cover - compiled
     x: np.ndarray,
     y: np.ndarray,
@@ -191,7 +191,7 @@ def _edge_geometry(  # pragma: no cover - compiled
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sector_total(  # pragma: no cover - compiled
     x: np.ndarray, y: np.ndarray, b: np.ndarray, edges: np.ndarray
 ) -> np.ndarray:
@@ -211,6 +211,89 @@ def sector_total(  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _isotropic_sweep(  # pragma: no cover - compiled
+    nbd: np.ndarray,
+    nbw: np.ndarray,
+    bi: float,
+    total: float,
+    esg: np.ndarray,
+    eh: np.ndarray,
+    elo: np.ndarray,
+    ehi: np.ndarray,
+    edist: np.ndarray,
+    efar: np.ndarray,
+    ne: int,
+    active: np.ndarray,
+) -> None:
+    """Ripley's isotropic weight of every neighbour farther than the boundary.
+
+    Neighbours are taken in order of distance d. An edge starts to cut the
+    circle when d passes its nearest point (`edist`) and lies wholly inside
+    the circle once d reaches its farthest point (`efar`); from then on its
+    whole sector is outside the window. So the edges whose arc must be
+    computed at d are only those "active" between the two: a handful, where
+    looping over every edge within rmax of a point on a detailed boundary
+    costs hundreds.
+    """
+    by_d = np.argsort(nbd)
+    by_near = np.argsort(edist[:ne])
+    full = 0.0
+    na = 0
+    pa = 0
+    for q in range(nbd.shape[0]):
+        k = by_d[q]
+        d = nbd[k]
+        if d <= bi:
+            continue
+        while pa < ne and edist[by_near[pa]] < d:
+            e = by_near[pa]
+            active[na] = e
+            na += 1
+            pa += 1
+        outside = 0.0
+        keep = 0
+        for a in range(na):
+            e = active[a]
+            if d >= efar[e]:  # the circle now encloses the whole edge, for good
+                full += esg[e] * (ehi[e] - elo[e])
+                continue
+            active[keep] = e
+            keep += 1
+            alpha = math.acos(min(eh[e] / d, 1.0))
+            lo = max(elo[e], -alpha)
+            hi = min(ehi[e], alpha)
+            if hi > lo:
+                outside += esg[e] * (hi - lo)
+        na = keep
+        outside += full
+        inside = total - outside
+        w = TWO_PI / inside if inside > TWO_PI / MAX_WEIGHT else MAX_WEIGHT
+        nbw[k] = min(max(w, 1.0), MAX_WEIGHT)
+
+
+@njit(cache=True)
+def _translation_weight(  # pragma: no cover - compiled
+    dx: float, dy: float, table: np.ndarray, pixel: float, reach: int, last: int, area: float
+) -> float:
+    """``area / C(v)`` with C bilinear in the set covariance table, capped at MAX_WEIGHT."""
+    fx = dx / pixel + reach
+    fy = dy / pixel + reach
+    ix = min(max(math.floor(fx), 0), last)
+    iy = min(max(math.floor(fy), 0), last)
+    tx = min(max(fx - ix, 0.0), 1.0)
+    ty = min(max(fy - iy, 0.0), 1.0)
+    c = (
+        (1.0 - tx) * (1.0 - ty) * table[ix, iy]
+        + tx * (1.0 - ty) * table[ix + 1, iy]
+        + (1.0 - tx) * ty * table[ix, iy + 1]
+        + tx * ty * table[ix + 1, iy + 1]
+    )
+    if c * MAX_WEIGHT <= area:
+        return MAX_WEIGHT
+    return float(area / c)
+
+
+@njit(cache=True, nogil=True)
 def scan_pairs(  # pragma: no cover - compiled
     x: np.ndarray,
     y: np.ndarray,
@@ -230,7 +313,12 @@ def scan_pairs(  # pragma: no cover - compiled
     rmax: float,
     mode: int,
     capacity: int,
+    setcov: np.ndarray,
+    setcov_pixel: float,
+    setcov_reach: int,
+    area: float,
 ) -> tuple[
+    np.ndarray,
     np.ndarray,
     np.ndarray,
     np.ndarray,
@@ -243,10 +331,13 @@ def scan_pairs(  # pragma: no cover - compiled
 ]:
     """Scan every ordered pair closer than `rmax`.
 
-    Returns ``(raw, iso, nco, ncc, i, j, d, w, count)``. mode 0 fills the
-    histograms binned on `breaks`: all pairs, pairs weighted by the
+    Returns ``(raw, iso, nco, ncc, trans, i, j, d, w, count)``. mode 0 fills
+    the histograms binned on `breaks`: all pairs, pairs weighted by the
     isotropic weight, and pairs with d <= b_i binned by d (``nco``) and by
-    b_i (``ncc``). mode 1 instead writes up to `capacity` pairs
+    b_i (``ncc``); with a set covariance table (`setcov`, see
+    `geo_stunting.pattern._setcov`; an empty array for none) also pairs
+    weighted by the translation weight ``area / C(v)`` (``trans``). mode 1
+    instead writes up to `capacity` pairs
     ``(i, j, d, w_iso)``; `count` is the number of pairs found (more than
     `capacity` means call again with a larger one).
     """
@@ -256,6 +347,11 @@ def scan_pairs(  # pragma: no cover - compiled
     iso = np.zeros(nbin)
     nco = np.zeros(nbin)
     ncc = np.zeros(nbin)
+    trans = np.zeros(nbin)
+    b0 = breaks[0]
+    inv = nbin / (breaks[nbin] - b0)
+    use_setcov = setcov.shape[0] > 1
+    last = setcov.shape[0] - 2
     cap = capacity if mode == 1 else 0
     pi_ = np.empty(cap, dtype=np.int64)
     pj = np.empty(cap, dtype=np.int64)
@@ -270,7 +366,12 @@ def scan_pairs(  # pragma: no cover - compiled
     ehi = np.empty(maxe)
     edist = np.empty(maxe)
     efar = np.empty(maxe)
+    active = np.empty(maxe, dtype=np.int64)
     geo = np.empty(4)
+    # the neighbours of one point: index, distance, weight
+    nbj = np.empty(n, dtype=np.int64)
+    nbd = np.empty(n)
+    nbw = np.empty(n)
     reach = math.ceil(rmax / cs) if cs > 0 else 1
     r2 = rmax * rmax
     count = 0
@@ -290,70 +391,183 @@ def scan_pairs(  # pragma: no cover - compiled
                 if _edge_geometry(
                     x[i], y[i], edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3], geo
                 ):
-                    # insert, keeping the edges sorted by distance from i
-                    far = max(
+                    esg[ne] = geo[0]
+                    eh[ne] = geo[1]
+                    elo[ne] = geo[2]
+                    ehi[ne] = geo[3]
+                    edist[ne] = dist
+                    efar[ne] = max(
                         math.hypot(edges[e, 0] - x[i], edges[e, 1] - y[i]),
                         math.hypot(edges[e, 2] - x[i], edges[e, 3] - y[i]),
                     )
-                    m = ne
-                    while m > 0 and edist[m - 1] > dist:
-                        esg[m] = esg[m - 1]
-                        eh[m] = eh[m - 1]
-                        elo[m] = elo[m - 1]
-                        ehi[m] = ehi[m - 1]
-                        edist[m] = edist[m - 1]
-                        efar[m] = efar[m - 1]
-                        m -= 1
-                    esg[m] = geo[0]
-                    eh[m] = geo[1]
-                    elo[m] = geo[2]
-                    ehi[m] = geo[3]
-                    edist[m] = dist
-                    efar[m] = far
                     ne += 1
-        kb = _bin(breaks, b[i])
+        # every neighbour closer than rmax, in cell order
+        nn = 0
+        far = 0
+        gy0 = max(cy - reach, 0)
+        gy1 = min(cy + reach, ncy - 1)
         for gx in range(max(cx - reach, 0), min(cx + reach, ncx - 1) + 1):
-            for gy in range(max(cy - reach, 0), min(cy + reach, ncy - 1) + 1):
-                c2 = gx * ncy + gy
-                for k in range(start[c2], start[c2 + 1]):
-                    j = order[k]
-                    if j == i:
-                        continue
-                    d2 = (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2
-                    if d2 > r2:
-                        continue
-                    d = math.sqrt(d2)
-                    w = 1.0
-                    if d > b[i]:
-                        outside = 0.0
-                        for m in range(ne):
-                            if edist[m] >= d:
-                                break
-                            if d >= efar[m]:  # the circle encloses the whole edge
-                                outside += esg[m] * (ehi[m] - elo[m])
-                                continue
-                            alpha = math.acos(min(eh[m] / d, 1.0))
-                            lo = max(elo[m], -alpha)
-                            hi = min(ehi[m], alpha)
-                            if hi > lo:
-                                outside += esg[m] * (hi - lo)
-                        inside = total[i] - outside
-                        w = TWO_PI / inside if inside > TWO_PI / MAX_WEIGHT else MAX_WEIGHT
-                        w = min(max(w, 1.0), MAX_WEIGHT)
-                    if mode == 1:
-                        if count < cap:
-                            pi_[count] = i
-                            pj[count] = j
-                            pd[count] = d
-                            pw[count] = w
-                        count += 1
-                        continue
+            # the cells gy0 … gy1 of column gx are consecutive: one range of points
+            for k in range(start[gx * ncy + gy0], start[gx * ncy + gy1 + 1]):
+                j = order[k]
+                if j == i:
+                    continue
+                d2 = (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2
+                if d2 > r2:
+                    continue
+                d = math.sqrt(d2)
+                nbj[nn] = j
+                nbd[nn] = d
+                nbw[nn] = 1.0
+                if d > b[i]:
+                    far += 1
+                nn += 1
+        if far > 0:
+            _isotropic_sweep(
+                nbd[:nn],
+                nbw[:nn],
+                b[i],
+                total[i],
+                esg,
+                eh,
+                elo,
+                ehi,
+                edist,
+                efar,
+                ne,
+                active,
+            )
+        kb = _bin(breaks, b[i])
+        for m in range(nn):
+            j = nbj[m]
+            d = nbd[m]
+            w = nbw[m]
+            if mode == 1:
+                if count < cap:
+                    pi_[count] = i
+                    pj[count] = j
+                    pd[count] = d
+                    pw[count] = w
+                count += 1
+                continue
+            kd = int((d - b0) * inv)  # as if the breaks were even, then checked
+            if kd < 0 or kd >= nbin or not breaks[kd] <= d < breaks[kd + 1]:
+                kd = _bin(breaks, d)
+            if kd >= 0:
+                raw[kd] += 1.0
+                iso[kd] += w
+                if d <= b[i]:
+                    nco[kd] += 1.0
+                    if kb >= 0:
+                        ncc[kb] += 1.0
+                if use_setcov:
+                    trans[kd] += _translation_weight(
+                        x[j] - x[i],
+                        y[j] - y[i],
+                        setcov,
+                        setcov_pixel,
+                        setcov_reach,
+                        last,
+                        area,
+                    )
+    return raw, iso, nco, ncc, trans, pi_, pj, pd, pw, count
+
+
+@njit(cache=True, nogil=True)
+def same_label_sums(  # pragma: no cover - compiled
+    rowptr: np.ndarray,
+    pj: np.ndarray,
+    cell: np.ndarray,
+    w: np.ndarray,
+    columns: np.ndarray,
+    label: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Over the pairs of the labelled points: weights binned, by row, by column, same-label.
+
+    Pairs are grouped by their first point (rows ``rowptr[i] … rowptr[i+1]``);
+    ``columns[j]`` holds the binned weights of the pairs whose second point is
+    j. Returns ``(rows, cols, same)``: the binned weights of the pairs whose
+    first point is labelled, whose second point is, and whose both are.
+    """
+    nbin = columns.shape[1]
+    rows = np.zeros(nbin)
+    cols = np.zeros(nbin)
+    same = np.zeros(nbin)
+    for i in range(rowptr.shape[0] - 1):
+        if not label[i]:
+            continue
+        for k in range(nbin):
+            cols[k] += columns[i, k]
+        for p in range(rowptr[i], rowptr[i + 1]):
+            rows[cell[p]] += w[p]
+            if label[pj[p]]:
+                same[cell[p]] += w[p]
+    return rows, cols, same
+
+
+@njit(cache=True, nogil=True)
+def border_counts(  # pragma: no cover - compiled
+    x: np.ndarray,
+    y: np.ndarray,
+    b: np.ndarray,
+    order: np.ndarray,
+    start: np.ndarray,
+    ox: float,
+    oy: float,
+    cs: float,
+    ncx: int,
+    ncy: int,
+    breaks: np.ndarray,
+    rmax: float,
+    first: int,
+    last: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The border correction's counts alone: ``nco`` and ``ncc`` of `scan_pairs`.
+
+    Only pairs with ``d <= b_i`` count, so each point searches only as far as
+    its own distance to the boundary (at most `rmax`), not rmax. Counts the
+    pairs of the points ``first … last - 1`` (with every other point).
+    """
+    nbin = breaks.shape[0] - 1
+    nco = np.zeros(nbin)
+    ncc = np.zeros(nbin)
+    b0 = breaks[0]
+    inv = nbin / (breaks[nbin] - b0)
+    for i in range(first, last):
+        radius = min(b[i], rmax)
+        if radius < 0.0:
+            continue
+        r2 = radius * radius
+        kb = _bin(breaks, b[i])
+        xi = x[i]
+        yi = y[i]
+        cx = min(max(int((xi - ox) / cs), 0), ncx - 1)
+        reach = math.ceil(radius / cs)
+        found = 0
+        for gx in range(max(cx - reach, 0), min(cx + reach, ncx - 1) + 1):
+            # only the rows of this column that the circle reaches
+            dx = max(ox + gx * cs - xi, xi - (ox + (gx + 1) * cs), 0.0)
+            if dx > radius:
+                continue
+            half = math.sqrt(r2 - dx * dx)
+            gy0 = min(max(int((yi - half - oy) / cs), 0), ncy - 1)
+            gy1 = min(max(int((yi + half - oy) / cs), 0), ncy - 1)
+            # the cells gy0 … gy1 of column gx are consecutive: one range of points
+            for k in range(start[gx * ncy + gy0], start[gx * ncy + gy1 + 1]):
+                j = order[k]
+                if j == i:
+                    continue
+                d2 = (x[j] - xi) ** 2 + (y[j] - yi) ** 2
+                if d2 > r2:
+                    continue
+                d = math.sqrt(d2)
+                # the bin as if the breaks were even, checked against the breaks
+                kd = int((d - b0) * inv)
+                if kd < 0 or kd >= nbin or not breaks[kd] <= d < breaks[kd + 1]:
                     kd = _bin(breaks, d)
-                    if kd >= 0:
-                        raw[kd] += 1.0
-                        iso[kd] += w
-                        if d <= b[i]:
-                            nco[kd] += 1.0
-                            if kb >= 0:
-                                ncc[kb] += 1.0
-    return raw, iso, nco, ncc, pi_, pj, pd, pw, count
+                if kd >= 0:
+                    nco[kd] += 1.0
+                    found += 1
+        if kb >= 0:
+            ncc[kb] += found
+    return nco, ncc

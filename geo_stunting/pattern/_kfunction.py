@@ -34,7 +34,9 @@ import numpy as np
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
+from geo_stunting.pattern._threads import map_in_order
 from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window
+from geo_stunting.progress import progress
 
 __all__ = [
     "Envelope",
@@ -374,15 +376,20 @@ def envelope(
             return kf.g_estimates(pattern, window, breaks, corrections=(correction,), grid=grid)[
                 correction
             ]
-        k = kf.k_estimates(pattern, window, breaks, corrections=(correction,), grid=grid)[
-            correction
-        ]
+        k = kf.k_estimates(
+            pattern, window, breaks, corrections=(correction,), grid=grid, threads=1
+        )[correction]
         return np.sqrt(np.maximum(k, 0.0) / np.pi) if statistic == "L" else k
 
     observed = curve(xy)
     sims = np.empty((permutations, len(r)))
-    for k in range(permutations):
-        sims[k] = curve(window.random_points(n, rng=generator))
+    with progress(
+        f"{statistic} envelope ({correction}): {n} points, CSR simulations", total=permutations
+    ) as advance:
+        patterns = (window.random_points(n, rng=generator) for _ in range(permutations))
+        for k, values in enumerate(map_in_order(curve, patterns)):
+            sims[k] = values
+            advance(1)
     if statistic == "G":
         theo = 1 - np.exp(-lam * np.pi * r**2)
     else:

@@ -37,7 +37,9 @@ from scipy import stats
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
+from geo_stunting.pattern._threads import map_in_order
 from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window
+from geo_stunting.progress import progress
 
 __all__ = [
     "AverageNearestNeighbour",
@@ -243,8 +245,11 @@ def _monte_carlo(
 ) -> float:
     """Two-sided Monte Carlo p-value of the mean nearest-neighbour distance (spatstat's rule)."""
     sims = np.empty(permutations)
-    for k in range(permutations):
-        sims[k] = np.mean(kf.nn_distances(window.random_points(n, rng=rng)))
+    with progress(f"Clark–Evans: {n} points, CSR simulations", total=permutations) as advance:
+        patterns = (window.random_points(n, rng=rng) for _ in range(permutations))
+        for k, nnd in enumerate(map_in_order(kf.nn_distances, patterns)):
+            sims[k] = np.mean(nnd)
+            advance(1)
     upper = (1 + np.sum(sims >= observed_mean)) / (permutations + 1)
     lower = (1 + np.sum(sims <= observed_mean)) / (permutations + 1)
     return float(min(1.0, 2 * min(upper, lower)))

@@ -12,13 +12,18 @@ agree with R to rounding error, not just in the limit:
 * the isotropic weights are clamped to [1, 100] and the translation weights
   capped at 100.
 
-Two places differ from spatstat on purpose: the translation weights and the
-Hanisch eroded areas are exact polygon areas here, where spatstat
-approximates them on a pixel image for polygonal windows.
+Two places differ from spatstat on purpose: the Hanisch eroded areas are
+exact polygon areas here, and the translation weights are exact polygon
+overlaps when that is cheap (rectangles, or few pair vectors × few window
+vertices, `EXACT_TRANSLATION_WORK`), and otherwise read from the window's
+set covariance tabulated by FFT of an exact-coverage pixel image
+(`geo_stunting.pattern._setcov`, relative error of each weight below
+``TRANSLATION_RTOL`` = 0.5 %), where spatstat uses a 0/1 pixel mask.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +33,8 @@ import numpy as np
 import shapely
 
 from geo_stunting.pattern import _kernels
+from geo_stunting.pattern._setcov import SetCovariance, set_covariance
+from geo_stunting.pattern._threads import map_in_order, thread_count
 from geo_stunting.pattern._window import StudyWindow
 
 __all__ = [
@@ -47,6 +54,11 @@ __all__ = [
 K_CORRECTIONS: tuple[str, ...] = ("isotropic", "translate", "border", "none")
 G_CORRECTIONS: tuple[str, ...] = ("km", "rs", "han", "none")
 MAX_TRANSLATION_WEIGHT = 100.0
+#: Above this (distinct pair vectors × window vertices) translation weights come
+#: from the window's set covariance table (`geo_stunting.pattern._setcov`).
+EXACT_TRANSLATION_WORK = 200_000
+#: In a rectangle the exact weights are a closed form, for up to this many pair vectors.
+RECTANGLE_PAIRS = 5_000_000
 _MAX_CELLS_PER_SIDE = 256
 
 
@@ -134,16 +146,15 @@ def window_grid(window: StudyWindow, reach: float, *, cell: float | None = None)
     cx1 = np.clip(np.floor((hix - minx) / cs), 0, ncx - 1).astype(np.int64)
     cy0 = np.clip(np.floor((loy - miny) / cs), 0, ncy - 1).astype(np.int64)
     cy1 = np.clip(np.floor((hiy - miny) / cs), 0, ncy - 1).astype(np.int64)
-    cells: list[np.ndarray] = []
-    owners: list[np.ndarray] = []
-    for e in range(len(edges)):
-        gx, gy = np.meshgrid(
-            np.arange(cx0[e], cx1[e] + 1), np.arange(cy0[e], cy1[e] + 1), indexing="ij"
-        )
-        cells.append((gx * ncy + gy).ravel())
-        owners.append(np.full(gx.size, e, dtype=np.int64))
-    cell_of = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
-    edge_of = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    # every (cell, edge) of each edge's box of cells, x-major as meshgrid(..., indexing="ij")
+    wide = cx1 - cx0 + 1
+    tall = cy1 - cy0 + 1
+    edge_of = np.repeat(np.arange(len(edges), dtype=np.int64), wide * tall)
+    first = np.repeat(np.cumsum(wide * tall) - wide * tall, wide * tall)
+    k = np.arange(len(edge_of), dtype=np.int64) - first
+    gx = cx0[edge_of] + k // tall[edge_of]
+    gy = cy0[edge_of] + k % tall[edge_of]
+    cell_of = gx * ncy + gy
     order = np.lexsort((edge_of, cell_of))
     estart = np.searchsorted(cell_of[order], np.arange(ncx * ncy + 1)).astype(np.int64)
     return PointGrid(
@@ -229,15 +240,28 @@ def k_estimates(
     *,
     corrections: Sequence[str] = ("isotropic", "translate", "border"),
     grid: PointGrid | None = None,
+    threads: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Estimates of K at ``breaks[1:]`` for the requested corrections."""
+    """Estimates of K at ``breaks[1:]`` for the requested corrections.
+
+    `threads` (default: `thread_count` for large patterns) share the border
+    counts of one pattern; 1 inside threads that already run simulations.
+    """
     n = len(xy)
     area = window.area_m2
     nbin = len(breaks) - 1
     if n < 2:
         return {c: np.full(nbin, np.nan) for c in corrections}
+    if tuple(corrections) == ("border",):
+        return {"border": _border_only(xy, window, breaks, grid, threads)}
     grid, b, total = _prepare(xy, window, breaks, grid)
-    raw, iso, nco, ncc, *_ = _scan_pairs(xy, grid, b, total, breaks, float(breaks[-1]))
+    rmax = float(breaks[-1])
+    setcov = (
+        set_covariance(window, rmax)
+        if "translate" in corrections and not _exact_translation_is_cheap(window, n, rmax)
+        else None
+    )
+    raw, iso, nco, ncc, trans, *_ = _scan_pairs(xy, grid, b, total, breaks, rmax, setcov=setcov)
     pairs_per_area = n * (n - 1) / area
     out: dict[str, np.ndarray] = {}
     for correction in corrections:
@@ -251,6 +275,8 @@ def k_estimates(
             numerator = np.cumsum(nco) - np.concatenate([[0.0], np.cumsum(ncc)[:-1]])
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[correction] = np.where(at_risk > 0, numerator / (n / area * at_risk), np.nan)
+        elif correction == "translate" and setcov is not None:
+            out[correction] = np.cumsum(trans) / pairs_per_area
         elif correction == "translate":
             pairs = close_pairs(xy, window, float(breaks[-1]), grid=grid, b=b, total=total)
             weights = translation_weights(window, pairs, xy)
@@ -264,6 +290,90 @@ def k_estimates(
             msg = f"unknown K correction {correction!r}; use one of {K_CORRECTIONS}"
             raise ValueError(msg)
     return out
+
+
+def _border_only(
+    xy: np.ndarray,
+    window: StudyWindow,
+    breaks: np.ndarray,
+    grid: PointGrid | None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """The border estimate alone (spatstat's choice beyond ``nlarge`` points).
+
+    Same counts as `k_estimates` with every correction, but each point only
+    looks for neighbours within its own distance to the boundary, on a grid
+    of cells an eighth of rmax wide.
+    """
+    n = len(xy)
+    area = window.area_m2
+    rmax = float(breaks[-1])
+    if grid is None or grid.reach < rmax * (1 + 1e-9):
+        grid = window_grid(window, rmax * (1 + 1e-9) + 1e-9, cell=rmax / 2)
+    b = grid.boundary_distances(xy)
+    minx, miny, maxx, maxy = window.bounds
+    cs = max(rmax / 8, max(maxx - minx, maxy - miny) / 1024, 1e-9)
+    ncx = int((maxx - minx) / cs) + 1
+    ncy = int((maxy - miny) / cs) + 1
+    ix = np.clip(((xy[:, 0] - minx) / cs).astype(np.int64), 0, ncx - 1)
+    iy = np.clip(((xy[:, 1] - miny) / cs).astype(np.int64), 0, ncy - 1)
+    cell = ix * ncy + iy
+    order = np.argsort(cell, kind="stable").astype(np.int64)
+    start = np.searchsorted(cell[order], np.arange(ncx * ncy + 1)).astype(np.int64)
+    xs = np.ascontiguousarray(xy[order, 0])
+    ys = np.ascontiguousarray(xy[order, 1])
+    bs = b[order]
+    identity = np.arange(n, dtype=np.int64)
+
+    def counts(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(  # type: ignore[return-value]
+            _kernels.border_counts(
+                xs,
+                ys,
+                bs,
+                identity,
+                start,
+                float(minx),
+                float(miny),
+                float(cs),
+                ncx,
+                ncy,
+                breaks,
+                rmax,
+                bounds[0],
+                bounds[1],
+            )
+        )
+
+    # large patterns: a share of the points per thread; the counts are whole
+    # numbers, so their sum is exact in any order (identical to one pass)
+    parts = threads if threads is not None else (thread_count() if n >= 4000 else 1)
+    cuts = np.linspace(0, n, max(parts, 1) + 1).astype(np.int64)
+    nco = np.zeros(len(breaks) - 1)
+    ncc = np.zeros(len(breaks) - 1)
+    for part_nco, part_ncc in map_in_order(
+        counts, itertools.pairwise(cuts.tolist()), threads=parts
+    ):
+        nco += part_nco
+        ncc += part_ncc
+    cen, upper = _whist(b, breaks)
+    at_risk = np.cumsum(cen[::-1])[::-1] + upper
+    numerator = np.cumsum(nco) - np.concatenate([[0.0], np.cumsum(ncc)[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(at_risk > 0, numerator / (n / area * at_risk), np.nan))
+
+
+def _exact_translation_is_cheap(window: StudyWindow, n: int, rmax: float) -> bool:
+    """Whether exact polygon overlaps for every pair vector would take well under a second.
+
+    Rectangles are always exact (and fast). Otherwise the work is about the
+    number of distinct pair vectors times the number of window vertices.
+    """
+    share = min(1.0, math.pi * rmax**2 / window.area_m2)
+    vectors = n * (n - 1) / 2 * share
+    if window.is_rectangle:  # closed form; the limit is the memory of the pair list
+        return vectors <= RECTANGLE_PAIRS
+    return vectors * len(window.edges()) <= EXACT_TRANSLATION_WORK
 
 
 @dataclass(frozen=True)
@@ -286,9 +396,15 @@ def _scan_pairs(
     *,
     keep_pairs: bool = False,
     capacity: int = 0,
+    setcov: SetCovariance | None = None,
 ) -> tuple[Any, ...]:
     """Call the compiled pair scan on `xy`, sorted into `grid`."""
     order, start = grid.sort(xy)
+    if not keep_pairs:
+        # histograms only: visit the points in cell order, stored in that order
+        xy, b, total = xy[order], b[order], total[order]
+        order = np.arange(len(xy), dtype=np.int64)
+    table = np.zeros((1, 1)) if setcov is None else setcov.table
     return tuple(
         _kernels.scan_pairs(
             np.ascontiguousarray(xy[:, 0]),
@@ -309,6 +425,10 @@ def _scan_pairs(
             rmax,
             int(keep_pairs),
             capacity,
+            table,
+            1.0 if setcov is None else setcov.pixel,
+            0 if setcov is None else setcov.reach_px,
+            1.0 if setcov is None else setcov.area_m2,
         )
     )
 
@@ -342,6 +462,12 @@ def translation_weights(window: StudyWindow, pairs: PairList, xy: np.ndarray) ->
         return np.zeros(0)
     dx = xy[pairs.j, 0] - xy[pairs.i, 0]
     dy = xy[pairs.j, 1] - xy[pairs.i, 1]
+    if window.is_rectangle:
+        minx, miny, maxx, maxy = window.bounds
+        overlap = np.maximum(maxx - minx - np.abs(dx), 0) * np.maximum(maxy - miny - np.abs(dy), 0)
+        with np.errstate(divide="ignore"):
+            weights = np.where(overlap > 0, window.area_m2 / overlap, MAX_TRANSLATION_WEIGHT)
+        return np.minimum(weights, MAX_TRANSLATION_WEIGHT)
     # the overlap is the same for v and -v: compute each unordered pair once
     flip = (dx < 0) | ((dx == 0) & (dy < 0))
     key = np.column_stack([np.where(flip, -dx, dx), np.where(flip, -dy, dy)])

@@ -51,12 +51,16 @@ from geo_stunting.pattern._window import (
 from geo_stunting.pipeline import StepOutput, register_step
 from geo_stunting.study._study import Study
 
-__all__ = ["CUZICK_EDWARDS_K", "R_STEPS", "pattern_step"]
+__all__ = ["CUZICK_EDWARDS_K", "NLARGE", "R_STEPS", "pattern_step"]
 
 log = logging.getLogger(__name__)
 
 #: Number of steps of the r grid reported in ``results.json``.
 R_STEPS = 100
+#: Above this many points the CSR envelope of L uses the border correction alone
+#: (spatstat's ``nlarge`` rule for ``Kest``: the isotropic weights of every pair of
+#: every simulated pattern cost far more, and the border estimate is unbiased).
+NLARGE = 3000
 #: The k of Cuzick–Edwards' T_k.
 CUZICK_EDWARDS_K = (1, 3, 5, 10)
 ALPHA = 0.05
@@ -102,10 +106,12 @@ def pattern_step(study: Study) -> StepOutput:
         if len(points) < 2:
             continue
         k = k_function(points, window=window, r_m=r_k, group=name)
+        env_correction = "isotropic" if len(points) <= NLARGE else "border"
         env = envelope(
             points,
             window=window,
             statistic="L",
+            correction=env_correction,
             permutations=permutations,
             r_m=r_k,
             seed=seeds[3 + pos],
@@ -113,6 +119,8 @@ def pattern_step(study: Study) -> StepOutput:
         entry = k.to_dict("isotropic")
         entry.update(
             {
+                "envelope_correction": env.correction,
+                "L_envelope_observed": env.observed,
                 "L_lo": env.lo,
                 "L_hi": env.hi,
                 "L_global_lo": env.global_lo,

@@ -127,9 +127,14 @@ class StudyWindow:
     def contains(self, xy: np.ndarray) -> np.ndarray:
         """Whether each point of an ``(n, 2)`` array is in the window (boundary included)."""
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-        return np.asarray(
-            shapely.dwithin(self.geometry, shapely.points(xy), INSIDE_TOLERANCE_M), dtype=bool
-        )
+        shapely.prepare(self.geometry)  # an index of the edges, kept with the geometry
+        inside = np.asarray(shapely.contains_xy(self.geometry, xy[:, 0], xy[:, 1]), dtype=bool)
+        rest = np.flatnonzero(~inside)
+        if len(rest):  # on the boundary, or just outside within the tolerance
+            inside[rest] = shapely.dwithin(
+                self.geometry, shapely.points(xy[rest]), INSIDE_TOLERANCE_M
+            )
+        return inside
 
     def boundary_distance(self, xy: np.ndarray) -> np.ndarray:
         """Distance in metres from each point to the window's boundary."""

@@ -38,6 +38,8 @@ import numba
 import numpy as np
 from scipy.spatial import cKDTree
 
+from geo_stunting.progress import progress
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -389,16 +391,20 @@ def run_scan(
     n_in = np.zeros(n_loc, dtype=np.int64)
     c_in = np.zeros(n_loc, dtype=np.int64)
     radius = np.zeros(n_loc)
-    for chunk in neighbour_chunks(tree, locs, max_pop, max_radius):
-        rows = slice(chunk.first, chunk.first + len(chunk.starts) - 1)
-        llr, ln, nn, cc = best_windows(
-            chunk.starts, chunk.nbr, chunk.wsize, locs.cases, n_total, c_total, direction
-        )
-        best[rows], length[rows], n_in[rows], c_in[rows] = llr, ln, nn, cc
-        closed = ln > 0
-        radius[rows][closed] = chunk.dist[chunk.starts[:-1][closed] + ln[closed] - 1]
-        if permutations:
-            window_extremes(chunk.starts, chunk.nbr, chunk.wsize, lab, maxc, minc, do_max, do_min)
+    with progress(f"scan: centres, each with {permutations} replications", total=n_loc) as advance:
+        for chunk in neighbour_chunks(tree, locs, max_pop, max_radius):
+            rows = slice(chunk.first, chunk.first + len(chunk.starts) - 1)
+            llr, ln, nn, cc = best_windows(
+                chunk.starts, chunk.nbr, chunk.wsize, locs.cases, n_total, c_total, direction
+            )
+            best[rows], length[rows], n_in[rows], c_in[rows] = llr, ln, nn, cc
+            closed = ln > 0
+            radius[rows][closed] = chunk.dist[chunk.starts[:-1][closed] + ln[closed] - 1]
+            if permutations:
+                window_extremes(
+                    chunk.starts, chunk.nbr, chunk.wsize, lab, maxc, minc, do_max, do_min
+                )
+            advance(len(chunk.starts) - 1)
     sims = np.zeros(0)
     if permutations:
         sims = max_llr_per_replication(maxc, minc, do_max, do_min, n_total, c_total)

@@ -1,0 +1,137 @@
+"""Benchmark: the access step end to end against its floor, in one run.
+
+A SYNTHETIC study of 100,000 children and 1,000 facilities (CSV files, lon/lat,
+uniform in 60 × 60 km of UTM 48S) is written to a temporary folder, then:
+
+- floor: ``pandas.read_csv`` of both files, pyproj to UTM, ``cKDTree`` nearest
+  facility, and the subjects with their distance written to a GeoPackage
+  (pyogrio through Arrow);
+- ours: ``load_study`` (reading, validating, projecting), ``analyze`` with only
+  the access step, and ``write_outputs`` (results.json, layers.gpkg, map.html,
+  report.html, run.json), and the same with the imports of a fresh process
+  (``python -m geo_stunting analyze --only access``).
+
+Usage: ``python benchmarks/access_end_to_end.py [--n 100000] [--m 1000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+from scipy.spatial import cKDTree
+
+import geo_stunting as gs
+from geo_stunting.outputs._export import write_outputs
+
+STUDY = """\
+[study]
+name = "access end to end (synthetic)"
+
+[subjects]
+path = "subjects.csv"
+id = "id"
+x = "lon"
+y = "lat"
+crs = "EPSG:4326"
+status = "status"
+case = ["case"]
+control = ["control"]
+
+[facilities]
+path = "facilities.csv"
+id = "id"
+name = "name"
+x = "lon"
+y = "lat"
+
+[analysis]
+crs = "EPSG:32748"
+buffer_m = 2000
+"""
+
+
+def write_study(folder: Path, n: int, m: int, seed: int = 1) -> Path:
+    rng = np.random.default_rng(seed)
+    to_lonlat = Transformer.from_crs("EPSG:32748", "EPSG:4326", always_xy=True)
+    for name, size in (("subjects", n), ("facilities", m)):
+        x = 440_000 + rng.uniform(0, 60_000, size)
+        y = 9_600_000 + rng.uniform(0, 60_000, size)
+        lon, lat = to_lonlat.transform(x, y)
+        frame = pd.DataFrame(
+            {"id": [f"{name[0].upper()}{k:07d}" for k in range(size)], "lon": lon, "lat": lat}
+        )
+        if name == "subjects":
+            frame["status"] = np.where(rng.random(size) < 0.2, "case", "control")
+        else:
+            frame["name"] = [f"Posyandu {k}" for k in range(size)]
+        frame.to_csv(folder / f"{name}.csv", index=False, float_format="%.6f")
+    path = folder / "study.toml"
+    path.write_text(STUDY, encoding="utf-8")
+    return path
+
+
+def floor(folder: Path) -> float:
+    started = time.perf_counter()
+    subjects = pd.read_csv(folder / "subjects.csv")
+    facilities = pd.read_csv(folder / "facilities.csv")
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32748", always_xy=True)
+    sx, sy = to_utm.transform(subjects["lon"].to_numpy(), subjects["lat"].to_numpy())
+    fx, fy = to_utm.transform(facilities["lon"].to_numpy(), facilities["lat"].to_numpy())
+    d, idx = cKDTree(np.column_stack([fx, fy])).query(np.column_stack([sx, sy]), k=1)
+    out = gpd.GeoDataFrame(
+        {"id": subjects["id"], "facility": facilities["id"].to_numpy()[idx], "distance_m": d},
+        geometry=gpd.points_from_xy(sx, sy),
+        crs="EPSG:32748",
+    )
+    out.to_file(folder / "floor.gpkg", driver="GPKG", engine="pyogrio", use_arrow=True)
+    return time.perf_counter() - started
+
+
+def ours(path: Path, out: Path) -> tuple[float, dict[str, float]]:
+    marks = [("load", time.perf_counter())]
+    study = gs.load_study(path)
+    marks.append(("access", time.perf_counter()))
+    results = gs.analyze(study, steps=["access"])
+    marks.append(("write outputs", time.perf_counter()))
+    write_outputs(results, out)
+    marks.append(("end", time.perf_counter()))
+    parts = {a[0]: b[1] - a[1] for a, b in itertools.pairwise(marks)}
+    return marks[-1][1] - marks[0][1], parts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--m", type=int, default=1_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        path = write_study(folder, args.n, args.m)
+        ours(path, folder / "warm")  # numba kernels from the cache, files in the OS cache
+        floor_s = floor(folder)
+        ours_s, parts = ours(path, folder / "out")
+        command = [sys.executable, "-m", "geo_stunting", "analyze", str(path)]
+        command += ["--only", "access", "--out", str(folder / "cli"), "--quiet"]
+        started = time.perf_counter()
+        subprocess.run(command, check=True)
+        cli_s = time.perf_counter() - started
+    print(f"access end to end, {args.n:,} subjects × {args.m:,} facilities")
+    print(f"  {'floor (read CSV + project + cKDTree + write GPKG)':<50}{floor_s:7.2f} s")
+    print(f"  {'ours in process':<50}{ours_s:7.2f} s {ours_s / floor_s:5.2f}×")
+    for part, seconds in parts.items():
+        print(f"    {part:<48}{seconds:7.2f} s")
+    print(f"  {'ours, fresh process (imports included)':<50}{cli_s:7.2f} s {cli_s / floor_s:5.2f}×")
+
+
+if __name__ == "__main__":
+    main()
