@@ -31,6 +31,7 @@ from scipy import sparse, stats
 
 from geo_stunting.areas._kernels import lisa_tail_counts, permuted_quadratic_forms
 from geo_stunting.areas._weights import AreaWeights
+from geo_stunting.autocorrelation._statistics import moran_moments
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.stats._permutation import conditional_draws
 
@@ -145,24 +146,6 @@ def _sims_greater(
     return float((np.sum(sims >= observed_form - slack) + 1) / (permutations + 1))
 
 
-def _moments(z: np.ndarray, standard: sparse.csr_matrix) -> dict[str, float]:
-    n = len(z)
-    s0 = float(standard.sum())
-    both = standard + standard.T
-    s1 = 0.5 * float(both.multiply(both).sum())
-    degree = np.asarray(standard.sum(axis=1)).ravel() + np.asarray(standard.sum(axis=0)).ravel()
-    s2 = float(np.sum(degree**2))
-    z2 = z * z
-    k = float(np.sum(z2 * z2) / n) / float(np.sum(z2) / n) ** 2
-    expected = -1.0 / (n - 1)
-    value = n / s0 * float(z @ (standard @ z)) / float(np.sum(z2))
-    var_n = (n * n * s1 - n * s2 + 3 * s0 * s0) / ((n * n - 1) * s0 * s0) - expected**2
-    a = n * ((n * n - 3 * n + 3) * s1 - n * s2 + 3 * s0 * s0)
-    b = k * ((n * n - n) * s1 - 2 * n * s2 + 6 * s0 * s0)
-    var_r = (a - b) / ((n - 1) * (n - 2) * (n - 3) * s0 * s0) - expected**2
-    return {"I": value, "EI": expected, "s0": s0, "var_n": var_n, "var_r": var_r}
-
-
 def moran_rates(
     values: np.ndarray | pd.Series,
     *,
@@ -191,7 +174,7 @@ def moran_rates(
         raise AnalysisError(Problem(f"Moran's I needs at least 4 areas, got {len(y)}"))
     standard = _row_standard(weights)
     z = y - y.mean()
-    m = _moments(z, standard)
+    m = moran_moments(z, standard)
     p_sim = None
     if permutations > 0:
         rng = np.random.default_rng(seed)

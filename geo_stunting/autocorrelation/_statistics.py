@@ -69,6 +69,7 @@ __all__ = [
     "join_counts",
     "local_moran",
     "moran",
+    "moran_moments",
     "subject_ids",
 ]
 
@@ -280,8 +281,14 @@ def _quadratic_forms(
     return out
 
 
-def _moran_moments(z: np.ndarray, standard: sparse.csr_matrix) -> dict[str, float]:
-    """I and its moments under randomisation: esda's ``Moran`` formulas (Cliff and Ord)."""
+def moran_moments(z: np.ndarray, standard: sparse.csr_matrix) -> dict[str, float]:
+    """Moran's I of centred values `z` and its moments (Cliff and Ord; spdep's ``moran.test``).
+
+    Returns ``I``, ``EI`` (−1/(n−1)), ``s0`` (the sum of the weights), ``var_n``
+    (the variance under normality) and ``var_r`` (under randomisation, esda's
+    ``Moran.VI_rand``). The one home of these formulas: the point statistics and
+    the area rates both use it.
+    """
     n = len(z)
     s0 = float(standard.sum())
     both = standard + standard.T
@@ -289,17 +296,24 @@ def _moran_moments(z: np.ndarray, standard: sparse.csr_matrix) -> dict[str, floa
     degree = np.asarray(standard.sum(axis=1)).ravel() + np.asarray(standard.sum(axis=0)).ravel()
     s2 = float(np.sum(degree**2))
     z2 = z * z
-    moment = float(np.sum(z2 * z2) / n) / float(np.sum(z2) / n) ** 2
+    k = float(np.sum(z2 * z2) / n) / float(np.sum(z2) / n) ** 2
     expected = -1.0 / (n - 1)
-    a = n * ((n * n - 3 * n + 3) * s1 - n * s2 + 3 * s0 * s0)
-    b = moment * ((n * n - n) * s1 - 2 * n * s2 + 6 * s0 * s0)
-    variance = (a - b) / ((n - 1) * (n - 2) * (n - 3) * s0 * s0) - expected**2
     value = n / s0 * float(z @ (standard @ z)) / float(np.sum(z2))
-    z_rand = (value - expected) / np.sqrt(variance)
+    var_n = (n * n * s1 - n * s2 + 3 * s0 * s0) / ((n * n - 1) * s0 * s0) - expected**2
+    a = n * ((n * n - 3 * n + 3) * s1 - n * s2 + 3 * s0 * s0)
+    b = k * ((n * n - n) * s1 - 2 * n * s2 + 6 * s0 * s0)
+    var_r = (a - b) / ((n - 1) * (n - 2) * (n - 3) * s0 * s0) - expected**2
+    return {"I": value, "EI": expected, "s0": s0, "var_n": var_n, "var_r": var_r}
+
+
+def _moran_moments(z: np.ndarray, standard: sparse.csr_matrix) -> dict[str, float]:
+    """I and its moments under randomisation: esda's ``Moran`` formulas (Cliff and Ord)."""
+    m = moran_moments(z, standard)
+    z_rand = (m["I"] - m["EI"]) / np.sqrt(m["var_r"])
     return {
-        "I": value,
-        "EI": expected,
-        "VI_rand": variance,
+        "I": m["I"],
+        "EI": m["EI"],
+        "VI_rand": m["var_r"],
         "z_rand": float(z_rand),
         "p_rand": float(stats.norm.sf(z_rand)),
     }

@@ -247,19 +247,7 @@ def _interpolate(colours: tuple[str, ...], t: float) -> str:
 
 
 def _ramp_rules(ramp: Ramp, frame: pd.DataFrame, style: Mapping[str, Any]) -> tuple[RuleSpec, ...]:
-    values = pd.to_numeric(frame[ramp.column], errors="coerce").to_numpy(dtype=float)
-    finite = values[np.isfinite(values)]
-    if isinstance(ramp.domain, tuple):
-        low, high = ramp.domain
-    elif len(finite) == 0:
-        low, high = 0.0, 1.0
-    elif ramp.domain == "symmetric":
-        high = float(np.max(np.abs(finite))) or 1.0
-        low = -high
-    else:
-        low, high = float(finite.min()), float(finite.max())
-        if low == high:
-            high = low + 1.0
+    low, high = ramp.bounds(frame[ramp.column])
     k = len(ramp.colours)
     edges = [low + (high - low) * i / k for i in range(k + 1)]
     column = _field(ramp.column)

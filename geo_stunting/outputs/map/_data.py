@@ -560,19 +560,7 @@ def _categories(
 
 
 def _ramp(ramp: Ramp, values: pd.Series[Any], ctx: MapContext) -> dict[str, Any]:
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    finite = numbers[np.isfinite(numbers)]
-    if isinstance(ramp.domain, tuple):
-        low, high = ramp.domain
-    elif len(finite) == 0:
-        low, high = 0.0, 1.0
-    elif ramp.domain == "symmetric":
-        high = float(np.max(np.abs(finite))) or 1.0
-        low = -high
-    else:
-        low, high = float(finite.min()), float(finite.max())
-        if low == high:
-            high = low + 1.0
+    low, high = ramp.bounds(values)
     k = len(ramp.colours)
     stops = [[low + (high - low) * i / (k - 1), c] for i, c in enumerate(ramp.colours)]
     return {

@@ -74,6 +74,20 @@ class Ramp:
     prop: str = "fillColor"
     label: str = ""
 
+    def bounds(self, values: Any) -> tuple[float, float]:
+        """The ramp's ``(low, high)`` for these values (the web map and QGIS share it)."""
+        numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+        finite = numbers[np.isfinite(numbers)]
+        if isinstance(self.domain, tuple):
+            return float(self.domain[0]), float(self.domain[1])
+        if len(finite) == 0:
+            return 0.0, 1.0
+        if self.domain == "symmetric":
+            high = float(np.max(np.abs(finite))) or 1.0
+            return -high, high
+        low, high = float(finite.min()), float(finite.max())
+        return (low, low + 1.0) if low == high else (low, high)
+
 
 Where = Callable[[pd.DataFrame, MapContext], "np.ndarray[Any, np.dtype[np.bool_]]"]
 Categorise = Callable[[pd.DataFrame], "pd.Series[str]"]
