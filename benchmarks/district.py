@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _rscript import spatstat_times
 from district_study import DEFAULT_DATA, write_district_study
 
 import geo_stunting as gs
@@ -114,33 +112,6 @@ def run_analyze(folder: Path, name: str, n: int, area: str) -> None:
         print(f"  {label:<20} {wall1 - wall0:8.1f} s wall {cpu1 - cpu0:8.1f} s CPU")
 
 
-def spatstat_times(xy: np.ndarray, window: StudyWindow, budget: float) -> dict[str, float] | None:
-    if shutil.which("Rscript") is None:
-        return None
-    with tempfile.TemporaryDirectory() as folder:
-        base = Path(folder)
-        np.savetxt(base / "pts.csv", xy, delimiter=",", header="x,y", comments="", fmt="%.3f")
-        (base / "win.wkt").write_text(window.geometry.wkt + "\n", encoding="utf-8")
-        (base / "bench.R").write_text(R_SCRIPT, encoding="utf-8")
-        out = subprocess.run(
-            [
-                "Rscript",
-                str(base / "bench.R"),
-                str(base / "pts.csv"),
-                str(base / "win.wkt"),
-                str(budget),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if out.returncode != 0:
-        print("  spatstat failed:", out.stderr.strip().splitlines()[-1:])
-        return None
-    found: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return found
-
-
 def our_times(points: gpd.GeoDataFrame, window: StudyWindow) -> dict[str, float]:
     """Seconds of each of our calls (the same corrections as spatstat's)."""
     n = len(points)
@@ -179,7 +150,7 @@ def run_pattern(window: StudyWindow, crs: Any, sizes: tuple[int, ...], budget: f
         points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs)
         corrections = ("border", "isotropic", "translate") if n <= 3000 else ("border",)
         ours = our_times(points, window)
-        theirs = spatstat_times(xy, window, budget)
+        theirs = spatstat_times(R_SCRIPT, xy, window, budget)
         labels = {
             "K": f"K ({', '.join(corrections)})",
             "L_envelope": "envelope L, border, 19 sims",

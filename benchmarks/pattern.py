@@ -26,21 +26,17 @@ Usage: ``python benchmarks/pattern.py [--quick] [--budget 60] [--only moran]``
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import resource
-import shutil
-import subprocess
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import esda
 import geopandas as gpd
 import numpy as np
+from _rscript import spatstat_times
 from libpysal.weights import WSP
 
 import geo_stunting as gs
@@ -94,33 +90,6 @@ def timed(func: Callable[[], Any]) -> tuple[float, float]:
     func()
     seconds = time.perf_counter() - started
     return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def spatstat_times(xy: np.ndarray, window: StudyWindow, budget: float) -> dict[str, Any] | None:
-    if shutil.which("Rscript") is None:
-        return None
-    with tempfile.TemporaryDirectory() as folder:
-        base = Path(folder)
-        np.savetxt(base / "pts.csv", xy, delimiter=",", header="x,y", comments="", fmt="%.3f")
-        (base / "win.wkt").write_text(window.geometry.wkt + "\n", encoding="utf-8")
-        (base / "bench.R").write_text(R_SCRIPT, encoding="utf-8")
-        out = subprocess.run(
-            [
-                "Rscript",
-                str(base / "bench.R"),
-                str(base / "pts.csv"),
-                str(base / "win.wkt"),
-                str(budget),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if out.returncode != 0:
-        print("  spatstat failed:", out.stderr.strip().splitlines()[-1:])
-        return None
-    found: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return found
 
 
 def pointpats_times(xy: np.ndarray, window: StudyWindow, budget: float) -> dict[str, Any] | None:
@@ -211,7 +180,7 @@ def main() -> None:
                     pts, window=window, statistic="K", permutations=99, seed=1
                 )
             )
-            r = None if args.no_r else spatstat_times(xy, window, args.budget)
+            r = None if args.no_r else spatstat_times(R_SCRIPT, xy, window, args.budget)
             p = pointpats_times(xy, window, args.budget)
             ce_r = None if r is None else r["ce_seconds"] * 1000 / (r["ce_nsim"] + 1)
             k_r = None if r is None else r["k_seconds"]
