@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geo_stunting.errors import GeoStuntingError, InputError, Problem
-from geo_stunting.outputs._folder import OutputFolder, input_paths, output_folder
+from geo_stunting.outputs._folder import (
+    OUTPUT_FILES,
+    PUBLIC_FILES,
+    OutputFolder,
+    input_paths,
+    output_folder,
+)
 from geo_stunting.outputs._safe import neutralise_frame
 from geo_stunting.pipeline import jsonable
 
@@ -55,31 +61,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-OUTPUT_FILES = (
-    "results.json",
-    "layers.gpkg",
-    "map.html",
-    "report.html",
-    "rejects.csv",
-    "run.json",
-    "layers.qgz",
-    "tables.xlsx",
-    "map.pdf",
-    "map.png",
-    "map_access.png",
-    "map_clusters.png",
-)
-#: Written with ``public=``: safe to share (masked points, no names or ids).
-PUBLIC_FILES = (
-    "public/map.html",
-    "public/layers.gpkg",
-    "public/layers.qgz",
-    "public/map.pdf",
-    "public/map.png",
-    "public/map_access.png",
-    "public/map_clusters.png",
-)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KNOWN_OUTPUTS",
+    "OUTPUT_FILES",
+    "PUBLIC_FILES",
     "OutputFolder",
     "OutputFolderError",
     "check_output_folder",
@@ -56,24 +58,33 @@ __all__ = [
     "output_folder",
 ]
 
-#: Names a geo_stunting output folder may hold (run.json without a file list: older versions).
-KNOWN_OUTPUTS = (
+#: Every file a run writes (besides the risk-factor CSVs, which depend on the study).
+OUTPUT_FILES = (
     "results.json",
     "layers.gpkg",
     "map.html",
     "report.html",
     "rejects.csv",
     "run.json",
-    "public",
-    "subjects_access",
-    "rejects",
-    "tables.xlsx",
     "layers.qgz",
+    "tables.xlsx",
     "map.pdf",
     "map.png",
     "map_access.png",
     "map_clusters.png",
 )
+#: Written with ``public=``: safe to share (masked points, no names or ids).
+PUBLIC_FILES = (
+    "public/map.html",
+    "public/layers.gpkg",
+    "public/layers.qgz",
+    "public/map.pdf",
+    "public/map.png",
+    "public/map_access.png",
+    "public/map_clusters.png",
+)
+#: Names a geo_stunting output folder may hold (run.json without a file list: older versions).
+KNOWN_OUTPUTS = (*OUTPUT_FILES, "public", "subjects_access", "rejects")
 _KNOWN_PREFIXES = ("risk_factors_",)
 #: Free space wanted beyond the estimate of the outputs' size.
 MIN_FREE_BYTES = 50 * 1024 * 1024
