@@ -5,13 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 import geo_stunting as gs
 from geo_stunting.errors import InputError
-from geo_stunting.outputs._print import PRINT_FILES, _rounded_circles, write_print_maps
+from geo_stunting.outputs._print import (
+    PRINT_FILES,
+    _declutter,
+    _rounded_circles,
+    _village_labels,
+    write_print_maps,
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +86,31 @@ def test_public_maps_draw_the_masked_points(results, tmp_path):
 def test_unknown_paper_is_refused(results, tmp_path):
     with pytest.raises(InputError, match="paper must be 'a4' or 'a3'"):
         write_print_maps(results.layers, results.sections, tmp_path, paper="letter")
+
+
+def test_village_names_never_overlap_on_a_crowded_map():
+    """241 villages on one page (the regency): names that would collide are left out."""
+
+    cells = [
+        shapely.box(x * 300, y * 300, x * 300 + 280, y * 300 + 280)
+        for x in range(16)
+        for y in range(16)
+    ]
+    area = gpd.GeoDataFrame(
+        {"name": [f"Desa Tanjung Panjang {i}" for i in range(256)]}, geometry=cells
+    )
+    area.loc[0, "geometry"] = shapely.box(-3000, -3000, -20, -20)  # one large village
+    fig = Figure(figsize=(11.69, 8.27))
+    ax = fig.add_axes((0.05, 0.05, 0.7, 0.85))
+    ax.set_xlim(-3200, 5000)
+    ax.set_ylim(-3200, 5000)
+    _village_labels(ax, area, dict(area["name"].items()))
+    _declutter(fig, ax)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    kept = [t for t in ax.texts if t.get_gid() == "village-label"]
+    boxes = [t.get_window_extent(renderer) for t in kept]
+    assert 0 < len(kept) < len(area)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    assert "Desa Tanjung Panjang 0" in {
+        t.get_text() for t in kept
+    }  # the largest village keeps its name

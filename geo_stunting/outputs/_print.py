@@ -62,6 +62,10 @@ class _Page:
     subtitle: str
 
 
+#: The gid of village-name labels (decluttered once the map's extent is set).
+_LABEL_GID = "village-label"
+
+
 def _style(group: Group, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     style = {**_LEAFLET, **group.style, **group.offline_style, **(extra or {})}
     style.setdefault("fillColor", style["color"])
@@ -280,14 +284,29 @@ def _village_labels(ax: Axes, area: gpd.GeoDataFrame, texts: Mapping[Any, str]) 
 
     halo = [pe.withStroke(linewidth=2.2, foreground="white")]
     anchors = area.geometry.representative_point()
-    for index, point in anchors.items():
-        text = texts.get(index)
+    # largest villages first: where labels collide, `_declutter` keeps the earlier one
+    for index in area.geometry.area.sort_values(ascending=False).index:
+        text, point = texts.get(index), anchors[index]
         if text:
             ax.text(
                 point.x, point.y, text, ha="center", va="center", fontsize=7 * _scale(ax),
-                color="#333333",
+                color="#333333", gid=_LABEL_GID,
                 fontstyle="italic", path_effects=halo, zorder=40,
             )  # fmt: skip
+
+
+def _declutter(fig: Figure, ax: Axes) -> None:
+    """Remove village labels that would overlap an earlier one (as the web map hides them)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+
+    renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]
+    placed: list[Any] = []
+    for text in [t for t in ax.texts if t.get_gid() == _LABEL_GID]:
+        box = text.get_window_extent(renderer).expanded(1.05, 1.15)
+        if any(box.overlaps(other) for other in placed):
+            text.remove()
+        else:
+            placed.append(box)
 
 
 # ----------------------------------------------------------------------------------- the views
@@ -503,6 +522,7 @@ def _page(
     ax.set_xlim(cx - half_w, cx + half_w)
     ax.set_ylim(cy - half_h, cy + half_h)
     ax.set_aspect("equal", adjustable="box")
+    _declutter(fig, ax)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("")
