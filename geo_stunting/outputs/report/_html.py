@@ -1,25 +1,35 @@
-"""HTML building blocks of the bilingual report: text in both languages, tables, numbers.
+"""HTML building blocks of the report, drawn by the jinja2 templates in ``templates/``.
 
-Every piece of text a reader sees is written in English and in Bahasa
-Indonesia, as ``<span class="en">`` and ``<span class="id">``; the page's
-style shows one of them. Values from the data (names, reasons, numbers) are
-always escaped.
+The markup lives in ``templates/blocks.html.j2`` (autoescaped); these
+functions only call its macros. Text arguments are either plain values
+(escaped by the template) or `Markup`/`Text` made here or by
+`geo_stunting.outputs.report._i18n` (texts from the catalogues, formatted
+numbers), which are HTML already.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from html import escape
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
+import jinja2
+from markupsafe import Markup, escape
+
+from geo_stunting.outputs.report._i18n import Text, fmt, fmt_p, pct, t, tn
+
 __all__ = [
-    "bi",
+    "Markup",
+    "cell",
+    "details",
     "dig",
+    "environment",
     "figure",
     "fmt",
     "fmt_p",
     "heading",
+    "html_join",
+    "macro",
     "notice",
     "para",
     "pct",
@@ -27,34 +37,73 @@ __all__ = [
 ]
 
 
-def bi(en: str, id_: str, *, raw: bool = False) -> str:
-    """The same text in English and in Bahasa Indonesia (escaped unless `raw`)."""
-    if not raw:
-        en, id_ = escape(en), escape(id_)
-    if en == id_:
-        return en
-    return f'<span class="en">{en}</span><span class="id">{id_}</span>'
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The report's jinja2 environment: package templates, autoescape on, strict undefined."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("geo_stunting.outputs.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.tests["cell_with_attributes"] = lambda value: isinstance(value, tuple)
+    env.globals.update(t=t, tn=tn)
+    return env
 
 
-def para(en: str, id_: str, *, raw: bool = False, cls: str = "") -> str:
-    """A paragraph in both languages."""
-    attr = f' class="{cls}"' if cls else ""
-    return f"<p{attr}>{bi(en, id_, raw=raw)}</p>"
+def macro(name: str, *args: Any) -> Markup:
+    """Call the macro `name` of ``blocks.html.j2`` (autoescaped: it returns `Markup`)."""
+    out = getattr(environment().get_template("blocks.html.j2").module, name)(*args)
+    if not isinstance(out, Markup):  # pragma: no cover - autoescape is on
+        raise TypeError(f"macro {name} did not return Markup")
+    return out
 
 
-def heading(level: int, anchor: str, en: str, id_: str) -> str:
+def html_join(parts: Iterable[Any], separator: str = "") -> Markup:
+    """Pieces of HTML (or text, escaped) joined into one."""
+    return escape(separator).join(parts)
+
+
+def heading(level: int, anchor: str, title: Text | str) -> Markup:
     """A section heading with an anchor for the table of contents."""
-    return f'<h{level} id="{escape(anchor)}">{bi(en, id_)}</h{level}>'
+    return macro("heading", level, anchor, title)
 
 
-def notice(en: str, id_: str) -> str:
+def para(text: Any, *, cls: str = "") -> Markup:
+    """A paragraph."""
+    return macro("para", text, cls)
+
+
+def notice(text: Any) -> Markup:
     """A highlighted note (a step not run, skipped, or missing data)."""
-    return f'<p class="notice">{bi(en, id_)}</p>'
+    return macro("notice", text)
 
 
-def figure(svg: str, en: str, id_: str) -> str:
-    """A plot with its caption in both languages."""
-    return f"<figure>{svg}<figcaption>{bi(en, id_)}</figcaption></figure>"
+def figure(svg: Markup, caption: Any) -> Markup:
+    """A plot (SVG made by `geo_stunting.outputs.report._svg`) with its caption."""
+    return macro("figure", svg, caption)
+
+
+def details(summary: Any, items: Sequence[Any]) -> Markup:
+    """A folded list (notes) under a summary line."""
+    return macro("details", summary, list(items))
+
+
+def cell(content: Any, **attributes: Any) -> tuple[Any, dict[str, Any]]:
+    """A table cell with attributes (``rowspan=2``, ``class_="group"``)."""
+    return content, {k.rstrip("_"): v for k, v in attributes.items()}
+
+
+def table(
+    headers: Sequence[Any],
+    rows: Sequence[Sequence[Any]],
+    *,
+    caption: Any = "",
+    cls: str = "",
+    row_classes: Sequence[str] | None = None,
+) -> Markup:
+    """A table: headers, cells and caption are text (escaped) or Markup; a cell may be `cell`."""
+    return macro("table", list(headers), [list(r) for r in rows], caption, cls, row_classes)
 
 
 def dig(section: Any, *keys: Any) -> Any:
@@ -68,61 +117,3 @@ def dig(section: Any, *keys: Any) -> Any:
             return None
         value = value[key]
     return value
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def fmt(value: Any, decimals: int = 2) -> str:
-    """A number with thousands separators; ``–`` when missing."""
-    if not _finite(value):
-        return "–"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.{decimals}f}"
-
-
-def pct(part: Any, whole: Any) -> str:
-    """``part / whole`` as a percentage with one decimal."""
-    if not (_finite(part) and _finite(whole)) or whole == 0:
-        return "–"
-    return f"{100 * part / whole:.1f}%"
-
-
-def fmt_p(p: Any) -> str:
-    """``p < 0.001`` or ``p = 0.023``; ``p not computed`` when missing."""
-    if not _finite(p):
-        return "p –"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    caption: str = "",
-    cls: str = "",
-    raw_rows: bool = True,
-    row_classes: Sequence[str] | None = None,
-) -> str:
-    """A table; `headers` and `caption` are HTML, cells are HTML when `raw_rows`.
-
-    A cell may be ``(html, attributes)`` to give it, say, ``rowspan="2"``.
-    """
-    head = "".join(f"<th>{h}</th>" for h in headers)
-    body = []
-    for pos, row in enumerate(rows):
-        cells = []
-        for item in row:
-            cell, attrs = item if isinstance(item, tuple) else (item, "")
-            attrs = f" {attrs}" if attrs else ""
-            cells.append(f"<td{attrs}>{cell if raw_rows else escape(str(cell))}</td>")
-        klass = row_classes[pos] if row_classes is not None else ""
-        body.append((f'<tr class="{klass}">' if klass else "<tr>") + "".join(cells) + "</tr>")
-    cap = f'<div class="caption">{caption}</div>' if caption else ""
-    attr = f' class="{cls}"' if cls else ""
-    return (
-        f'<div class="table-wrap">{cap}<table{attr}><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div>"
-    )

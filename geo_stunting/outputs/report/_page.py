@@ -9,9 +9,13 @@ journal's Table 1 and Table 2, plots, the map and provenance.
 The page works offline: no script, style, font or image is fetched — the
 plots are inline SVG, the risk-factor tables are also offered as CSV
 ``data:`` links, and the map is the ``map.html`` beside it (a link and an
-iframe). Both languages are in the page; a button switches between them,
-and ``report.html?lang=id`` opens it in Bahasa Indonesia. The same results
-give the same page, byte for byte (timings stay in ``run.json``).
+iframe). Every language with a catalogue is in the page (English and
+Bahasa Indonesia, and any language added as one ``.po`` file, see
+`geo_stunting.outputs.report._i18n`); a button switches between them, and
+``report.html?lang=id`` opens it in Bahasa Indonesia. The page structure is
+in the jinja2 templates of ``templates/``, the texts in the gettext
+catalogues. The same results give the same page, byte for byte (timings stay
+in ``run.json``).
 """
 
 from __future__ import annotations
@@ -20,230 +24,191 @@ import importlib.metadata
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from html import escape
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
 
 from geo_stunting._safety import failure_reason
 from geo_stunting.errors import GeoStuntingError, Problem
+from geo_stunting.outputs.report._analysis_text import analysis
 from geo_stunting.outputs.report._areas import areas_section
 from geo_stunting.outputs.report._html import (
-    bi,
+    details,
     dig,
+    environment,
     figure,
     fmt,
     fmt_p,
     heading,
+    html_join,
+    macro,
     notice,
     para,
     pct,
     table,
 )
-from geo_stunting.outputs.report._indonesian import indonesian
+from geo_stunting.outputs.report._i18n import (
+    N_,
+    Text,
+    available_languages,
+    language_name,
+    languages,
+    percent,
+    t,
+)
 from geo_stunting.outputs.report._risk import risk_factor_html
 from geo_stunting.outputs.report._sections import clustering_section, scan_section, step_notice
 from geo_stunting.outputs.report._svg import CASE_COLOUR, CONTROL_COLOUR, box_strip
-from geo_stunting.outputs.report._text import HALDANE_EN, HALDANE_ID, tr
+from geo_stunting.outputs.report._text import HALDANE, tr
 from geo_stunting.risk_factors._tables import risk_factor_tables_csv
 
 if TYPE_CHECKING:
     from geo_stunting.pipeline import Results
 
-__all__ = ["LANGUAGES", "make_report", "risk_factor_tables_csv"]
+__all__ = ["make_report", "risk_factor_tables_csv"]
 
 log = logging.getLogger(__name__)
 
-#: Languages of the report: English and Bahasa Indonesia.
-LANGUAGES = ("en", "id")
 #: Rejected rows listed in the page; all of them are in rejects.csv.
 MAX_REJECTS_SHOWN = 100
 _PACKAGES = ("geo_stunting", "geopandas", "shapely", "pyproj", "numpy", "pandas", "scipy",
              "libpysal", "esda", "statsmodels")  # fmt: skip
 
-_STYLE = """
-html[data-lang=en] .id, html[data-lang=id] .en { display: none !important; }
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
-  max-width: 1100px; margin: 0 auto; padding: 0 1.5rem 4rem; line-height: 1.5; }
-header { display: flex; justify-content: space-between; align-items: center; gap: 1rem;
-  border-bottom: 3px solid #d7301f; padding: 1rem 0 0.5rem; }
-header h1 { margin: 0; font-size: 1.6rem; }
-#lang-toggle { font-size: 0.95rem; padding: 0.35rem 0.9rem; border: 1px solid #888;
-  border-radius: 4px; background: #fff; cursor: pointer; }
-nav { font-size: 0.9rem; margin: 0.6rem 0 1rem; }
-nav a { margin-right: 0.9rem; color: #2b6a8e; }
-h2 { border-bottom: 1px solid #ccc; margin-top: 2.2rem; }
-.notice { background: #fff6e0; border-left: 4px solid #e0a800; padding: 0.4rem 0.8rem; }
-.answer { background: #eef5fa; border-left: 4px solid #2b8cbe; padding: 0.4rem 0.8rem; }
-.table-wrap { overflow-x: auto; margin: 0.8rem 0 1.2rem; }
-table { border-collapse: collapse; font-size: 0.88rem; }
-th, td { padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
-thead th { border-bottom: 1px solid #333; }
-table { border-top: 2px solid #333; border-bottom: 2px solid #333; }
-.caption { font-weight: 600; padding-bottom: 0.3rem; max-width: 60rem; }
-tr.first td { border-top: 1px solid #ddd; }
-td.group { background: #f4f4f4; }
-.indent { padding-left: 1.2rem; display: inline-block; }
-td:not(:first-child) { white-space: nowrap; }
-figure { margin: 1rem 0; } figcaption { font-size: 0.85rem; color: #555; max-width: 640px; }
-svg.plot { width: 100%; max-width: 640px; height: auto; background: #fff; }
-iframe.map { width: 100%; height: 520px; border: 1px solid #bbb; }
-.kv td:first-child { color: #555; white-space: nowrap; }
-.kv td:not(:first-child) { white-space: normal; overflow-wrap: anywhere; }
-details { margin: 0.6rem 0; } .notes { font-size: 0.85rem; }
-figure.print-map img { width: 100%; max-width: 960px; height: auto; border: 1px solid #bbb; }
-@media print { #lang-toggle, nav, iframe.map { display: none; }
-  figure.print-map { break-inside: avoid; } figure.print-map img { max-width: 100%; } }
-"""
-
-_SCRIPT = """
-(function () {
-  var root = document.documentElement;
-  function set(lang) { root.setAttribute("data-lang", lang); root.setAttribute("lang", lang); }
-  var asked = new URLSearchParams(window.location.search).get("lang");
-  if (asked === "en" || asked === "id") { set(asked); }
-  document.getElementById("lang-toggle").addEventListener("click", function () {
-    set(root.getAttribute("data-lang") === "en" ? "id" : "en");
-  });
-})();
-"""
-
 _TOC = (
-    ("summary", "Summary", "Ringkasan"),
-    ("quality", "Data quality", "Kualitas data"),
-    ("access", "Access", "Akses"),
-    ("clustering", "Clustering", "Pengelompokan"),
-    ("scan", "Scan", "Pemindaian"),
-    ("risk-factors", "Risk factors", "Faktor risiko"),
-    ("areas", "Areas", "Wilayah"),
-    ("map", "Map", "Peta"),
-    ("provenance", "Provenance", "Asal-usul"),
+    ("summary", N_("Summary")),
+    ("quality", N_("Data quality")),
+    ("access", N_("Access")),
+    ("clustering", N_("Clustering")),
+    ("scan", N_("Scan")),
+    ("risk-factors", N_("Risk factors")),
+    ("areas", N_("Areas")),
+    ("map", N_("Map")),
+    ("provenance", N_("Provenance")),
 )
+_STATUS = {
+    "done": N_("done"),
+    "skipped": N_("skipped"),
+    "failed": N_("FAILED"),
+    "not_available": N_("not in this version"),
+}
 
 
-def _kv(rows: list[tuple[str, str, str]]) -> str:
-    return table(
-        [bi("item", "butir"), bi("value", "nilai")],
-        [[bi(en, id_), value] for en, id_, value in rows],
-        cls="kv",
-    )
+def _kv(rows: list[tuple[Text, Any]]) -> Markup:
+    return table([t("item"), t("value")], [[label, value] for label, value in rows], cls="kv")
 
 
-def _summary(results: Results) -> str:
+def _summary(results: Results) -> Markup:
     study = results.sections.get("study", {})
     settings = results.sections.get("settings", {})
-    kinds = ", ".join(f"{escape(str(k))} {v}" for k, v in study.get("facility_kinds", {}).items())
+    kinds = html_join(
+        [Markup("{} {}").format(k, fmt(v)) for k, v in study.get("facility_kinds", {}).items()],
+        ", ",
+    )
     area = study.get("area_m2")
     rows = [
-        ("Children (subjects)", "Anak (subjek)", fmt(study.get("n_subjects"))),
-        ("Cases (stunted)", "Kasus (stunting)", fmt(study.get("n_cases"))),
-        ("Controls", "Kontrol", fmt(study.get("n_controls"))),
-        ("Health facilities", "Fasilitas kesehatan", f"{fmt(study.get('n_facilities'))} ({kinds})"),
-        ("Villages (areas)", "Desa (wilayah)", fmt(study.get("n_areas"))),
-        ("Study area", "Luas wilayah studi",
-         "–" if area is None else f"{fmt(area / 1e6, 1)} km²"),
-        ("Coordinate system", "Sistem koordinat",
-         f"{escape(str(study.get('crs')))} — {_both(study.get('crs_reason', ''))}"),
-        ("Coverage radius", "Radius jangkauan", f"{fmt(settings.get('buffer_m'), 0)} m"),
-        ("Permutations, seed", "Permutasi, seed",
-         f"{fmt(settings.get('permutations'))}, {escape(str(settings.get('seed')))}"),
-        ("Spatial neighbours", "Tetangga spasial", escape(str(settings.get("weights")))),
+        (t("Children (subjects)"), fmt(study.get("n_subjects"))),
+        (t("Cases (stunted)"), fmt(study.get("n_cases"))),
+        (t("Controls"), fmt(study.get("n_controls"))),
+        (t("Health facilities"), Markup("{} ({})").format(fmt(study.get("n_facilities")), kinds)),
+        (t("Villages (areas)"), fmt(study.get("n_areas"))),
+        (t("Study area"), "–" if area is None else t("{area} km²", area=fmt(area / 1e6, 1))),
+        (t("Coordinate system"),
+         Markup("{} — {}").format(study.get("crs"), analysis(study.get("crs_reason", "")))),
+        (t("Coverage radius"), t("{radius} m", radius=fmt(settings.get("buffer_m"), 0))),
+        (t("Permutations, seed"),
+         Markup("{}, {}").format(fmt(settings.get("permutations")), settings.get("seed"))),
+        (t("Spatial neighbours"), str(settings.get("weights"))),
     ]  # fmt: skip
     steps = []
     for name, state in results.sections.get("steps", {}).items():
         status = str(state.get("status"))
-        word = {
-            "done": ("done", "selesai"),
-            "skipped": ("skipped", "dilewati"),
-            "failed": ("FAILED", "GAGAL"),
-            "not_available": ("not in this version", "belum tersedia di versi ini"),
-        }.get(status, (status, status))
-        steps.append([escape(name), bi(*word), escape(str(state.get("reason", "")))])
+        word = t(_STATUS[status]) if status in _STATUS else status
+        steps.append([name, word, analysis(state.get("reason", ""))])
     return (
-        heading(2, "summary", "Study summary", "Ringkasan studi")
+        heading(2, "summary", t("Study summary"))
         + _kv(rows)
-        + table([bi("step", "tahap"), "status", bi("reason", "alasan")], steps)
+        + table([t("step"), "status", t("reason")], steps)
     )
 
 
-def _quality(results: Results) -> str:
+def _quality(results: Results) -> Markup:
     study_rows = dig(results.sections, "study", "rows") or {}
     rows = []
     for layer, counts in study_rows.items():
         read, rejected = counts.get("read", 0), counts.get("rejected", 0)
-        rows.append([escape(layer), fmt(read), fmt(read - rejected), fmt(rejected)])
+        rows.append([layer, fmt(read), fmt(read - rejected), fmt(rejected)])
     out = [
-        heading(2, "quality", "Data quality", "Kualitas data"),
-        para(*tr("quality_intro")),
-        table(
-            [bi("layer", "lapisan"), bi("rows read", "baris dibaca"), bi("used", "dipakai"),
-             bi("rejected", "ditolak")],
-            rows,
-        ),
-    ]  # fmt: skip
+        heading(2, "quality", t("Data quality")),
+        para(tr("quality_intro")),
+        table([t("layer"), t("rows read"), t("used"), t("rejected")], rows),
+    ]
     rejects = results.study.rejects
     if len(rejects):
         reasons = Counter(str(r).split(";")[0].split(":")[0] for r in rejects["reason"])
         out.append(
             table(
-                [bi("reason", "alasan"), "n"],
-                [[escape(reason), fmt(n)] for reason, n in reasons.most_common()],
-                caption=bi("Rejected rows by reason", "Baris ditolak menurut alasan"),
+                [t("reason"), "n"],
+                [[reason, fmt(n)] for reason, n in reasons.most_common()],
+                caption=t("Rejected rows by reason"),
             )
         )
         shown = rejects.head(MAX_REJECTS_SHOWN)
         columns = ["layer", "file", "row", "id", "column", "value", "reason"]
         out.append(
             table(
-                [escape(c) for c in columns],
-                [[escape(str(r[c])) for c in columns] for r in shown.to_dict("records")],
-                caption=bi(*tr("rejects_caption", shown=len(shown), total=len(rejects))),
+                columns,
+                [[str(r[c]) for c in columns] for r in shown.to_dict("records")],
+                caption=tr("rejects_caption", shown=fmt(len(shown)), total=fmt(len(rejects))),
             )
         )
     else:
-        out.append(para(*tr("no_rejects")))
+        out.append(para(tr("no_rejects")))
     if results.study.notes:
-        items = "".join(f"<li>{escape(n)}</li>" for n in results.study.notes)
         out.append(
-            f"<details><summary>{bi('Validation notes', 'Catatan validasi')} "
-            f'({len(results.study.notes)})</summary><ul class="notes">{items}</ul></details>'
+            details(
+                t("Validation notes ({n})", n=fmt(len(results.study.notes))),
+                [analysis(n) for n in results.study.notes],
+            )
         )
-    return "".join(out)
+    return html_join(out)
 
 
-def _access_plot(results: Results, buffer_m: float) -> str:
+def _access_plot(results: Results, buffer_m: float) -> Markup:
     layer = results.layers.get("subjects_access")
     if layer is None or "distance_m" not in layer or "status" not in layer:
-        return ""
+        return Markup("")
     status = layer["status"].to_numpy()
     distance = layer["distance_m"].to_numpy(dtype=float)
     plot = box_strip(
         [
-            (("cases", "kasus"), distance[status == "case"], CASE_COLOUR),
-            (("controls", "kontrol"), distance[status == "control"], CONTROL_COLOUR),
+            (t("cases"), distance[status == "case"], CASE_COLOUR),
+            (t("controls"), distance[status == "control"], CONTROL_COLOUR),
         ],
-        ylabel=("distance to the nearest facility (m)", "jarak ke fasilitas terdekat (m)"),
-        title=("Distance to the nearest facility", "Jarak ke fasilitas terdekat"),
-        reference=(buffer_m, (f"{buffer_m:,.0f} m", f"{buffer_m:,.0f} m")),
+        ylabel=t("distance to the nearest facility (m)"),
+        title=t("Distance to the nearest facility"),
+        reference=(buffer_m, t("{radius} m", radius=fmt(buffer_m, 0))),
     )
-    return figure(plot, *tr("access_plot"))
+    return figure(plot, tr("access_plot"))
 
 
-def _both(text: Any) -> str:
-    """An analysis sentence in English and, when known, in Indonesian."""
-    return bi(str(text), indonesian(str(text)))
+def _median_m(group: Mapping[str, Any]) -> Text:
+    return t(
+        "{median} m ({q1}–{q3})",
+        median=fmt(group.get("median_m"), 0),
+        q1=fmt(group.get("q1_m"), 0),
+        q3=fmt(group.get("q3_m"), 0),
+    )
 
 
-def _median_m(group: Mapping[str, Any]) -> str:
-    q1, q3 = fmt(group.get("q1_m"), 0), fmt(group.get("q3_m"), 0)
-    return f"{fmt(group.get('median_m'), 0)} m ({q1}–{q3})"
-
-
-def _access(results: Results) -> str:
-    out = [heading(2, "access", "Access to health facilities", "Akses ke fasilitas kesehatan")]
+def _access(results: Results) -> Markup:
+    out = [heading(2, "access", t("Access to health facilities"))]
     section = results.sections.get("access")
     missing = step_notice(results, "access")
     if missing is not None or not isinstance(section, Mapping):
         return out[0] + (missing or "")
     buffer_m = float(section.get("buffer_m", results.study.settings.buffer_m))
+    buffer = fmt(buffer_m, 0)
     cw, co = section.get("cases_within", 0), section.get("cases_outside", 0)
     kw, ko = section.get("controls_within", 0), section.get("controls_outside", 0)
     test = section.get("test") or {}
@@ -252,23 +217,22 @@ def _access(results: Results) -> str:
     if (cw + kw == 0 or co + ko == 0) and cw + co + kw + ko > 0:
         # everyone on one side of the radius: no table to test, no odds ratio to give
         side = "nothing_within" if cw + kw == 0 else "nothing_outside"
-        texts = tr(side, n=cw + co + kw + ko, buffer=f"{buffer_m:,.0f}")
-        out.append(para(*texts, cls="answer"))
-        return "".join(out) + _access_plot(results, buffer_m)
+        out.append(para(tr(side, n=fmt(cw + co + kw + ko), buffer=buffer), cls="answer"))
+        return html_join(out) + _access_plot(results, buffer_m)
     texts = tr(
         "access_answer",
-        cw=cw,
-        nc=cw + co,
+        cw=fmt(cw),
+        nc=fmt(cw + co),
         pc=pct(cw, cw + co),
-        kw=kw,
-        nk=kw + ko,
+        kw=fmt(kw),
+        nk=fmt(kw + ko),
         pk=pct(kw, kw + ko),
-        buffer=f"{buffer_m:,.0f}",
+        buffer=buffer,
         verdict=tr("is" if differs else "is_not"),
-        test=escape(str(test.get("name"))),
+        test=str(test.get("name")),
         p=fmt_p(p),
     )
-    out.append(para(*texts, cls="answer"))
+    out.append(para(texts, cls="answer"))
     cases, controls = (
         dig(section, "distance", "cases") or {},
         dig(section, "distance", "controls") or {},
@@ -276,25 +240,22 @@ def _access(results: Results) -> str:
     mw = section.get("mann_whitney") or {}
     odds = section.get("odds_ratio")
     ci = section.get("ci95") or [None, None]
+    odds_label = t("Odds ratio of living within, cases vs controls (95% CI)")
+    if section.get("odds_ratio_haldane"):
+        odds_label = odds_label + " — " + t(HALDANE)
     rows = [
-        ("Median distance, cases (IQR)", "Median jarak, kasus (RAK)", _median_m(cases)),
-        ("Median distance, controls (IQR)", "Median jarak, kontrol (RAK)", _median_m(controls)),
+        (t("Median distance, cases (IQR)"), _median_m(cases)),
+        (t("Median distance, controls (IQR)"), _median_m(controls)),
         (
-            "Mann–Whitney U (distances)",
-            "Mann–Whitney U (jarak)",
-            f"U = {fmt(mw.get('statistic'), 1)}, {fmt_p(mw.get('p_value'))}",
+            t("Mann–Whitney U (distances)"),
+            Markup("U = {}, {}").format(fmt(mw.get("statistic"), 1), fmt_p(mw.get("p_value"))),
         ),
+        (odds_label, Markup("{} ({}–{})").format(fmt(odds), fmt(ci[0]), fmt(ci[1]))),
         (
-            "Odds ratio of living within, cases vs controls (95% CI)"
-            + (HALDANE_EN if section.get("odds_ratio_haldane") else ""),
-            "Rasio odds tinggal dalam radius, kasus vs kontrol (IK 95%)"
-            + (HALDANE_ID if section.get("odds_ratio_haldane") else ""),
-            f"{fmt(odds)} ({fmt(ci[0])}–{fmt(ci[1])})",
-        ),
-        (
-            "Test of the 2×2 table",
-            "Uji tabel 2×2",
-            f"{escape(str(test.get('name')))}, {fmt_p(p)} — {_both(test.get('reason', ''))}",
+            t("Test of the 2×2 table"),
+            Markup("{}, {} — {}").format(
+                test.get("name"), fmt_p(p), analysis(test.get("reason", ""))
+            ),
         ),
     ]
     out += [_kv(rows), _access_plot(results, buffer_m)]
@@ -302,44 +263,30 @@ def _access(results: Results) -> str:
     if per_kind:
         rows_kind = [
             [
-                escape(str(kind)),
+                str(kind),
                 fmt(v.get("n_facilities")),
                 fmt(v.get("cases_median_m"), 0),
                 fmt(v.get("controls_median_m"), 0),
             ]
             for kind, v in per_kind.items()
         ]
-        headers = [
-            bi("facility kind", "jenis fasilitas"),
-            "n",
-            bi("median, cases (m)", "median, kasus (m)"),
-            bi("median, controls (m)", "median, kontrol (m)"),
-        ]
-        caption = bi(
-            "Distance to the nearest facility of each kind",
-            "Jarak ke fasilitas terdekat menurut jenis",
-        )
+        headers = [t("facility kind"), "n", t("median, cases (m)"), t("median, controls (m)")]
+        caption = t("Distance to the nearest facility of each kind")
         out.append(table(headers, rows_kind, caption=caption))
     per_area = section.get("per_area") or []
     if per_area:
         rows_area = [
             [
-                escape(str(a.get("name"))),
-                f"{fmt(a.get('covered_pct'), 1)}%",
+                str(a.get("name")),
+                percent(a.get("covered_pct"), 1),
                 fmt(a.get("cases_within")),
                 fmt(a.get("cases_outside")),
             ]
             for a in per_area
         ]
-        headers = [
-            bi("village", "desa"),
-            bi("covered", "terjangkau"),
-            bi("cases within", "kasus dalam radius"),
-            bi("cases outside", "kasus di luar radius"),
-        ]
-        caption = bi(*tr("per_area_caption", buffer=f"{buffer_m:,.0f}"))
-        out.append(table(headers, rows_area, caption=caption))
-    return "".join(out)
+        headers = [t("village"), t("covered"), t("cases within"), t("cases outside")]
+        out.append(table(headers, rows_area, caption=tr("per_area_caption", buffer=buffer)))
+    return html_join(out)
 
 
 def _map(
@@ -348,25 +295,28 @@ def _map(
     print_maps: tuple[str, ...] = (),
     *,
     home_points: bool = True,
-) -> str:
-    out = heading(2, "map", "Map", "Peta")
-    for src in print_maps:  # the print-ready maps (files beside the report): printed with it
-        out += (
-            f'<figure class="print-map"><img src="{escape(src)}" alt="{escape(src)}">'
-            f"<figcaption>{bi(*tr('print_map', src=escape(src)))}</figcaption></figure>"
-        )
+) -> Markup:
+    out = [heading(2, "map", t("Map"))]
+    # the print-ready maps (files beside the report): printed with it
+    out += [macro("print_map", src, tr("print_map", src=src)) for src in print_maps]
     if map_href is None:
-        return out + notice(*tr("no_map"))
-    href = escape(map_href)
-    out += para(*tr("map_link", href=href), raw=True)
+        return html_join([*out, notice(tr("no_map"))])
+    out.append(
+        macro(
+            "map_link",
+            map_href,
+            t("Open the interactive map"),
+            t("(the file {href} beside this report).", href=map_href),
+        )
+    )
     if home_points:  # an area study has none
-        out += notice(*tr("privacy"))
+        out.append(notice(tr("privacy")))
     if embed:
-        out += f'<iframe class="map" src="{href}" loading="lazy" title="map"></iframe>'
-    return out
+        out.append(macro("map_frame", map_href))
+    return html_join(out)
 
 
-def _provenance(results: Results, run_id: str | None = None) -> str:
+def _provenance(results: Results, run_id: str | None = None) -> Markup:
     study, settings = results.study, results.study.settings
     versions = []
     for name in _PACKAGES:
@@ -374,29 +324,32 @@ def _provenance(results: Results, run_id: str | None = None) -> str:
             versions.append(f"{name} {importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             continue
-    rows = [
-        ("Study file", "Berkas studi", escape(str(study.source)) if study.source else "–"),
-        ("SHA-256 of the study file", "SHA-256 berkas studi", escape(study.source_sha256 or "–")),
-        ("Seed, permutations", "Seed, permutasi", f"{settings.seed}, {settings.permutations}"),
-        ("Coordinate system", "Sistem koordinat", escape(study.crs_code)),
-        ("Software", "Perangkat lunak", escape(", ".join(versions))),
+    rows: list[tuple[Text, Any]] = [
+        (t("Study file"), str(study.source) if study.source else "–"),
+        (t("SHA-256 of the study file"), study.source_sha256 or "–"),
+        (t("Seed, permutations"), f"{settings.seed}, {settings.permutations}"),
+        (t("Coordinate system"), study.crs_code),
+        (t("Software"), ", ".join(versions)),
     ]
     if run_id is not None:
-        rows.append(
-            ("Run id (in every output file)", "Id proses (di setiap berkas)", escape(run_id))
-        )
-    return heading(2, "provenance", "Provenance", "Asal-usul") + _kv(rows) + para(*tr("provenance"))
+        rows.append((t("Run id (in every output file)"), run_id))
+    return heading(2, "provenance", t("Provenance")) + _kv(rows) + para(tr("provenance"))
 
 
-def _drawn(section: Callable[[Results], str], results: Results, anchor: str) -> str:
+def _drawn(section: Callable[[Results], Markup], results: Results, anchor: str) -> Markup:
     """One section of the page; a section that cannot be drawn says why, the others stay."""
     try:
         return section(results)
     except Exception as exc:  # noqa: BLE001 - one section never takes the report down
         log.error("report section %s could not be drawn: %s", anchor, exc)
-        titles = {a: (en, id_) for a, en, id_ in _TOC}
-        en, id_ = titles.get(anchor, (anchor, anchor))
-        return heading(2, anchor, en, id_) + notice(*tr("failed", reason=failure_reason(exc)))
+        titles = dict(_TOC)
+        title = t(titles[anchor]) if anchor in titles else anchor
+        return heading(2, anchor, title) + notice(tr("failed", reason=failure_reason(exc)))
+
+
+def _asset(name: str) -> Markup:
+    text = files("geo_stunting.outputs.report").joinpath("templates", name).read_text("utf-8")
+    return Markup(text)  # noqa: S704 - the package's own style sheet and script, not data
 
 
 def make_report(
@@ -408,16 +361,17 @@ def make_report(
     print_maps: tuple[str, ...] = (),
     run_id: str | None = None,
 ) -> str:
-    """Make the self-contained, bilingual HTML report of a run.
+    """Make the self-contained, multilingual HTML report of a run.
 
     Parameters
     ----------
     results
         What `geo_stunting.analyze` returned.
     language
-        ``"en"`` (English) or ``"id"`` (Bahasa Indonesia): the language shown
-        first; the page holds both, a button switches, and ``?lang=`` in the
-        address overrides this.
+        The language shown first: ``"en"`` (English), ``"id"`` (Bahasa
+        Indonesia) or any language with a catalogue (see
+        ``docs/translating.md``). The page holds every available language, a
+        button switches, and ``?lang=`` in the address overrides this.
     map_href
         Address of the map page relative to the report (``"map.html"`` when
         both are in the output folder); ``None`` leaves the map out.
@@ -437,16 +391,20 @@ def make_report(
     Raises
     ------
     GeoStuntingError
-        If `language` is neither ``"en"`` nor ``"id"``.
+        If `language` has no catalogue.
     """
-    if language not in LANGUAGES:
+    codes = available_languages()
+    if language not in codes:
+        shown = ", ".join(repr(c) for c in codes)
         raise GeoStuntingError(
-            Problem(f"language must be 'en' or 'id', got {language!r}", fix='language="id"')
+            Problem(
+                f"language must be one of {shown}, got {language!r}",
+                fix='language="id", or add a catalogue (see docs/translating.md)',
+            )
         )
-    name = str(results.sections.get("study", {}).get("name", results.study.name))
-    toc = "".join(f'<a href="#{a}">{bi(en, id_)}</a>' for a, en, id_ in _TOC)
-    body = "".join(
-        [
+    with languages(codes):
+        name = str(results.sections.get("study", {}).get("name", results.study.name))
+        sections = [
             _drawn(_summary, results, "summary"),
             _drawn(_quality, results, "quality"),
             _drawn(_access, results, "access"),
@@ -457,16 +415,18 @@ def make_report(
             _map(map_href, embed_map, print_maps, home_points=len(results.study.subjects) > 0),
             _drawn(lambda r: _provenance(r, run_id), results, "provenance"),
         ]
-    )
-    n = len(results.study.subjects)
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="{language}" data-lang="{language}">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(name)} — geo_stunting</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<header><h1>{escape(name)}<br><small>{bi(*tr('report'))} · "
-        f"{n} {bi(*tr('children'))}</small></h1>"
-        '<button id="lang-toggle" type="button">'
-        f"{bi(*tr('switch'))}</button></header>\n"
-        f"<nav>{toc}</nav>\n<main>{body}</main>\n<script>{_SCRIPT}</script>\n</body>\n</html>\n"
-    )
+        return (
+            environment()
+            .get_template("report.html.j2")
+            .render(
+                language=language,
+                languages=codes,
+                language_names=[(c, language_name(c)) for c in codes],
+                name=name,
+                n_children=len(results.study.subjects),
+                toc=[(anchor, t(title)) for anchor, title in _TOC],
+                sections=sections,
+                style=_asset("report.css"),
+                script=_asset("report.js"),
+            )
+        )

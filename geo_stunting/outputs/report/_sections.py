@@ -9,24 +9,25 @@ a newer or older version still renders what it can.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from markupsafe import Markup
 
 from geo_stunting.errors import GeoStuntingError
+from geo_stunting.outputs.report._analysis_text import analysis
 from geo_stunting.outputs.report._html import (
-    bi,
     dig,
     figure,
     fmt,
     fmt_p,
     heading,
+    html_join,
     notice,
     para,
     table,
 )
-from geo_stunting.outputs.report._indonesian import indonesian
+from geo_stunting.outputs.report._i18n import Text, t, tn
 from geo_stunting.outputs.report._svg import (
     CASE_COLOUR,
     CONTROL_COLOUR,
@@ -34,7 +35,6 @@ from geo_stunting.outputs.report._svg import (
     moran_scatter,
 )
 from geo_stunting.outputs.report._text import tr
-from geo_stunting.risk_factors._tables import format_p
 
 if TYPE_CHECKING:
     from geo_stunting.pipeline import Results
@@ -50,32 +50,32 @@ def is_significant(p: Any) -> bool:
     return isinstance(p, int | float) and not isinstance(p, bool) and p <= ALPHA
 
 
-def step_notice(results: Results, name: str) -> str | None:
+def step_notice(results: Results, name: str) -> Markup | None:
     """Why step `name` has no section, in both languages; ``None`` when it ran."""
     state = results.sections.get("steps", {}).get(name)
     if name in results.sections and (state is None or state.get("status") == "done"):
         return None
     if state is None:
-        return notice(*tr("not_requested"))
+        return notice(tr("not_requested"))
     if state.get("status") == "not_available":
-        return notice(*tr("not_available"))
+        return notice(tr("not_available"))
     key = "failed" if state.get("status") == "failed" else "skipped"
-    return notice(*tr(key, reason=str(state.get("reason", ""))))
+    return notice(tr(key, reason=analysis(state.get("reason", ""))))
 
 
-def _section(results: Results, name: str) -> tuple[Mapping[str, Any] | None, str]:
+def _section(results: Results, name: str) -> tuple[Mapping[str, Any] | None, Markup]:
     """The step's section, or the notice saying why there is none."""
     section = results.sections.get(name)
     missing = step_notice(results, name)
     if missing is not None or not isinstance(section, Mapping):
-        return None, missing or ""
-    return section, ""
+        return None, missing or Markup("")
+    return section, Markup("")
 
 
 # --------------------------------------------------------------------------- pattern
 
 
-def _naive(section: Mapping[str, Any]) -> list[str]:
+def _naive(section: Mapping[str, Any]) -> list[Markup]:
     out = []
     cases = dig(section, "clark_evans", "cases")
     if isinstance(cases, Mapping):
@@ -83,15 +83,15 @@ def _naive(section: Mapping[str, Any]) -> list[str]:
         r = cases.get("R_naive")
         looks = is_significant(p) and isinstance(r, int | float) and r < 1
         verdict = tr("look_clustered" if looks else "not_clustered")
-        out.append(para(*tr("naive", R=fmt(r), p=fmt_p(p), verdict=verdict)))
+        out.append(para(tr("naive", R=fmt(r), p=fmt_p(p), verdict=verdict)))
     controls = dig(section, "clark_evans", "controls")
     if isinstance(controls, Mapping):
         p = controls.get("p_mc", controls.get("p_value"))
-        out.append(para(*tr("naive_controls", R=fmt(controls.get("R_naive")), p=fmt_p(p))))
+        out.append(para(tr("naive_controls", R=fmt(controls.get("R_naive")), p=fmt_p(p))))
     return out
 
 
-def _kdiff_plot(kdiff: Mapping[str, Any]) -> str:
+def _kdiff_plot(kdiff: Mapping[str, Any]) -> Markup:
     try:
         r = np.asarray(kdiff["r_m"], dtype=float)
         values = [np.asarray(kdiff[k], dtype=float) for k in ("kdiff", "lo", "hi")]
@@ -102,22 +102,22 @@ def _kdiff_plot(kdiff: Mapping[str, Any]) -> str:
                 np.asarray(kdiff["global_hi"], dtype=float),
             )
     except (KeyError, TypeError, ValueError):
-        return ""
+        return Markup("")
     if len(r) < 2 or any(v.shape != r.shape for v in values):
-        return ""
+        return Markup("")
     scale, unit = (1e6, "km²") if np.nanmax(np.abs(values[2])) >= 1e5 else (1.0, "m²")
     return envelope_plot(
         r,
         *(v / scale for v in values),
-        xlabel=("distance r (m)", "jarak r (m)"),
-        ylabel=(f"K_case − K_control ({unit})", f"K_kasus − K_kontrol ({unit})"),
-        title=("K_case − K_control with envelope", "K_kasus − K_kontrol dengan selubung"),
+        xlabel=t("distance r (m)"),
+        ylabel=t("K_case − K_control ({unit})", unit=unit),
+        title=t("K_case − K_control with envelope"),
         global_band=None if band is None else (band[0] / scale, band[1] / scale),
     )
 
 
-def _pattern(results: Results) -> str:
-    out = [heading(3, "pattern", "Point pattern", "Pola titik")]
+def _pattern(results: Results) -> Markup:
+    out = [heading(3, "pattern", t("Point pattern"))]
     section, missing = _section(results, "pattern")
     if section is None:
         return out[0] + missing
@@ -129,20 +129,20 @@ def _pattern(results: Results) -> str:
         texts = tr(
             "casecontrol", p=fmt_p(p), p_global=fmt_p(kdiff.get("p_global")), verdict=verdict
         )
-        out.append(para(*texts, cls="answer"))
+        out.append(para(texts, cls="answer"))
         plot = _kdiff_plot(kdiff)
         if plot:
-            out.append(figure(plot, *tr("kdiff_plot")))
+            out.append(figure(plot, tr("kdiff_plot")))
     strata = section.get("kdiff_within_strata")
     if isinstance(strata, Mapping):
         p = strata.get("p_value")
         verdict = tr("strata_yes" if is_significant(p) else "strata_no")
-        out.append(para(*tr("strata", p=fmt_p(p), verdict=verdict)))
+        out.append(para(tr("strata", p=fmt_p(p), verdict=verdict)))
     ce = [c for c in section.get("cuzick_edwards") or [] if isinstance(c, Mapping)]
     if ce:
         rows = [
             [
-                f"T{escape(str(c.get('k')))}",
+                f"T{c.get('k')}",
                 fmt(c.get("T"), 0),
                 fmt(c.get("expected"), 1),
                 fmt_p(c.get("p_mc")),
@@ -151,35 +151,35 @@ def _pattern(results: Results) -> str:
         ]
         out.append(
             table(
-                ["k", bi("observed", "teramati"), bi("expected", "harapan"), "p"],
+                ["k", t("observed"), t("expected"), "p"],
                 rows,
-                caption=bi(*tr("ce_caption")),
+                caption=tr("ce_caption"),
             )
         )
-    return "".join(out)
+    return html_join(out)
 
 
 # --------------------------------------------------------------------------- autocorrelation
 
 
-def _moran_plot(results: Results, moran: Mapping[str, Any]) -> str:
+def _moran_plot(results: Results, moran: Mapping[str, Any]) -> Markup:
     from geo_stunting.autocorrelation._neighbours import distance_band, k_nearest  # noqa: PLC0415
     from geo_stunting.study._config import parse_weights  # noqa: PLC0415 - only for this plot
 
     subjects = results.study.subjects
     slope = moran.get("I")
     if not isinstance(slope, int | float) or len(subjects) < 3:
-        return ""
+        return Markup("")
     y = (subjects["status"] == "case").to_numpy(dtype=float)
     if y.std() == 0:
-        return ""
+        return Markup("")
     xy = np.column_stack([subjects.geometry.x, subjects.geometry.y])
     rule = str(moran.get("weights") or results.study.settings.weights).split(";")[0]
     try:
         kind, value = parse_weights(rule)
         neighbours = k_nearest(xy, int(value)) if kind == "knn" else distance_band(xy, value)
     except (GeoStuntingError, ValueError):
-        return ""
+        return Markup("")
     z = (y - y.mean()) / y.std()
     counts = np.asarray(neighbours.matrix.sum(axis=1)).ravel()
     lag = np.divide(neighbours.matrix @ z, counts, out=np.zeros_like(z), where=counts > 0)
@@ -189,14 +189,14 @@ def _moran_plot(results: Results, moran: Mapping[str, Any]) -> str:
         lag,
         colours.tolist(),
         slope=float(slope),
-        xlabel=("case indicator (standardised)", "indikator kasus (dibakukan)"),
-        ylabel=("average of the neighbours", "rata-rata tetangga"),
-        title=("Moran scatter plot", "Diagram pencar Moran"),
+        xlabel=t("case indicator (standardised)"),
+        ylabel=t("average of the neighbours"),
+        title=t("Moran scatter plot"),
     )
 
 
-def _autocorrelation(results: Results) -> str:
-    out = [heading(3, "autocorrelation", "Spatial autocorrelation", "Autokorelasi spasial")]
+def _autocorrelation(results: Results) -> Markup:
+    out = [heading(3, "autocorrelation", t("Spatial autocorrelation"))]
     section, missing = _section(results, "autocorrelation")
     if section is None:
         return out[0] + missing
@@ -212,13 +212,13 @@ def _autocorrelation(results: Results) -> str:
         rule=rule,
         verdict=tr("moran_yes" if more else "moran_no"),
     )
-    out.append(para(*texts, cls="answer"))
+    out.append(para(texts, cls="answer"))
     joins = section.get("join_counts")
     if isinstance(joins, Mapping):
         pj = joins.get("p_sim_bb", joins.get("p_bb"))
         out.append(
             para(
-                *tr(
+                tr(
                     "joins",
                     bb=fmt(joins.get("bb"), 0),
                     expected=fmt(joins.get("expected_bb"), 1),
@@ -231,28 +231,28 @@ def _autocorrelation(results: Results) -> str:
         raw = section.get("lisa_uncorrected") or {}
         out.append(
             table(
-                [bi("LISA label", "Label LISA"), bi("subjects", "subjek")],
+                [t("LISA label"), t("subjects")],
                 [
                     [
-                        bi(str(k), indonesian(str(k))),
-                        fmt(v) + (f" ({fmt(raw[k])})" if k in raw else ""),
+                        analysis(k),
+                        Markup("{} ({})").format(fmt(v), fmt(raw[k])) if k in raw else fmt(v),
                     ]
                     for k, v in lisa.items()
                 ],
-                caption=bi(*tr("lisa_caption")),
+                caption=tr("lisa_caption"),
             )
         )
     plot = _moran_plot(results, moran)
     if plot:
-        out.append(figure(plot, *tr("moran_plot")))
-    return "".join(out)
+        out.append(figure(plot, tr("moran_plot")))
+    return html_join(out)
 
 
-def _relative_risk(results: Results) -> str:
+def _relative_risk(results: Results) -> Markup:
     section = results.sections.get("relative_risk")
     if not isinstance(section, Mapping):
-        return ""
-    head = heading(3, "relative-risk", "Kernel relative risk", "Risiko relatif kernel")
+        return Markup("")
+    head = heading(3, "relative-risk", t("Kernel relative risk"))
     support = section.get("support")
     if isinstance(support, Mapping):
         areas = section.get("raised_risk_areas") or {}
@@ -261,23 +261,23 @@ def _relative_risk(results: Results) -> str:
             bandwidth=fmt(section.get("bandwidth_m"), 0),
             floor=fmt(support.get("min_subjects")),
             support_km2=fmt((support.get("area_m2") or 0) / 1e6, 1),
-            n=fmt(areas.get("n_areas", 0)),
+            areas=tn("{n} area", "{n} areas", int(areas.get("n_areas", 0) or 0)),
             km2=fmt((areas.get("area_m2") or 0) / 1e6, 2),
             children=fmt(areas.get("n_subjects_inside", 0)),
         )
-        return head + para(*texts)
+        return head + para(texts)
     share = section.get("share_window_significant_high")
     share_pct = 100 * share if isinstance(share, int | float) else None
     return head + para(
-        *tr("relrisk", bandwidth=fmt(section.get("bandwidth_m"), 0), share=fmt(share_pct, 1))
+        tr("relrisk", bandwidth=fmt(section.get("bandwidth_m"), 0), share=fmt(share_pct, 1))
     )
 
 
-def clustering_section(results: Results) -> str:
+def clustering_section(results: Results) -> Markup:
     """Clustering in plain words: the naive answer, then the case-control one."""
     return (
-        heading(2, "clustering", "Clustering of cases", "Pengelompokan kasus")
-        + para(*tr("clustering_intro"))
+        heading(2, "clustering", t("Clustering of cases"))
+        + para(tr("clustering_intro"))
         + _pattern(results)
         + _autocorrelation(results)
         + _relative_risk(results)
@@ -287,7 +287,7 @@ def clustering_section(results: Results) -> str:
 # --------------------------------------------------------------------------- scan
 
 
-def _scan_limit(max_size: Any) -> tuple[str, str] | None:
+def _scan_limit(max_size: Any) -> Text | None:
     """The largest window in both languages, from ``scan.max_size``."""
     if not isinstance(max_size, Mapping) or not isinstance(max_size.get("max_share"), float | int):
         return None
@@ -304,15 +304,15 @@ def _scan_limit(max_size: Any) -> tuple[str, str] | None:
     return tr("scan_limit_share", share=share)
 
 
-def scan_section(results: Results) -> str:
+def scan_section(results: Results) -> Markup:
     """The Bernoulli spatial scan's clusters, most likely first (centres rounded to ~1 km)."""
-    out = [heading(2, "scan", "Spatial scan clusters", "Klaster pemindaian spasial")]
+    out = [heading(2, "scan", t("Spatial scan clusters"))]
     section, missing = _section(results, "scan")
     if section is None:
         return out[0] + missing
     clusters = [c for c in section.get("clusters") or [] if isinstance(c, Mapping)]
     if not clusters:
-        return out[0] + para(*tr("no_scan_cluster"))
+        return out[0] + para(tr("no_scan_cluster"))
     top = clusters[0]
     verdict = tr("unlikely_chance" if is_significant(top.get("p_value")) else "could_be_chance")
     texts = tr(
@@ -325,34 +325,34 @@ def scan_section(results: Results) -> str:
         p=fmt_p(top.get("p_value")),
         verdict=verdict,
     )
-    out.append(para(*texts, cls="answer"))
+    out.append(para(texts, cls="answer"))
     limit = _scan_limit(section.get("max_size"))
     if limit:
-        out.append(para(*limit))
+        out.append(para(limit))
     rows = [
         [
             fmt(c.get("rank")),
-            f"{fmt(c.get('centre_lat'), 2)}, {fmt(c.get('centre_lon'), 2)}",
+            t("{lat}, {lon}", lat=fmt(c.get("centre_lat"), 2), lon=fmt(c.get("centre_lon"), 2)),
             fmt(c.get("radius_m"), 0),
             fmt(c.get("n")),
             fmt(c.get("cases")),
             fmt(c.get("expected"), 1),
             fmt(c.get("relative_risk")),
             fmt(c.get("llr"), 3),
-            format_p(c.get("p_value")),
+            fmt_p(c.get("p_value"), prefix=False),
         ]
         for c in clusters
     ]
     headers = [
         "#",
-        bi("centre (lat, lon; ≈1 km)", "pusat (lat, lon; ≈1 km)"),
-        bi("radius (m)", "radius (m)"),
-        bi("children", "anak"),
-        bi("cases", "kasus"),
-        bi("expected", "harapan"),
-        bi("relative risk", "risiko relatif"),
+        t("centre (lat, lon; ≈1 km)"),
+        t("radius (m)"),
+        t("children"),
+        t("cases"),
+        t("expected"),
+        t("relative risk"),
         "LLR",
         "p",
     ]
     out.append(table(headers, rows))
-    return "".join(out)
+    return html_join(out)

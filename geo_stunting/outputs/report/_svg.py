@@ -1,19 +1,22 @@
 """Small inline SVG plots for the study report (no plotting library, no network).
 
-Each function returns one ``<svg>`` element as text, to be placed in the
-page as is. Text that depends on the language is given as ``(english,
-indonesian)`` and written twice, with classes ``en`` and ``id`` that the
-page's style shows or hides. Points are spread sideways by a fixed pattern
-(never random), so the same results give the same picture.
+Each function returns one ``<svg>`` element as `Markup`, to be placed in
+the page as is. Text that depends on the language is given as a `Text`
+(`geo_stunting.outputs.report._i18n`) and written once per language, with
+the language code as class, which the page's style shows or hides.
+Points are spread sideways by a fixed pattern (never random), so the same
+results give the same picture.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from html import escape
 
 import numpy as np
+from markupsafe import Markup, escape
+
+from geo_stunting.outputs.report._i18n import Text, fmt, t
 
 __all__ = [
     "CASE_COLOUR",
@@ -32,7 +35,6 @@ CASE_COLOUR = "#d7301f"
 CONTROL_COLOUR = "#2b8cbe"
 _W, _H = 640, 300
 _LEFT, _RIGHT, _TOP, _BOTTOM = 70, 20, 20, 50
-Text = tuple[str, str]
 Values = Sequence[float] | np.ndarray
 
 
@@ -40,19 +42,20 @@ def _t(x: float, y: float, text: Text | str, *, anchor: str = "middle", size: in
        rotate: bool = False, weight: str = "normal") -> str:  # fmt: skip
     transform = f' transform="rotate(-90 {x:.1f} {y:.1f})"' if rotate else ""
     style = f'font-size="{size}" text-anchor="{anchor}" font-weight="{weight}"{transform}'
-    if isinstance(text, str):
-        return f'<text x="{x:.1f}" y="{y:.1f}" {style}>{escape(text)}</text>'
-    en, id_ = text
-    return (
-        f'<text class="en" x="{x:.1f}" y="{y:.1f}" {style}>{escape(en)}</text>'
-        f'<text class="id" x="{x:.1f}" y="{y:.1f}" {style}>{escape(id_)}</text>'
+    parts = text.parts() if isinstance(text, Text) else [(None, escape(text))]
+    return "".join(
+        f'<text{f" class={chr(34)}{code}{chr(34)}" if code else ""} x="{x:.1f}" y="{y:.1f}" '
+        f"{style}>{value}</text>"
+        for code, value in parts
     )
 
 
-def _svg(body: list[str], title: Text, *, height: int = _H) -> str:
-    return (
+def _svg(body: list[str], title: Text, *, height: int = _H) -> Markup:
+    names = " / ".join(str(value) for _, value in title.parts())
+    # every text in `body` was escaped where it was made (`_t`, `Text`); the rest are numbers
+    return Markup(  # noqa: S704
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {height}" role="img" '
-        f'class="plot" font-family="sans-serif"><title>{escape(title[0])} / {escape(title[1])}'
+        f'class="plot" font-family="sans-serif"><title>{names}'
         "</title>" + "".join(body) + "</svg>"
     )
 
@@ -77,12 +80,13 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return ticks
 
 
-def _fmt(value: float) -> str:
-    if value == 0:
-        return "0"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:g}"
+def _fmt(value: float) -> Text:
+    """A tick label in the locale: ``1,500`` / ``1.500``, ``0.5`` / ``0,5``."""
+    if value == 0 or abs(value) >= 1000 or float(value).is_integer():
+        return fmt(round(value))
+    shown = f"{value:g}"
+    decimals = len(shown.split(".")[1]) if "." in shown and "e" not in shown else 2
+    return fmt(value, decimals)
 
 
 class _Axes:
@@ -156,7 +160,7 @@ def box_strip(
     ylabel: Text,
     title: Text,
     reference: tuple[float, Text] | None = None,
-) -> str:
+) -> Markup:
     """Box plots (Tukey whiskers) with every value as a dot, one box per group.
 
     Parameters
@@ -164,7 +168,7 @@ def box_strip(
     groups
         ``(label, values, colour)`` per group.
     ylabel, title
-        Axis label and title, each ``(english, indonesian)``.
+        Axis label and title, each a `Text` in every language of the page.
     reference
         A horizontal dashed line: ``(value, label)``.
     """
@@ -174,7 +178,7 @@ def box_strip(
     if reference is not None:
         top = max(top, reference[0])
     axes = _Axes([0.0, 1.0], [0.0, top * 1.05 or 1.0])
-    body = axes.draw(("", ""), ylabel, x_ticks=False)
+    body = axes.draw(Text.same(""), ylabel, x_ticks=False)
     slot = (axes.x1 - axes.x0) / max(len(clean), 1)
     for pos, (label, v, colour) in enumerate(clean):
         cx = axes.x0 + slot * (pos + 0.5)
@@ -197,10 +201,7 @@ def box_strip(
         )
         shown = v[sample_index(len(v))]  # the box uses every value; the dots a sample
         if len(shown) < len(v):
-            words = (
-                f"dots: {len(shown):,} of {len(v):,}",
-                f"titik: {len(shown):,} dari {len(v):,}",
-            )
+            words = t("dots: {shown} of {total}", shown=fmt(len(shown)), total=fmt(len(v)))
             body.append(_t(cx, axes.y0 + 32, words))
         offsets = _spread(len(shown), 1.6 * half)
         body.extend(
@@ -228,7 +229,7 @@ def envelope_plot(
     ylabel: Text,
     title: Text,
     global_band: tuple[Values, Values] | None = None,
-) -> str:
+) -> Markup:
     """An observed curve with its simulation envelope (grey) and an optional global band."""
     xa, ya = np.asarray(x, float), np.asarray(y, float)
     la, ha = np.asarray(lo, float), np.asarray(hi, float)
@@ -268,7 +269,7 @@ def moran_scatter(
     xlabel: Text,
     ylabel: Text,
     title: Text,
-) -> str:
+) -> Markup:
     """Moran scatter plot: standardised values against their spatial lag, with slope I."""
     za, la = np.asarray(z, float), np.asarray(lag, float)
     spread = 0.25 * (float(np.ptp(za)) or 1.0) / 2
@@ -301,7 +302,7 @@ def moran_scatter(
 
 def forest_plot(
     rows: Sequence[tuple[str, float, float, float]], *, xlabel: Text, title: Text
-) -> str:
+) -> Markup:
     """Odds ratios with 95 % CIs on a log scale, one row each: ``(label, or, low, high)``."""
     usable = [r for r in rows if all(math.isfinite(v) and v > 0 for v in r[1:])]
     height = 60 + 22 * max(len(usable), 1)
@@ -317,14 +318,15 @@ def forest_plot(
         return x0 + (math.log10(v) - lo_log) / (hi_log - lo_log) * (x1 - x0)
 
     body = []
-    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
-             if lo_log <= math.log10(t) <= hi_log]  # fmt: skip
+    ticks = [v for v in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+             if lo_log <= math.log10(v) <= hi_log]  # fmt: skip
     bottom = height - 40
-    for t in ticks:
+    for tick in ticks:
         body.append(
-            f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{_TOP}" y2="{bottom}" stroke="#eee"/>'
+            f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{_TOP}" y2="{bottom}" '
+            'stroke="#eee"/>'
         )
-        body.append(_t(px(t), bottom + 15, f"{t:g}", size=11))
+        body.append(_t(px(tick), bottom + 15, _fmt(tick), size=11))
     body.append(
         f'<line x1="{px(1):.1f}" x2="{px(1):.1f}" y1="{_TOP}" y2="{bottom}" stroke="#444"/>'
     )
