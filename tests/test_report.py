@@ -15,9 +15,9 @@ import pytest
 import geo_stunting as gs
 import geo_stunting.risk_factors._analysis
 from geo_stunting.errors import GeoStuntingError
+from geo_stunting.outputs.report._i18n import languages
 from geo_stunting.outputs.report._page import make_report
 from geo_stunting.outputs.report._svg import nice_ticks
-from geo_stunting.outputs.report._i18n import languages
 from geo_stunting.outputs.report._text import tr
 from geo_stunting.risk_factors._analysis import risk_factor_tables_csv
 
