@@ -265,6 +265,8 @@ def test_rejected_rows_and_escaping(write_study: Any) -> None:
     assert "S099" in html
     assert "Rejected rows (1 of 1 shown; all in rejects.csv)" in html
     assert "Baris ditolak (1 dari 1 ditampilkan" in html
+    assert "coordinates 0, 0 are what a GPS app writes" in html  # the reason, in both languages
+    assert "koordinat 0, 0 adalah yang ditulis aplikasi GPS" in html
 
 
 def test_nice_ticks_cover_the_range() -> None:

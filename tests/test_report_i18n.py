@@ -290,3 +290,25 @@ def test_numbers_as_babel_writes_them(code: str) -> None:
             assert _number(value, decimals, code) == format_decimal(
                 value, format=pattern, locale=code
             ), (value, decimals)
+
+
+def test_study_values_cannot_inject_markup() -> None:
+    """Village names, category levels, factor labels and ids are data: always escaped."""
+    import copy  # noqa: PLC0415
+    from dataclasses import replace  # noqa: PLC0415
+
+    attack = '"><img src=x onerror=alert(1)>'
+    study = gs.load_study(gs.demo_study_path())
+    results = gs.analyze(study, steps=["access", "risk_factors"])
+    sections = copy.deepcopy(results.sections)
+    sections["access"]["per_area"][0]["name"] = attack
+    factor = sections["risk_factors"]["factors"][0]
+    factor["label"] = attack
+    factor["levels"][0]["level"] = attack
+    factor["reason"] = attack
+    sections["study"]["facility_kinds"] = {attack: 1}
+    sections["steps"]["access"]["reason"] = attack
+    html = make_report(replace(results, sections=sections), map_href=attack)
+    assert "<img" not in html
+    assert "onerror=alert(1)>" not in html
+    assert html.count("&#34;&gt;&lt;img src=x onerror=alert(1)&gt;") >= 5

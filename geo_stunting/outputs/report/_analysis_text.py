@@ -67,6 +67,39 @@ SENTENCES: tuple[str, ...] = (
     pN_("analysis", "{file}: skipped {n} blank line(s)"),
     pN_("analysis", "{table}: column {column} used for {key} = {wanted}"),
     pN_("analysis", "column {column} used for the factor {name}"),
+    pN_("analysis", "queen contiguity (a shared boundary point)"),
+    pN_("analysis", "rook contiguity (a shared edge)"),
+    pN_("analysis", "missing id"),
+    pN_("analysis", "missing geometry"),
+    pN_("analysis", "missing status"),
+    pN_("analysis", "duplicate id {id} (first on row {row}); give every row its own id"),
+    pN_("analysis", "geometry is a {kind}, not a polygon"),
+    pN_(
+        "analysis",
+        "geometry is a {kind}, not a point; use one point per child (QGIS: Vector > Geometry "
+        "Tools > Centroids)",
+    ),
+    pN_(
+        "analysis",
+        "status {value} is neither a case value {case} nor a control value {control}; add it to "
+        "case = [...] or control = [...] in [subjects], or correct the row",
+    ),
+    pN_(
+        "analysis",
+        "coordinates 0, 0 are what a GPS app writes when it had no fix; take the point again",
+    ),
+    pN_(
+        "analysis",
+        "no polygon has code {code} (compared as {compared}); if it is a province or national "
+        "total, leave it out, else check the code",
+    ),
+    pN_(
+        "analysis",
+        "no polygon has code {code} (compared as {compared}); the cell holds a number, not text: "
+        "a spreadsheet turns 16.10 into 16.1 (format the code column as text)",
+    ),
+    pN_("analysis", "no polygon has code {code} (compared as {compared})"),
+    pN_("analysis", "no case or control inside this polygon"),
     pN_("analysis", "not significant"),
     pN_("analysis", "isolate"),
     pN_("analysis", "cases"),

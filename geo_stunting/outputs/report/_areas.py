@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from geo_stunting.outputs.report._analysis_text import analysis
 from geo_stunting.outputs.report._html import (
     dig,
     fmt,
@@ -103,7 +104,7 @@ def areas_section(results: Results) -> Markup:
         para(
             tr(
                 "areas_weights",
-                rule=str(weights.get("rule", "")),
+                rule=analysis(weights.get("rule", "")),
                 links=fmt(weights.get("n_links")),
                 islands=tn("{n} island", "{n} islands", len(weights.get("islands") or [])),
                 components=tn(

@@ -149,7 +149,7 @@ def _quality(results: Results) -> Markup:
         out.append(
             table(
                 [t("reason"), "n"],
-                [[reason, fmt(n)] for reason, n in reasons.most_common()],
+                [[analysis(reason), fmt(n)] for reason, n in reasons.most_common()],
                 caption=t("Rejected rows by reason"),
             )
         )
@@ -158,7 +158,10 @@ def _quality(results: Results) -> Markup:
         out.append(
             table(
                 columns,
-                [[str(r[c]) for c in columns] for r in shown.to_dict("records")],
+                [
+                    [analysis(r[c]) if c == "reason" else str(r[c]) for c in columns]
+                    for r in shown.to_dict("records")
+                ],
                 caption=tr("rejects_caption", shown=fmt(len(shown)), total=fmt(len(rejects))),
             )
         )
