@@ -29,7 +29,7 @@ from geo_stunting.outputs.report._i18n import (
 from geo_stunting.outputs.report._page import make_report
 
 ROOT = Path(__file__).parents[1]
-#: The keywords of docs/translating.md's `pybabel extract` command.
+#: The keywords of docs/how-to/translating.md's `pybabel extract` command.
 KEYWORDS = parse_keywords(["t", "tn:1,2", "pt:1c,2", "N_", "pN_:1c,2"])
 FIELDS = string.Formatter()
 
@@ -65,7 +65,9 @@ def test_every_message_has_an_indonesian_translation() -> None:
     assert len(used) > 200
     indonesian = catalogue(LOCALE_DIR / "id" / "LC_MESSAGES" / "geo_stunting.po")
     missing = sorted(str(k) for k in used if k not in indonesian)
-    assert not missing, f"not in id.po (run the pybabel recipe of docs/translating.md): {missing}"
+    assert not missing, (
+        f"not in id.po (run the pybabel recipe of docs/how-to/translating.md): {missing}"
+    )
     for key, message in indonesian.items():
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         assert all(strings), f"empty translation of {key}"

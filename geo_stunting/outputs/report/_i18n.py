@@ -43,8 +43,10 @@ from babel.numbers import (
 from markupsafe import Markup, escape
 
 __all__ = [
+    "ANALYSIS",
     "DOMAIN",
     "ENV_LOCALE_PATH",
+    "LANGUAGE_NAME_MESSAGE",
     "LOCALE_DIR",
     "N_",
     "SOURCE_LANGUAGE",
@@ -54,6 +56,7 @@ __all__ = [
     "catalogue",
     "fmt",
     "fmt_p",
+    "language_name",
     "languages",
     "locale_dirs",
     "pN_",

@@ -373,7 +373,7 @@ def make_report(
     language
         The language shown first: ``"en"`` (English), ``"id"`` (Bahasa
         Indonesia) or any language with a catalogue (see
-        ``docs/translating.md``). The page holds every available language, a
+        ``docs/how-to/translating.md``). The page holds every available language, a
         button switches, and ``?lang=`` in the address overrides this.
     map_href
         Address of the map page relative to the report (``"map.html"`` when
@@ -402,7 +402,7 @@ def make_report(
         raise GeoStuntingError(
             Problem(
                 f"language must be one of {shown}, got {language!r}",
-                fix='language="id", or add a catalogue (see docs/translating.md)',
+                fix='language="id", or add a catalogue (see docs/how-to/translating.md)',
             )
         )
     with languages(codes):

@@ -1,7 +1,7 @@
 """The longer sentences of the report, by key, in English (the gettext message ids).
 
 The translations are in the catalogues, ``geo_stunting/locale/<lang>/LC_MESSAGES/geo_stunting.po``
-(see docs/translating.md). `tr` gives a sentence in every language of the page, with the same
+(see docs/how-to/translating.md). `tr` gives a sentence in every language of the page, with the same
 values; a test checks that every translation keeps the placeholders of its English.
 """
 
