@@ -33,8 +33,9 @@ from geo_stunting.study._validate import (
     Candidates,
     RowChecks,
     cell_text,
+    cell_texts,
     check_ids,
-    is_missing,
+    missing_mask,
     normalise_status,
     points_from_table,
     resolve_column,
@@ -227,9 +228,8 @@ def point_layer(
             "status": list(normalise_status(table, status_col, spec.case, spec.control, checks))
         }
         if extra.get("stratum"):
-            extra_values["stratum"] = [
-                None if is_missing(v) else cell_text(v) for v in table.frame[extra["stratum"]]
-            ]
+            texts = cell_texts(table.frame[extra["stratum"]])
+            extra_values["stratum"] = list(np.where(missing_mask(texts), None, texts))
     else:
         extra_values = {}
         for key in ("name", "kind"):
@@ -393,33 +393,29 @@ def place_points(
     geographic = layer.source_crs.is_geographic
     out = np.full((len(table), 2), np.nan)
     keep_outside = role == "subjects" and config.area is not None and config.area.outside == "keep"
-    for pos in range(len(table)):
-        if pos in checks.reasons:
-            continue  # already rejected
-        col = layer.coord_column
-        value = f"{layer.points.x[pos]}, {layer.points.y[pos]}"
-        if (
-            (not given_ok[pos] or d_given[pos] > limit)
-            and swapped_ok[pos]
-            and d_swapped[pos] <= limit
-        ):
-            notes.append(
-                f"{table.name}: row {table.rows[pos]}: x and y were swapped; swapping them puts "
-                "the point where the rest of the study is, so they were swapped back"
-            )
-            out[pos] = swapped[pos]
-            continue
-        if not given_ok[pos]:
-            checks.add(
-                pos, col, value, _range_reason(layer.points.x[pos], layer.points.y[pos], geographic)
-            )
-            continue
-        if d_given[pos] > limit and not keep_outside:
-            checks.add(
-                pos, col, value, _far_reason(layer, pos, d_given[pos], union, area, to_proj, role)
-            )
-            continue
-        out[pos] = given[pos]
+    pending = checks.ok()  # rows not rejected yet
+    col = layer.coord_column
+    moved = (~given_ok | (d_given > limit)) & swapped_ok & (d_swapped <= limit)
+    moved &= pending
+    out[moved] = swapped[moved]
+    notes.extend(
+        f"{table.name}: row {table.rows[pos]}: x and y were swapped; swapping them puts "
+        "the point where the rest of the study is, so they were swapped back"
+        for pos in np.flatnonzero(moved).tolist()
+    )
+    pending &= ~moved
+    unreadable = pending & ~given_ok
+    far = pending & given_ok & (d_given > limit) & (not keep_outside)
+    for pos in np.flatnonzero(unreadable | far).tolist():
+        x, y = layer.points.x[pos], layer.points.y[pos]
+        reason = (
+            _range_reason(x, y, geographic)
+            if unreadable[pos]
+            else _far_reason(layer, pos, d_given[pos], union, area, to_proj, role)
+        )
+        checks.add(pos, col, f"{x}, {y}", reason)
+    placed = pending & given_ok & ~far
+    out[placed] = given[placed]
     return out
 
 

@@ -28,6 +28,8 @@ __all__ = [
     "Candidates",
     "RowChecks",
     "cell_text",
+    "cell_texts",
+    "missing_mask",
     "points_from_table",
     "resolve_column",
 ]
@@ -171,25 +173,39 @@ class Candidates:
     swapped_by_hemisphere: np.ndarray
 
 
+def cell_texts(column: pd.Series[Any]) -> np.ndarray:
+    """`cell_text` of every cell of a column, as an object array (text columns at once)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return np.asarray(column.str.strip().fillna("").to_numpy(dtype=object))
+    return np.array([cell_text(v) for v in column], dtype=object)
+
+
+def missing_mask(texts: np.ndarray) -> np.ndarray:
+    """`is_missing` of every text of `cell_texts`."""
+    lowered = pd.Series(texts, dtype=object).str.lower().to_numpy(dtype=object)
+    return np.isin(lowered, list(_MISSING_TEXT))
+
+
 def check_ids(table: RawTable, column: str, checks: RowChecks) -> list[str]:
     """Read the id column, rejecting missing and duplicate ids."""
-    ids = [cell_text(v) for v in table.frame[column]]
-    first: dict[str, int] = {}
-    for pos, value in enumerate(ids):
-        if is_missing(value):
+    ids = cell_texts(table.frame[column])
+    missing = missing_mask(ids)
+    codes, _ = pd.factorize(ids)
+    _, first_of_code = np.unique(codes, return_index=True)
+    first = first_of_code[codes]
+    for pos in np.flatnonzero(missing | (first != np.arange(len(ids)))).tolist():
+        value = ids[pos]
+        if missing[pos]:
             checks.add(pos, column, value, "missing id")
             continue
-        if value in first:
-            checks.add(
-                pos,
-                column,
-                value,
-                f"duplicate id {value!r} (first on row {table.rows[first[value]]}); "
-                "give every row its own id",
-            )
-        else:
-            first[value] = pos
-    return ids
+        checks.add(
+            pos,
+            column,
+            value,
+            f"duplicate id {value!r} (first on row {table.rows[first[pos]]}); "
+            "give every row its own id",
+        )
+    return list(ids)
 
 
 def points_from_table(
@@ -216,16 +232,19 @@ def points_from_table(
     y, y_errors, y_axes = parse_coordinate_column(table.frame[y_col])
     x = np.array(x, dtype=float)
     y = np.array(y, dtype=float)
-    for pos in range(n):
-        if x_errors[pos]:
-            checks.add(pos, x_col, table.frame[x_col].iloc[pos], str(x_errors[pos]))
-        if y_errors[pos]:
-            checks.add(pos, y_col, table.frame[y_col].iloc[pos], str(y_errors[pos]))
-        if (x_axes[pos] == "lat" and y_axes[pos] in ("lon", None)) or (
-            y_axes[pos] == "lon" and x_axes[pos] is None
-        ):
-            x[pos], y[pos] = y[pos], x[pos]
-            hemisphere_swap[pos] = True
+    x_cells, y_cells = table.frame[x_col], table.frame[y_col]
+    for pos, error in enumerate(x_errors):
+        if error:
+            checks.add(pos, x_col, x_cells.iloc[pos], str(error))
+    for pos, error in enumerate(y_errors):
+        if error:
+            checks.add(pos, y_col, y_cells.iloc[pos], str(error))
+    x_axis = np.asarray(x_axes, dtype=object)
+    y_axis = np.asarray(y_axes, dtype=object)
+    hemisphere_swap = ((x_axis == "lat") & ((y_axis == "lon") | pd.isna(y_axis))) | (
+        (y_axis == "lon") & pd.isna(x_axis)
+    )
+    x, y = np.where(hemisphere_swap, y, x), np.where(hemisphere_swap, x, y)
     return Candidates(ids, x, y, hemisphere_swap)
 
 
@@ -263,28 +282,27 @@ def normalise_status(
     checks: RowChecks,
 ) -> list[str]:
     """Map the status column to ``'case'``/``'control'``; reject anything else."""
-    case_set, control_set = set(case), set(control)
-    out = []
-    for pos, raw in enumerate(table.frame[column]):
-        text = cell_text(raw).lower()
-        if text in case_set:
-            out.append("case")
-        elif text in control_set:
-            out.append("control")
+    texts = cell_texts(table.frame[column])
+    lowered = pd.Series(texts, dtype=object).str.lower().to_numpy(dtype=object)
+    is_case = np.isin(lowered, list(case))
+    is_control = np.isin(lowered, list(control)) & ~is_case
+    out = np.where(is_case, "case", np.where(is_control, "control", "")).astype(object)
+    missing = missing_mask(texts)
+    cells = table.frame[column]
+    for pos in np.flatnonzero(~is_case & ~is_control).tolist():
+        raw = cells.iloc[pos]
+        if missing[pos]:
+            checks.add(pos, column, raw, "missing status")
         else:
-            out.append("")
-            if is_missing(text):
-                checks.add(pos, column, raw, "missing status")
-            else:
-                checks.add(
-                    pos,
-                    column,
-                    raw,
-                    f"status {cell_text(raw)!r} is neither a case value {list(case)} nor a "
-                    f"control value {list(control)}; add it to case = [...] or control = [...] "
-                    "in [subjects], or correct the row",
-                )
-    return out
+            checks.add(
+                pos,
+                column,
+                raw,
+                f"status {cell_text(raw)!r} is neither a case value {list(case)} nor a "
+                f"control value {list(control)}; add it to case = [...] or control = [...] "
+                "in [subjects], or correct the row",
+            )
+    return list(out)
 
 
 def to_attributes(frame: pd.DataFrame) -> pd.DataFrame:
