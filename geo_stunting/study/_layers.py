@@ -218,7 +218,7 @@ def point_layer(
     notes.extend(
         f"{table.name}: row {table.rows[pos]}: x and y swapped (the hemisphere letters say "
         "which is latitude)"
-        for pos in np.flatnonzero(points.swapped_by_hemisphere)
+        for pos in np.flatnonzero(points.swapped_by_hemisphere).tolist()
     )
     used = [c for c in (id_col, x_col, y_col, *extra.values()) if c]
     if isinstance(spec, SubjectsSpec):
@@ -229,7 +229,10 @@ def point_layer(
         }
         if extra.get("stratum"):
             texts = cell_texts(table.frame[extra["stratum"]])
-            extra_values["stratum"] = list(np.where(missing_mask(texts), None, texts))
+            missing = missing_mask(texts)
+            extra_values["stratum"] = [
+                None if gone else text for gone, text in zip(missing, texts, strict=True)
+            ]
     else:
         extra_values = {}
         for key in ("name", "kind"):

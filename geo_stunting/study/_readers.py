@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,8 @@ class RawTable:
         One column per input column, cells as read (object dtype).
     rows
         For each record, its row number as a person sees it (header = row 1 in
-        CSV and Excel; feature number from 1 in vector files).
+        CSV and Excel; feature number from 1 in vector files): a tuple, or a
+        `range` when the rows follow each other (a large CSV file without blank lines).
     geometry
         The geometries of a vector file, else ``None``.
     crs
@@ -57,7 +58,7 @@ class RawTable:
 
     name: str
     frame: pd.DataFrame
-    rows: tuple[int, ...]
+    rows: Sequence[int]
     geometry: gpd.GeoSeries | None = None
     crs: CRS | None = None
     notes: tuple[str, ...] = ()

@@ -180,16 +180,23 @@ def cell_texts(column: pd.Series[Any]) -> np.ndarray:
     return np.array([cell_text(v) for v in column], dtype=object)
 
 
-def missing_mask(texts: np.ndarray) -> np.ndarray:
-    """`is_missing` of every text of `cell_texts`."""
-    lowered = pd.Series(texts, dtype=object).str.lower().to_numpy(dtype=object)
-    return np.isin(lowered, list(_MISSING_TEXT))
+def _folded(column: pd.Series[Any]) -> pd.Series[Any]:
+    """The cells as stripped lower-case text (held by Arrow), as `cell_text(v).lower()`."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return column.str.strip().str.lower().fillna("")
+    return pd.Series(cell_texts(column), dtype=pd.StringDtype("pyarrow")).str.lower()
+
+
+def missing_mask(texts: np.ndarray | pd.Series[Any]) -> np.ndarray:
+    """`is_missing` of every cell of a column (or of its `cell_texts`)."""
+    column = texts if isinstance(texts, pd.Series) else pd.Series(texts, dtype=object)
+    return np.asarray(_folded(column).isin(list(_MISSING_TEXT)).to_numpy(dtype=bool))
 
 
 def check_ids(table: RawTable, column: str, checks: RowChecks) -> list[str]:
     """Read the id column, rejecting missing and duplicate ids."""
     ids = cell_texts(table.frame[column])
-    missing = missing_mask(ids)
+    missing = missing_mask(table.frame[column])
     codes, _ = pd.factorize(ids)
     _, first_of_code = np.unique(codes, return_index=True)
     first = first_of_code[codes]
@@ -282,13 +289,13 @@ def normalise_status(
     checks: RowChecks,
 ) -> list[str]:
     """Map the status column to ``'case'``/``'control'``; reject anything else."""
-    texts = cell_texts(table.frame[column])
-    lowered = pd.Series(texts, dtype=object).str.lower().to_numpy(dtype=object)
-    is_case = np.isin(lowered, list(case))
-    is_control = np.isin(lowered, list(control)) & ~is_case
-    out = np.where(is_case, "case", np.where(is_control, "control", "")).astype(object)
-    missing = missing_mask(texts)
     cells = table.frame[column]
+    lowered = _folded(cells)
+    is_case = lowered.isin(list(case)).to_numpy(dtype=bool)
+    is_control = lowered.isin(list(control)).to_numpy(dtype=bool) & ~is_case
+    out = np.full(len(cells), "", dtype=object)
+    out[is_case], out[is_control] = "case", "control"
+    missing = missing_mask(cells)
     for pos in np.flatnonzero(~is_case & ~is_control).tolist():
         raw = cells.iloc[pos]
         if missing[pos]:
