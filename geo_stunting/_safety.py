@@ -134,7 +134,10 @@ def resource_problems(
     The estimates are upper bounds of the largest arrays each step holds:
     the scan keeps one label per subject and replication; the relative-risk
     surface a label per subject and replication and a few values per grid
-    cell. They are compared with 80 % of the memory available now.
+    cell; the other steps' memory and every step's time come from the cost
+    model of `geo_stunting.estimate` (a step expected to run longer than
+    `MAX_HOURS` is refused). Memory is compared with 80 % of what is
+    available now.
     """
     settings = study.settings
     n = len(study.subjects)
@@ -171,6 +174,7 @@ def resource_problems(
                 f"{n:,}",
                 f"{perms:,}",
             )
+    problems.extend(_estimated_problems(study, steps, budget, done={n for n, _, _ in needs}))
     for step, need, driver in needs:
         if need > budget:
             problems.append(
@@ -180,6 +184,37 @@ def resource_problems(
                     f"{_gib(budget / 0.8)} available",
                     fix="lower permutations (999 or 9999 is usual), raise cell_m, or run the "
                     "step on a larger machine",
+                )
+            )
+    return problems
+
+
+def _estimated_problems(
+    study: Study, steps: tuple[str, ...], budget: float, *, done: set[str]
+) -> list[Problem]:
+    """Steps the cost model of `geo_stunting.estimate` puts over a day or over the memory."""
+    from geo_stunting.estimate import estimate_step  # noqa: PLC0415 - estimate imports Study
+
+    problems = []
+    for step in steps:
+        estimate = None if step == "pattern" else estimate_step(step, study)
+        if estimate is None:
+            continue
+        hours = estimate.seconds / 3600
+        if hours > MAX_HOURS:
+            problems.append(
+                Problem(
+                    f"the {step} step would take about {hours:,.0f} hours ({estimate.why}; "
+                    f"limit {MAX_HOURS} hours)",
+                    fix=estimate.shorten,
+                )
+            )
+        if step not in done and estimate.memory_bytes > budget:
+            problems.append(
+                Problem(
+                    f"the {step} step would need about {_gib(estimate.memory_bytes)} of memory "
+                    f"({estimate.why}); this machine has {_gib(budget / 0.8)} available",
+                    fix=estimate.shorten,
                 )
             )
     return problems
