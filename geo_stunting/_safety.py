@@ -7,7 +7,9 @@ then ``"failed"`` and the other steps still run and write their outputs.
 `peak_memory` measures the largest resident memory (RSS) of the process
 while a block runs, by sampling ``/proc/self/statm`` every 20 ms (and the
 kernel's own high-water mark where that is all there is); ``run.json →
-steps.<name>.peak_rss_mib`` records it for every step.
+steps.<name>.peak_rss_mib`` records it for every step, and ``run.json →
+peak_rss_mib`` the process's own high-water mark (`max_rss_mib`: reading
+and validating the inputs included) when the run was written.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "available_memory_bytes",
     "current_rss_mib",
     "failure_reason",
+    "max_rss_mib",
     "peak_memory",
     "resource_problems",
 ]
@@ -70,10 +73,11 @@ def current_rss_mib() -> float:
         with Path("/proc/self/statm").open(encoding="ascii") as handle:
             return int(handle.read().split()[1]) * _PAGE / _MIB
     except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
-        return _max_rss_mib()
+        return max_rss_mib()
 
 
-def _max_rss_mib() -> float:
+def max_rss_mib() -> float:
+    """The largest resident memory of this process so far (the kernel's high-water mark), MiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / _MIB if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB else
 

@@ -124,3 +124,16 @@ def test_estimates_grow_with_permutations(demo_study_small: gs.Study, weights: s
         assert small is not None
         assert large is not None
         assert large.seconds > small.seconds
+
+
+def test_run_json_records_the_peak_memory_of_the_run_and_of_each_step(
+    demo_study_small: gs.Study, tmp_path: Path
+):
+    import json  # noqa: PLC0415
+
+    from geo_stunting.outputs._export import write_outputs  # noqa: PLC0415
+
+    results = gs.analyze(demo_study_small, steps=["access"])
+    write_outputs(results, tmp_path / "out")
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["peak_rss_mib"] >= run["steps"]["access"]["peak_rss_mib"] > 50
