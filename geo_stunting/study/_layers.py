@@ -478,7 +478,7 @@ def subjects_frame(
     ok = layer.checks.ok() & np.isfinite(xy).all(axis=1)
     attrs = layer.attributes.loc[ok]
     data: dict[str, Any] = {
-        "subject_id": np.asarray(layer.points.ids, dtype=object)[ok],
+        "subject_id": _take(layer.points.ids, ok),
         "status": attrs["__status__"].to_numpy(),
     }
     if spec.stratum is not None:
@@ -493,6 +493,13 @@ def subjects_frame(
     return gpd.GeoDataFrame(
         pd.DataFrame(data), geometry=shapely.points(xy[ok]), crs=crs
     ).reset_index(drop=True)
+
+
+def _take(ids: Any, ok: np.ndarray) -> Any:
+    """The ids of the rows kept: Arrow-held text stays Arrow-held (pandas' default ``str``)."""
+    if isinstance(ids, pd.api.extensions.ExtensionArray):
+        return pd.Series(ids[ok], dtype="str").array
+    return np.asarray(ids, dtype=object)[ok]
 
 
 def facilities_frame(

@@ -10,7 +10,9 @@ records and raised together by the caller.
 from __future__ import annotations
 
 import difflib
+import importlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +90,7 @@ class RowChecks:
         mask[list(self.reasons)] = False
         return mask
 
-    def rejects(self, ids: list[str]) -> list[dict[str, Any]]:
+    def rejects(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """One record per rejected row, its problems joined with '; '."""
         out = []
         for pos in sorted(self.reasons):
@@ -167,7 +169,7 @@ def _closest_column(wanted: str, columns: list[str]) -> str | None:
 class Candidates:
     """Identifiers and coordinates of the rows of one point table."""
 
-    ids: list[str]
+    ids: Sequence[str]
     x: np.ndarray
     y: np.ndarray
     swapped_by_hemisphere: np.ndarray
@@ -193,11 +195,25 @@ def missing_mask(texts: np.ndarray | pd.Series[Any]) -> np.ndarray:
     return np.asarray(_folded(column).isin(list(_MISSING_TEXT)).to_numpy(dtype=bool))
 
 
-def check_ids(table: RawTable, column: str, checks: RowChecks) -> list[str]:
-    """Read the id column, rejecting missing and duplicate ids."""
-    ids = cell_texts(table.frame[column])
-    missing = missing_mask(table.frame[column])
-    codes, _ = pd.factorize(ids)
+def check_ids(table: RawTable, column: str, checks: RowChecks) -> Sequence[str]:
+    """Read the id column, rejecting missing and duplicate ids.
+
+    The ids of a text column stay held by Arrow (no Python string per row).
+    """
+    cells = table.frame[column]
+    ids: Any
+    if isinstance(cells.dtype, pd.StringDtype):
+        pa = importlib.import_module("pyarrow")
+        pc = importlib.import_module("pyarrow.compute")
+        ids = cells.str.strip().fillna("").array
+        encoded = pc.dictionary_encode(pa.chunked_array(ids.__arrow_array__()).combine_chunks())
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        del encoded
+        pa.default_memory_pool().release_unused()  # the hash table's memory back to the system
+    else:
+        ids = cell_texts(cells)
+        codes, _ = pd.factorize(ids)
+    missing = missing_mask(cells)
     _, first_of_code = np.unique(codes, return_index=True)
     first = first_of_code[codes]
     for pos in np.flatnonzero(missing | (first != np.arange(len(ids)))).tolist():
@@ -212,7 +228,7 @@ def check_ids(table: RawTable, column: str, checks: RowChecks) -> list[str]:
             f"duplicate id {value!r} (first on row {table.rows[first[pos]]}); "
             "give every row its own id",
         )
-    return list(ids)
+    return ids  # type: ignore[no-any-return]
 
 
 def points_from_table(
@@ -221,7 +237,7 @@ def points_from_table(
     x_col: str | None,
     y_col: str | None,
     checks: RowChecks,
-    ids: list[str],
+    ids: Sequence[str],
 ) -> Candidates:
     """Read point coordinates from geometry or from x/y columns.
 
