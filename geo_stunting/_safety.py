@@ -7,7 +7,9 @@ then ``"failed"`` and the other steps still run and write their outputs.
 `peak_memory` measures the largest resident memory (RSS) of the process
 while a block runs, by sampling ``/proc/self/statm`` every 20 ms (and the
 kernel's own high-water mark where that is all there is); ``run.json →
-steps.<name>.peak_rss_mib`` records it for every step.
+steps.<name>.peak_rss_mib`` records it for every step, and ``run.json →
+peak_rss_mib`` the process's own high-water mark (`max_rss_mib`: reading
+and validating the inputs included) when the run was written.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "available_memory_bytes",
     "current_rss_mib",
     "failure_reason",
+    "max_rss_mib",
     "peak_memory",
     "resource_problems",
 ]
@@ -70,10 +73,11 @@ def current_rss_mib() -> float:
         with Path("/proc/self/statm").open(encoding="ascii") as handle:
             return int(handle.read().split()[1]) * _PAGE / _MIB
     except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
-        return _max_rss_mib()
+        return max_rss_mib()
 
 
-def _max_rss_mib() -> float:
+def max_rss_mib() -> float:
+    """The largest resident memory of this process so far (the kernel's high-water mark), MiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / _MIB if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB else
 
@@ -134,7 +138,10 @@ def resource_problems(
     The estimates are upper bounds of the largest arrays each step holds:
     the scan keeps one label per subject and replication; the relative-risk
     surface a label per subject and replication and a few values per grid
-    cell. They are compared with 80 % of the memory available now.
+    cell; the other steps' memory and every step's time come from the cost
+    model of `geo_stunting.estimate` (a step expected to run longer than
+    `MAX_HOURS` is refused). Memory is compared with 80 % of what is
+    available now.
     """
     settings = study.settings
     n = len(study.subjects)
@@ -171,6 +178,7 @@ def resource_problems(
                 f"{n:,}",
                 f"{perms:,}",
             )
+    problems.extend(_estimated_problems(study, steps, budget, done={n for n, _, _ in needs}))
     for step, need, driver in needs:
         if need > budget:
             problems.append(
@@ -180,6 +188,37 @@ def resource_problems(
                     f"{_gib(budget / 0.8)} available",
                     fix="lower permutations (999 or 9999 is usual), raise cell_m, or run the "
                     "step on a larger machine",
+                )
+            )
+    return problems
+
+
+def _estimated_problems(
+    study: Study, steps: tuple[str, ...], budget: float, *, done: set[str]
+) -> list[Problem]:
+    """Steps the cost model of `geo_stunting.estimate` puts over a day or over the memory."""
+    from geo_stunting.estimate import estimate_step  # noqa: PLC0415 - estimate imports Study
+
+    problems = []
+    for step in steps:
+        estimate = None if step == "pattern" else estimate_step(step, study)
+        if estimate is None:
+            continue
+        hours = estimate.seconds / 3600
+        if hours > MAX_HOURS:
+            problems.append(
+                Problem(
+                    f"the {step} step would take about {hours:,.0f} hours ({estimate.why}; "
+                    f"limit {MAX_HOURS} hours)",
+                    fix=estimate.shorten,
+                )
+            )
+        if step not in done and estimate.memory_bytes > budget:
+            problems.append(
+                Problem(
+                    f"the {step} step would need about {_gib(estimate.memory_bytes)} of memory "
+                    f"({estimate.why}); this machine has {_gib(budget / 0.8)} available",
+                    fix=estimate.shorten,
                 )
             )
     return problems

@@ -1,11 +1,17 @@
-"""Rough expected run time of the slow steps, said before they start, with how to shorten them.
+"""Rough expected run time and memory of every step, said before it starts, with how to shorten it.
 
 The numbers are a cost model, not a measurement: operations counted from the
-study's size (subjects, permutations, the window's detail) times a cost per
-operation measured on one core of a 2020s laptop on the 241-village Ogan
-Ilir window (`benchmarks/district.py`). A busy machine takes longer. They
-only decide what the command line says before a step; nothing depends on
-them.
+study's size (subjects, permutations, grid cells, neighbours, model terms,
+areas) times a cost per operation. Pattern and scan rates were measured on
+one core of a 2020s laptop on the 241-village Ogan Ilir window
+(`benchmarks/district.py`); the others on this project's 2-core build
+machine (the relative-risk kernel sums 4e-10 s per multiply-add on the demo,
+a Gaussian kernel value 5e-8 s, one permuted label 1.2e-8 s; the access step
+held about 2.5 KB per subject at 100,000 subjects, `run.json →
+steps.access.peak_rss_mib`). A busy machine takes longer. The command line
+says the time before a long step, and `geo_stunting._safety.resource_problems`
+refuses, before the analysis starts, a step this machine cannot hold in
+memory or that would run longer than a day.
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ _POINT_S = 1.5e-6  # one point of a simulated pattern (nearest neighbour, G, bou
 _RELABEL_PAIR_S = 1e-8  # one pair of one relabelling (K difference)
 _SCAN_ENTRY_S = 4.6e-10  # one (window, replication) of the scan
 _NLARGE = 3000
+_MAC_S = 4e-10  # one multiply-add of the relative-risk kernel sums (demo: 2.9e9 in 1.2 s)
+_KERNEL_S = 5e-8  # one Gaussian kernel value (a grid cell and a subject)
+_LABEL_S = 1.2e-8  # one permuted label
+_NEIGHBOUR_S = 5e-9  # one neighbour of one subject in one permutation (compiled)
+_ACCESS_SUBJECT_S = 5e-5  # one subject through the access step (nearest facilities, layers)
+_ACCESS_SUBJECT_BYTES = 3_000.0  # measured 2.5 KB at 100,000 subjects
+_IRLS_ITERATIONS = 25  # Newton steps of a (Firth) logistic fit, an upper bound
+_MAX_GRID_CELLS = 4_000_000  # scan._relative_risk.MAX_GRID_CELLS
+_BANDWIDTHS = 32  # scan._bandwidth.N_BANDWIDTHS
 #: Cost of the Gini choice of the scan's largest window, in scans at 50 %: sum(GINI_SHARES) / 0.5.
 _GINI_COST = 4.62
 
@@ -40,6 +55,7 @@ class StepEstimate:
     seconds: float
     why: str
     shorten: str
+    memory_bytes: float = 0.0
 
     def sentence(self) -> str:
         """One line for the terminal."""
@@ -101,6 +117,7 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
             f"{p} simulations of {n1:,} cases and {n0:,} controls in the window, "
             f"{threads} thread(s)",
             f"{fewer}, --only to skip this step, or a smaller study area",
+            float(p * 100 * 8.0 * 6 + n * n * 8.0),
         )
     if name == "scan":
         options = study.settings.scan
@@ -117,5 +134,138 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
             float(seconds),
             f"{p} replications, windows up to {share:.0%} of {n:,} subjects",
             f"{fewer}, max_radius_m or a smaller max_share in [scan], or --only to skip it",
+            float(p * n * 1.0 + n * n * 16.0),
         )
-    return None
+    other = _OTHERS.get(name)
+    return None if other is None else other(study)
+
+
+def _size(study: Study) -> tuple[int, int, str]:
+    """Subjects, permutations and the advice to use fewer."""
+    p = study.settings.permutations
+    return len(study.subjects), p, "--permutations 99" if p > 99 else "fewer permutations"
+
+
+def _relative_risk(study: Study) -> StepEstimate:
+    """Kernel sums at every grid cell for the data and each relabelling; bandwidth by CV."""
+    n, p, fewer = _size(study)
+    options = study.settings.relative_risk
+    minx, miny, maxx, maxy = study.subjects.total_bounds
+    side = max(maxx - minx, maxy - miny, 1.0)
+    cell = options.cell_m or min(
+        side / 128, (options.bandwidth_m or math.inf) / 4
+    )  # the step's rule (a quarter of the bandwidth, at least 128 cells across)
+    cells = min(max(1.0, (maxx - minx) / cell) * max(1.0, (maxy - miny) / cell), _MAX_GRID_CELLS)
+    seconds = cells * n * (_KERNEL_S + (p + 1) * _MAC_S) + p * n * _LABEL_S
+    if options.bandwidth_m is None:
+        seconds += _BANDWIDTHS * n * n * _KERNEL_S  # likelihood cross-validation
+    memory = 2 * (p + 1) * n * 8.0 + cells * 8.0 * 10 + 32e6 * 3
+    return StepEstimate(
+        "relative_risk",
+        float(seconds),
+        f"{p:,} relabellings of {n:,} subjects on {cells:,.0f} grid cells",
+        f"{fewer}, a larger cell_m (or bandwidth_m) in [relative_risk], or --only to skip it",
+        float(memory),
+    )
+
+
+def _neighbours(study: Study, n: int) -> float:
+    """Neighbours per subject of the spatial weights (``knn:K`` or ``distance:D``)."""
+    kind, _, value = study.settings.weights.partition(":")
+    if kind == "knn":
+        return float(value or 5)
+    minx, miny, maxx, maxy = study.subjects.total_bounds
+    area = max((maxx - minx) * (maxy - miny), 1.0)
+    return float(min(n - 1.0, max(1.0, n / area * math.pi * float(value or 0) ** 2)))
+
+
+def _autocorrelation(study: Study) -> StepEstimate:
+    """Global tests: each permutation visits every weight; LISA and Gi*: conditional draws."""
+    n, p, fewer = _size(study)
+    k = _neighbours(study, n)
+    entries = n * k
+    seconds = p * (2 * entries * _NEIGHBOUR_S + n * _LABEL_S) + 2 * p * entries * _LABEL_S
+    memory = entries * 8.0 * 6 + 2 * n * 8.0 * 20 + 2 * min(p, 1000) * max(k, 1) * 8.0 * 64
+    return StepEstimate(
+        "autocorrelation",
+        float(seconds),
+        f"{p:,} permutations of {n:,} subjects with about {k:,.0f} neighbours each "
+        f"(weights = {study.settings.weights!r})",
+        f'{fewer}, fewer neighbours (weights = "knn:5" or a shorter distance), '
+        "or --only to skip it",
+        float(memory),
+    )
+
+
+def _access(study: Study) -> StepEstimate:
+    """Nearest facility per subject and kind, and the layers drawn from them."""
+    n = len(study.subjects)
+    m = 0 if study.facilities is None else len(study.facilities)
+    kinds = 1 if study.facilities is None else max(1, study.facilities["kind"].nunique())
+    seconds = n * _ACCESS_SUBJECT_S * (1 + kinds / 4) + m * 1e-3
+    memory = n * _ACCESS_SUBJECT_BYTES * (1 + kinds / 4) + m * 200_000.0
+    return StepEstimate(
+        "access",
+        float(seconds),
+        f"{n:,} subjects, {m:,} facilities of {kinds} kind(s)",
+        "split the study by district (one study file each), or run it with the dask engine "
+        '(engine = "dask", see "National scale" in the README)',
+        float(memory),
+    )
+
+
+def _model_terms(study: Study) -> int:
+    """Columns of the multivariable model: a term per level but the reference of a text factor."""
+    spec = study.risk_factors or {}
+    subjects = study.subjects
+    terms = 1
+    for name in spec.get("logistic", ()):
+        if name not in subjects:
+            continue
+        column = subjects[name]
+        numeric = column.dtype.kind in "biuf"
+        terms += 1 if numeric else max(1, int(column.nunique()) - 1)
+    return terms
+
+
+def _risk_factors(study: Study) -> StepEstimate:
+    """Cross-tables are cheap; the logistic model costs n × terms² per Newton step."""
+    n = len(study.subjects)
+    terms = _model_terms(study)
+    factors = max(1, study.subjects.shape[1] - 3)
+    seconds = _IRLS_ITERATIONS * n * terms * terms * _MAC_S * 4 + factors * n * 1e-6
+    memory = n * terms * 8.0 * 6 + terms * terms * 8.0 * 4
+    return StepEstimate(
+        "risk_factors",
+        float(seconds),
+        f"a logistic model of {n:,} subjects with {terms:,} terms (one per level of a text factor)",
+        "fewer factors in logistic = [...] of [risk_factors], or group the levels of a factor "
+        "with many levels into a few, or --only to skip it",
+        float(memory),
+    )
+
+
+def _areas(study: Study) -> StepEstimate:
+    """Rates and weights per area; the Poisson scan grows a window around every area."""
+    _, p, fewer = _size(study)
+    a = 0 if study.areas is None else len(study.areas.polygons)
+    periods = 1 if study.areas is None else max(1, len(study.areas.periods))
+    windows = a * max(1.0, a / 2)
+    seconds = periods * (p * (windows * _NEIGHBOUR_S * 4 + 4 * a * 8 * _NEIGHBOUR_S))
+    memory = a * a * 8.0 * 3 + a * 8.0 * 1000
+    return StepEstimate(
+        "areas",
+        float(seconds),
+        f"{p:,} replicates over {a:,} areas and {periods} period(s)",
+        f"{fewer}, a coarser level (kecamatan instead of desa), or --only to skip it",
+        float(memory),
+    )
+
+
+_OTHERS = {
+    "relative_risk": _relative_risk,
+    "autocorrelation": _autocorrelation,
+    "access": _access,
+    "risk_factors": _risk_factors,
+    "areas": _areas,
+}

@@ -84,7 +84,9 @@ def test_estimate_grows_with_permutations_and_says_how_to_shorten() -> None:
     scan = estimate_step("scan", study)
     assert scan is not None
     assert "max_radius_m" in scan.shorten
-    assert estimate_step("access", study) is None
+    access = estimate_step("access", study)  # every step has an estimate; the demo's is short
+    assert access is not None
+    assert access.seconds < 10
 
 
 @pytest.mark.parametrize(

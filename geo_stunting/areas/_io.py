@@ -432,7 +432,7 @@ def _read_values(
                     {"area_code": norm, "period": label, **record, "source_row": table.rows[pos]}
                 )
     ok = checks.ok()
-    rows_ok = {table.rows[pos] for pos in np.flatnonzero(ok)}
+    rows_ok = {table.rows[pos] for pos in np.flatnonzero(ok).tolist()}
     values = pd.DataFrame(
         [r for r in records if r["source_row"] in rows_ok],
         columns=["area_code", "period", "cases", "population", "prevalence_pct", "source_row"],

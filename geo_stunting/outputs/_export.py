@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geo_stunting._safety import max_rss_mib
 from geo_stunting.errors import GeoStuntingError, InputError, Problem
 from geo_stunting.outputs._folder import (
     OUTPUT_FILES,
@@ -131,6 +132,7 @@ def run_info(results: Results, *, extra: dict[str, Any] | None = None) -> dict[s
         "seconds_per_step": {k: round(v, 4) for k, v in results.timings.items()},
         "steps": jsonable(results.provenance),
         "notes": list(study.notes),
+        "peak_rss_mib": round(max_rss_mib(), 1),
     }
     info.update(extra or {})
     return info

@@ -24,6 +24,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from geo_stunting.errors import AnalysisError, InputError, Problem
+from geo_stunting.scale._csv import csv_header_line, read_csv_part
 from geo_stunting.study._config import DEFAULT_CASE_VALUES, DEFAULT_CONTROL_VALUES, SubjectsSpec
 from geo_stunting.study._coordinates import parse_coordinate_column
 
@@ -306,14 +307,7 @@ def _read_csv_part(
     crs_wkt: str,
 ) -> gpd.GeoDataFrame:
     number, path = item
-    frame = pd.read_csv(
-        path,
-        sep=delimiter,
-        dtype=str,
-        keep_default_na=False,
-        skip_blank_lines=False,
-        encoding="utf-8-sig",
-    )
+    frame = read_csv_part(Path(path), sep=delimiter, skip_blank_lines=False)
     rows = np.arange(len(frame), dtype=np.int64) + 2  # the header is line 1
     blank = (frame.apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
     frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
@@ -573,13 +567,12 @@ def _read_parquet_files(
 def _read_csv_files(
     files: list[Path], spec: SubjectsSpec | None, crs: CRS, crs_wkt: str, dd: Any
 ) -> Any:
-    from geo_stunting.study._readers import sniff_delimiter  # noqa: PLC0415 - shared CSV sniffing
+    from geo_stunting.study._encoding import sniff_delimiter  # noqa: PLC0415 - shared CSV sniffing
 
     headers: dict[tuple[str, ...], Path] = {}
     delimiters = set()
     for path in files:
-        with path.open(encoding="utf-8-sig", errors="replace") as handle:
-            first = handle.readline().rstrip("\r\n")
+        first = csv_header_line(path)
         delimiter = sniff_delimiter(first)
         delimiters.add(delimiter)
         headers.setdefault(tuple(c.strip() for c in first.split(delimiter)), path)

@@ -25,6 +25,7 @@ from geo_stunting.pipeline import (
     settings_summary,
     study_summary,
 )
+from geo_stunting.scale._csv import csv_header_line, read_csv_part
 from geo_stunting.scale._io import input_files, read_geoparquet
 from geo_stunting.study._config import STEP_NAMES, StudyConfig
 from geo_stunting.study._readers import RawTable
@@ -42,13 +43,9 @@ SAMPLE_PARTS = 16
 
 
 def _csv_sample(path: Any, rows: int) -> pd.DataFrame:
-    from geo_stunting.study._readers import sniff_delimiter  # noqa: PLC0415 - shared CSV sniffing
+    from geo_stunting.study._encoding import sniff_delimiter  # noqa: PLC0415 - shared CSV sniffing
 
-    with path.open(encoding="utf-8-sig", errors="replace") as handle:
-        delimiter = sniff_delimiter(handle.readline().rstrip("\r\n"))
-    return pd.read_csv(
-        path, sep=delimiter, dtype=str, keep_default_na=False, nrows=rows, encoding="utf-8-sig"
-    )
+    return read_csv_part(path, sep=sniff_delimiter(csv_header_line(path)), nrows=rows)
 
 
 def subject_sample(config: StudyConfig, *, rows: int = SAMPLE_ROWS) -> RawTable:

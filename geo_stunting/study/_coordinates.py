@@ -365,10 +365,14 @@ def _plain_numbers(
     but a column of ordinary numbers read from a CSV file costs one
     vectorised conversion instead of a regular-expression parse per cell.
     """
-    series = pd.Series(
-        list(values) if not isinstance(values, pd.Series) else values.array, dtype=object
-    )
-    is_text = np.fromiter((type(v) is str for v in series), dtype=bool, count=len(series))
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
+        series = values.reset_index(drop=True)  # text held by Arrow: matched and cast at once
+        is_text = series.notna().to_numpy(dtype=bool)
+    else:
+        series = pd.Series(
+            list(values) if not isinstance(values, pd.Series) else values.array, dtype=object
+        )
+        is_text = np.fromiter((type(v) is str for v in series), dtype=bool, count=len(series))
     plain = np.zeros(len(series), dtype=bool)
     if is_text.any():
         text = series[is_text].astype(str)
@@ -379,7 +383,7 @@ def _plain_numbers(
     out = np.full(len(series), np.nan, dtype=np.float64)
     if plain.any():
         with np.errstate(over="ignore"):
-            converted = series[plain].astype(float).to_numpy() + 0.0  # -0.0 -> 0.0
+            converted = series[plain].astype(float).to_numpy(dtype=float) + 0.0  # -0.0 -> 0.0
         finite = np.isfinite(converted)
         where = np.flatnonzero(plain)
         out[where[finite]] = converted[finite]

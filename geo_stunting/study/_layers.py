@@ -33,8 +33,9 @@ from geo_stunting.study._validate import (
     Candidates,
     RowChecks,
     cell_text,
+    cell_texts,
     check_ids,
-    is_missing,
+    missing_mask,
     normalise_status,
     points_from_table,
     resolve_column,
@@ -217,7 +218,7 @@ def point_layer(
     notes.extend(
         f"{table.name}: row {table.rows[pos]}: x and y swapped (the hemisphere letters say "
         "which is latitude)"
-        for pos in np.flatnonzero(points.swapped_by_hemisphere)
+        for pos in np.flatnonzero(points.swapped_by_hemisphere).tolist()
     )
     used = [c for c in (id_col, x_col, y_col, *extra.values()) if c]
     if isinstance(spec, SubjectsSpec):
@@ -227,8 +228,10 @@ def point_layer(
             "status": list(normalise_status(table, status_col, spec.case, spec.control, checks))
         }
         if extra.get("stratum"):
+            texts = cell_texts(table.frame[extra["stratum"]])
+            missing = missing_mask(texts)
             extra_values["stratum"] = [
-                None if is_missing(v) else cell_text(v) for v in table.frame[extra["stratum"]]
+                None if gone else text for gone, text in zip(missing, texts, strict=True)
             ]
     else:
         extra_values = {}
@@ -393,33 +396,29 @@ def place_points(
     geographic = layer.source_crs.is_geographic
     out = np.full((len(table), 2), np.nan)
     keep_outside = role == "subjects" and config.area is not None and config.area.outside == "keep"
-    for pos in range(len(table)):
-        if pos in checks.reasons:
-            continue  # already rejected
-        col = layer.coord_column
-        value = f"{layer.points.x[pos]}, {layer.points.y[pos]}"
-        if (
-            (not given_ok[pos] or d_given[pos] > limit)
-            and swapped_ok[pos]
-            and d_swapped[pos] <= limit
-        ):
-            notes.append(
-                f"{table.name}: row {table.rows[pos]}: x and y were swapped; swapping them puts "
-                "the point where the rest of the study is, so they were swapped back"
-            )
-            out[pos] = swapped[pos]
-            continue
-        if not given_ok[pos]:
-            checks.add(
-                pos, col, value, _range_reason(layer.points.x[pos], layer.points.y[pos], geographic)
-            )
-            continue
-        if d_given[pos] > limit and not keep_outside:
-            checks.add(
-                pos, col, value, _far_reason(layer, pos, d_given[pos], union, area, to_proj, role)
-            )
-            continue
-        out[pos] = given[pos]
+    pending = checks.ok()  # rows not rejected yet
+    col = layer.coord_column
+    moved = (~given_ok | (d_given > limit)) & swapped_ok & (d_swapped <= limit)
+    moved &= pending
+    out[moved] = swapped[moved]
+    notes.extend(
+        f"{table.name}: row {table.rows[pos]}: x and y were swapped; swapping them puts "
+        "the point where the rest of the study is, so they were swapped back"
+        for pos in np.flatnonzero(moved).tolist()
+    )
+    pending &= ~moved
+    unreadable = pending & ~given_ok
+    far = pending & given_ok & (d_given > limit) & (not keep_outside)
+    for pos in np.flatnonzero(unreadable | far).tolist():
+        x, y = layer.points.x[pos], layer.points.y[pos]
+        reason = (
+            _range_reason(x, y, geographic)
+            if unreadable[pos]
+            else _far_reason(layer, pos, d_given[pos], union, area, to_proj, role)
+        )
+        checks.add(pos, col, f"{x}, {y}", reason)
+    placed = pending & given_ok & ~far
+    out[placed] = given[placed]
     return out
 
 
@@ -479,7 +478,7 @@ def subjects_frame(
     ok = layer.checks.ok() & np.isfinite(xy).all(axis=1)
     attrs = layer.attributes.loc[ok]
     data: dict[str, Any] = {
-        "subject_id": np.asarray(layer.points.ids, dtype=object)[ok],
+        "subject_id": _take(layer.points.ids, ok),
         "status": attrs["__status__"].to_numpy(),
     }
     if spec.stratum is not None:
@@ -494,6 +493,13 @@ def subjects_frame(
     return gpd.GeoDataFrame(
         pd.DataFrame(data), geometry=shapely.points(xy[ok]), crs=crs
     ).reset_index(drop=True)
+
+
+def _take(ids: Any, ok: np.ndarray) -> Any:
+    """The ids of the rows kept: Arrow-held text stays Arrow-held (pandas' default ``str``)."""
+    if isinstance(ids, pd.api.extensions.ExtensionArray):
+        return pd.Series(ids[ok], dtype="str").array
+    return np.asarray(ids, dtype=object)[ok]
 
 
 def facilities_frame(

@@ -8,11 +8,10 @@ of validation, not of the readers.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from geo_stunting.errors import InputError, Problem
+from geo_stunting.study._encoding import decode_text, sniff_delimiter
+from geo_stunting.study._fast_csv import read_csv_fast, text_columns
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".parquet")
-_DELIMITERS = (",", ";", "\t", "|")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class RawTable:
         One column per input column, cells as read (object dtype).
     rows
         For each record, its row number as a person sees it (header = row 1 in
-        CSV and Excel; feature number from 1 in vector files).
+        CSV and Excel; feature number from 1 in vector files): a tuple, or a
+        `range` when the rows follow each other (a large CSV file without blank lines).
     geometry
         The geometries of a vector file, else ``None``.
     crs
@@ -57,7 +58,7 @@ class RawTable:
 
     name: str
     frame: pd.DataFrame
-    rows: tuple[int, ...]
+    rows: Sequence[int]
     geometry: gpd.GeoSeries | None = None
     crs: CRS | None = None
     notes: tuple[str, ...] = ()
@@ -129,58 +130,6 @@ def read_table(path: str | Path, *, sheet: str | None = None, layer: str | None 
     return table
 
 
-_BOMS = (  # UTF-32 first: its little-endian BOM begins with UTF-16's
-    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32 LE"),
-    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32 BE"),
-    (codecs.BOM_UTF8, "utf-8", "UTF-8 with BOM"),
-    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16 LE"),
-    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16 BE"),
-)
-
-
-def decode_text(raw: bytes) -> tuple[str, str]:
-    r"""Decode a text file's bytes; return the text and how it was read.
-
-    A byte-order mark decides (UTF-8, UTF-16 and UTF-32, as Excel's "Unicode
-    Text" writes); otherwise UTF-8 when the whole file is, Windows-1252 when
-    no line with non-ASCII bytes is UTF-8, and line by line when both occur
-    (a UTF-8 file with a line pasted from a Windows program) — the lines read
-    as Windows-1252 are named.
-
-    >>> decode_text("id;Désa\n".encode("utf-16"))
-    ('id;Désa\n', 'UTF-16 LE')
-    >>> decode_text("Désa\n".encode() + "Désa\n".encode("cp1252"))
-    ('Désa\nDésa\n', 'UTF-8, with line 2 in Windows-1252')
-    """
-    for bom, codec, name in _BOMS:
-        if raw.startswith(bom):
-            try:
-                return raw[len(bom) :].decode(codec), name
-            except UnicodeDecodeError as exc:
-                at = raw[: len(bom) + exc.start].decode(codec, "replace").count("\n") + 1
-                msg = f"the file starts as {name} but line {at} is not"
-                raise UnicodeDecodeError(codec, raw, exc.start, exc.end, msg) from None
-    try:
-        return raw.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
-    texts: list[str] = []
-    legacy: list[int] = []
-    utf8 = 0
-    for number, line in enumerate(raw.splitlines(keepends=True), start=1):
-        try:
-            texts.append(line.decode("utf-8"))
-            utf8 += not line.isascii()
-        except UnicodeDecodeError:
-            texts.append(line.decode("cp1252", errors="replace"))
-            legacy.append(number)
-    if not utf8:
-        return "".join(texts), "Windows-1252"
-    shown = ", ".join(map(str, legacy[:10])) + (" …" if len(legacy) > 10 else "")
-    plural = "s" if len(legacy) > 1 else ""
-    return "".join(texts), f"UTF-8, with line{plural} {shown} in Windows-1252"
-
-
 def _decode(path: Path) -> tuple[str, str]:
     raw = path.read_bytes()
     try:
@@ -204,23 +153,20 @@ def _lines(text: str) -> Iterator[str]:
         yield match.group()
 
 
-def sniff_delimiter(header: str) -> str:
-    counts = {d: _count_outside_quotes(header, d) for d in _DELIMITERS}
-    best = max(_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
-
-
-def _count_outside_quotes(line: str, char: str) -> int:
-    count, quoted = 0, False
-    for c in line:
-        if c == '"':
-            quoted = not quoted
-        elif c == char and not quoted:
-            count += 1
-    return count
-
-
 def _read_csv(path: Path) -> RawTable:
+    """Read a CSV file: at compiled speed when it is well formed, else line by line."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else None
+    fast = read_csv_fast(path, delimiter=delimiter)
+    if fast is None:
+        return _read_csv_careful(path)
+    notes = [f"{path.name}: read as CSV ({fast.encoding}, delimiter {fast.delimiter!r})"]
+    if fast.blank:
+        notes.append(f"{path.name}: skipped {fast.blank} blank line(s)")
+    return RawTable(path.name, fast.frame, fast.rows, notes=tuple(notes))
+
+
+def _read_csv_careful(path: Path) -> RawTable:
+    """Read a CSV file line by line with `csv`: ragged rows, quoted line breaks, mixed encodings."""
     text, encoding = _decode(path)
     text = text.replace("\x00", "")
     first = next((line for line in text.splitlines() if line.strip()), "")
@@ -276,9 +222,7 @@ def _read_csv(path: Path) -> RawTable:
         ) from None
     if header is None:
         raise InputError(Problem("the file is empty", file=path.name, fix="check the path"))
-    frame = pd.DataFrame(
-        {pos: pd.Series(column, dtype=object) for pos, column in enumerate(columns)}, dtype=object
-    )
+    frame = text_columns(dict(enumerate(columns)))
     frame.columns = pd.Index(header, dtype=object)
     notes.append(f"{path.name}: read as CSV ({encoding}, delimiter {delimiter!r})")
     if blank:

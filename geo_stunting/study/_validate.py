@@ -10,7 +10,9 @@ records and raised together by the caller.
 from __future__ import annotations
 
 import difflib
+import importlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,8 @@ __all__ = [
     "Candidates",
     "RowChecks",
     "cell_text",
+    "cell_texts",
+    "missing_mask",
     "points_from_table",
     "resolve_column",
 ]
@@ -86,7 +90,7 @@ class RowChecks:
         mask[list(self.reasons)] = False
         return mask
 
-    def rejects(self, ids: list[str]) -> list[dict[str, Any]]:
+    def rejects(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """One record per rejected row, its problems joined with '; '."""
         out = []
         for pos in sorted(self.reasons):
@@ -165,31 +169,66 @@ def _closest_column(wanted: str, columns: list[str]) -> str | None:
 class Candidates:
     """Identifiers and coordinates of the rows of one point table."""
 
-    ids: list[str]
+    ids: Sequence[str]
     x: np.ndarray
     y: np.ndarray
     swapped_by_hemisphere: np.ndarray
 
 
-def check_ids(table: RawTable, column: str, checks: RowChecks) -> list[str]:
-    """Read the id column, rejecting missing and duplicate ids."""
-    ids = [cell_text(v) for v in table.frame[column]]
-    first: dict[str, int] = {}
-    for pos, value in enumerate(ids):
-        if is_missing(value):
+def cell_texts(column: pd.Series[Any]) -> np.ndarray:
+    """`cell_text` of every cell of a column, as an object array (text columns at once)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return np.asarray(column.str.strip().fillna("").to_numpy(dtype=object))
+    return np.array([cell_text(v) for v in column], dtype=object)
+
+
+def _folded(column: pd.Series[Any]) -> pd.Series[Any]:
+    """The cells as stripped lower-case text (held by Arrow), as `cell_text(v).lower()`."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return column.str.strip().str.lower().fillna("")
+    return pd.Series(cell_texts(column), dtype=pd.StringDtype("pyarrow")).str.lower()
+
+
+def missing_mask(texts: np.ndarray | pd.Series[Any]) -> np.ndarray:
+    """`is_missing` of every cell of a column (or of its `cell_texts`)."""
+    column = texts if isinstance(texts, pd.Series) else pd.Series(texts, dtype=object)
+    return np.asarray(_folded(column).isin(list(_MISSING_TEXT)).to_numpy(dtype=bool))
+
+
+def check_ids(table: RawTable, column: str, checks: RowChecks) -> Sequence[str]:
+    """Read the id column, rejecting missing and duplicate ids.
+
+    The ids of a text column stay held by Arrow (no Python string per row).
+    """
+    cells = table.frame[column]
+    ids: Any
+    if isinstance(cells.dtype, pd.StringDtype):
+        pa = importlib.import_module("pyarrow")
+        pc = importlib.import_module("pyarrow.compute")
+        ids = cells.str.strip().fillna("").array
+        encoded = pc.dictionary_encode(pa.chunked_array(ids.__arrow_array__()).combine_chunks())
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        del encoded
+        pa.default_memory_pool().release_unused()  # the hash table's memory back to the system
+    else:
+        ids = cell_texts(cells)
+        codes, _ = pd.factorize(ids)
+    missing = missing_mask(cells)
+    _, first_of_code = np.unique(codes, return_index=True)
+    first = first_of_code[codes]
+    for pos in np.flatnonzero(missing | (first != np.arange(len(ids)))).tolist():
+        value = ids[pos]
+        if missing[pos]:
             checks.add(pos, column, value, "missing id")
             continue
-        if value in first:
-            checks.add(
-                pos,
-                column,
-                value,
-                f"duplicate id {value!r} (first on row {table.rows[first[value]]}); "
-                "give every row its own id",
-            )
-        else:
-            first[value] = pos
-    return ids
+        checks.add(
+            pos,
+            column,
+            value,
+            f"duplicate id {value!r} (first on row {table.rows[first[pos]]}); "
+            "give every row its own id",
+        )
+    return ids  # type: ignore[no-any-return]
 
 
 def points_from_table(
@@ -198,7 +237,7 @@ def points_from_table(
     x_col: str | None,
     y_col: str | None,
     checks: RowChecks,
-    ids: list[str],
+    ids: Sequence[str],
 ) -> Candidates:
     """Read point coordinates from geometry or from x/y columns.
 
@@ -216,16 +255,19 @@ def points_from_table(
     y, y_errors, y_axes = parse_coordinate_column(table.frame[y_col])
     x = np.array(x, dtype=float)
     y = np.array(y, dtype=float)
-    for pos in range(n):
-        if x_errors[pos]:
-            checks.add(pos, x_col, table.frame[x_col].iloc[pos], str(x_errors[pos]))
-        if y_errors[pos]:
-            checks.add(pos, y_col, table.frame[y_col].iloc[pos], str(y_errors[pos]))
-        if (x_axes[pos] == "lat" and y_axes[pos] in ("lon", None)) or (
-            y_axes[pos] == "lon" and x_axes[pos] is None
-        ):
-            x[pos], y[pos] = y[pos], x[pos]
-            hemisphere_swap[pos] = True
+    x_cells, y_cells = table.frame[x_col], table.frame[y_col]
+    for pos, error in enumerate(x_errors):
+        if error:
+            checks.add(pos, x_col, x_cells.iloc[pos], str(error))
+    for pos, error in enumerate(y_errors):
+        if error:
+            checks.add(pos, y_col, y_cells.iloc[pos], str(error))
+    x_axis = np.asarray(x_axes, dtype=object)
+    y_axis = np.asarray(y_axes, dtype=object)
+    hemisphere_swap = ((x_axis == "lat") & ((y_axis == "lon") | pd.isna(y_axis))) | (
+        (y_axis == "lon") & pd.isna(x_axis)
+    )
+    x, y = np.where(hemisphere_swap, y, x), np.where(hemisphere_swap, x, y)
     return Candidates(ids, x, y, hemisphere_swap)
 
 
@@ -263,28 +305,27 @@ def normalise_status(
     checks: RowChecks,
 ) -> list[str]:
     """Map the status column to ``'case'``/``'control'``; reject anything else."""
-    case_set, control_set = set(case), set(control)
-    out = []
-    for pos, raw in enumerate(table.frame[column]):
-        text = cell_text(raw).lower()
-        if text in case_set:
-            out.append("case")
-        elif text in control_set:
-            out.append("control")
+    cells = table.frame[column]
+    lowered = _folded(cells)
+    is_case = lowered.isin(list(case)).to_numpy(dtype=bool)
+    is_control = lowered.isin(list(control)).to_numpy(dtype=bool) & ~is_case
+    out = np.full(len(cells), "", dtype=object)
+    out[is_case], out[is_control] = "case", "control"
+    missing = missing_mask(cells)
+    for pos in np.flatnonzero(~is_case & ~is_control).tolist():
+        raw = cells.iloc[pos]
+        if missing[pos]:
+            checks.add(pos, column, raw, "missing status")
         else:
-            out.append("")
-            if is_missing(text):
-                checks.add(pos, column, raw, "missing status")
-            else:
-                checks.add(
-                    pos,
-                    column,
-                    raw,
-                    f"status {cell_text(raw)!r} is neither a case value {list(case)} nor a "
-                    f"control value {list(control)}; add it to case = [...] or control = [...] "
-                    "in [subjects], or correct the row",
-                )
-    return out
+            checks.add(
+                pos,
+                column,
+                raw,
+                f"status {cell_text(raw)!r} is neither a case value {list(case)} nor a "
+                f"control value {list(control)}; add it to case = [...] or control = [...] "
+                "in [subjects], or correct the row",
+            )
+    return list(out)
 
 
 def to_attributes(frame: pd.DataFrame) -> pd.DataFrame:
