@@ -28,25 +28,36 @@ def test_the_helper_fills_an_empty_numba_cache(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("env", "n_subjects", "steps", "cold"),
+    ("env", "n_subjects", "steps", "cold", "free"),
     [
-        ("0", 201, None, True),  # turned off
-        ("1", 50_000, None, True),  # too many children to read twice
-        ("1", 201, ("access", "pattern"), True),  # no step it would help
-        ("1", 201, None, False),  # the cache already holds the kernels
+        ("0", 201, None, True, True),  # turned off
+        ("1", 50_000, None, True, True),  # too many children to read twice
+        ("1", 201, ("access", "pattern"), True, True),  # no step it would help
+        ("1", 201, None, False, True),  # the cache already holds the kernels
+        ("1", 201, None, True, False),  # no idle core: the helper would only compete
     ],
 )
-def test_no_helper_when_it_would_not_help(monkeypatch, env, n_subjects, steps, cold):
+def test_no_helper_when_it_would_not_help(monkeypatch, env, n_subjects, steps, cold, free):
     monkeypatch.setenv(_warm.WARM_ENV, env)
     monkeypatch.setattr(_warm, "cache_is_cold", lambda: cold)
+    monkeypatch.setattr(_warm, "a_core_is_free", lambda: free)
     assert _warm.start_warming(gs.demo_study_path(), n_subjects, steps) is None
 
 
 def test_a_helper_is_started_and_stopped(monkeypatch):
     monkeypatch.setenv(_warm.WARM_ENV, "1")
     monkeypatch.setattr(_warm, "cache_is_cold", lambda: True)
+    monkeypatch.setattr(_warm, "a_core_is_free", lambda: True)
     helper = _warm.start_warming(gs.demo_study_path(), 201, ("access", "scan"))
     assert helper is not None
     assert helper.args[-1] == "scan"
     _warm.stop_warming(helper)
     assert helper.poll() is not None
+
+
+def test_a_core_is_free_compares_the_load_with_the_cores(monkeypatch):
+    monkeypatch.setattr(_warm.os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(_warm.os, "getloadavg", lambda: (0.4, 0.0, 0.0))
+    assert _warm.a_core_is_free()
+    monkeypatch.setattr(_warm.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
+    assert not _warm.a_core_is_free()
