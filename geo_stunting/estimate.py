@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from geo_stunting.pattern._threads import thread_count
 from geo_stunting.study._study import Study
 
 __all__ = ["StepEstimate", "estimate_step"]
@@ -110,6 +109,8 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         seconds += p * 3 * n * _POINT_S  # Clark–Evans of cases, controls and all
         strata = 2 if "stratum" in subjects and subjects["stratum"].nunique() > 1 else 1
         seconds += strata * p * n * n * share * 0.2 * _RELABEL_PAIR_S
+        from geo_stunting.pattern._threads import thread_count  # noqa: PLC0415 - loads numba
+
         threads = thread_count()
         return StepEstimate(
             name,

@@ -58,6 +58,17 @@ _STEP_MODULES: tuple[str, ...] = (
     "geo_stunting.areas._step",
 )
 _NEEDS = frozenset({"facilities", "area", "cases", "controls"})
+#: The module that registers each step: `analyze` imports only those of the steps it runs
+#: (``--only access`` then never loads numba, libpysal or esda).
+_STEP_MODULE = {
+    "access": "geo_stunting.access._coverage",
+    "pattern": "geo_stunting.pattern._step",
+    "autocorrelation": "geo_stunting.autocorrelation._step",
+    "scan": "geo_stunting.scan._steps",
+    "relative_risk": "geo_stunting.scan._steps",
+    "risk_factors": "geo_stunting.risk_factors._analysis",
+    "areas": "geo_stunting.areas._step",
+}
 
 
 @dataclass(frozen=True)
@@ -204,8 +215,8 @@ def analyze(
         seed=seed, permutations=permutations, steps=None if steps is None else tuple(steps)
     )
     study = study.with_settings(settings)
-    available = available_steps()
     wanted = settings.steps if settings.steps is not None else STEP_NAMES
+    available = _load_steps(wanted)
     too_big = resource_problems(study, tuple(wanted))
     if too_big:
         raise AnalysisError(too_big)
@@ -261,6 +272,16 @@ def analyze(
     return Results(
         study=study, sections=sections, layers=layers, timings=timings, provenance=provenance
     )
+
+
+def _load_steps(wanted: Iterable[str]) -> tuple[str, ...]:
+    """Import the modules of the `wanted` steps; return the registered steps, in run order."""
+    modules = {_STEP_MODULE[name] for name in wanted if name in _STEP_MODULE}
+    if set(wanted) - set(_STEP_MODULE):  # a step this table does not know: load them all
+        modules = set(_STEP_MODULES)
+    for module in sorted(modules, key=_STEP_MODULES.index):
+        importlib.import_module(module)
+    return tuple(name for name in STEP_NAMES if name in _REGISTRY)
 
 
 def _unmet_need(step: _Step, study: Study) -> str | None:

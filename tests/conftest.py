@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 # Run by Debian's python3 (python3-qgis) from test_qgis.py, never imported by pytest.
@@ -122,3 +123,9 @@ def write_study(tmp_path: Path) -> StudyWriter:
         return path
 
     return write
+
+
+# hypothesis: no deadline per example. A deadline is a timed assertion, and on 2 shared cores
+# an example of 50 ms can take 300 ms (a failure that says nothing about the code).
+hypothesis.settings.register_profile("geo_stunting", deadline=None)
+hypothesis.settings.load_profile("geo_stunting")

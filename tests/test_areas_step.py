@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -223,3 +224,33 @@ def test_point_study_cases_added_up_to_a_larger_area() -> None:
     assert part["moran"] is None
     assert part["autocorrelation_skipped"] == "Moran's I needs at least 4 areas, got 2"
     assert part["eb"] is not None
+
+
+@pytest.mark.parametrize("method", ["quantiles", "equal_interval"])
+def test_classes_are_mapclassify_value_for_value(method: str) -> None:
+    """The NumPy classes give mapclassify's bounds, classes and counts exactly."""
+    import mapclassify  # noqa: PLC0415 - the reference
+
+    reference = {"quantiles": mapclassify.Quantiles, "equal_interval": mapclassify.EqualInterval}
+    rng = np.random.default_rng(7)
+    samples = [
+        rng.normal(25, 6, 241),
+        rng.uniform(0, 100, 17),
+        np.round(rng.normal(30, 5, 500), 1),  # many ties
+        rng.integers(0, 4, 60).astype(float) * 12.5,  # four values only
+        np.array([31.1, 32.2, 29.7, 22.8, 28.3, 23.0, 22.0, 24.8, 21.5, 29.2]),
+    ]
+    for values in samples:
+        for classes in (2, 3, 5, 7):
+            ours = classify(values, method=method, classes=classes)
+            with warnings.catch_warnings():  # mapclassify warns when tied quantiles merge
+                warnings.simplefilter("ignore", UserWarning)
+                theirs = reference[method](values, k=ours["classes"])
+            assert ours["bounds"] == [float(b) for b in theirs.bins]
+            assert ours["counts"] == [int(c) for c in theirs.counts]
+            assert ours["class_of"] == [int(v) for v in theirs.yb]
+
+
+def test_an_unknown_classification_is_refused() -> None:
+    with pytest.raises(AnalysisError, match="unknown classification 'jenks'"):
+        classify(np.array([1.0, 2.0, 3.0]), method="jenks")

@@ -370,3 +370,22 @@ def test_no_area_no_facilities_still_draws_the_children():
     html = map_html(render_map({"subjects": subjects}, {"study": {"name": "Tiny"}}))
     titles = [g["title"] for g in _data(html)["groups"]]
     assert titles == ["Controls (1)", "Cases (2)", "Heat map of cases"]
+
+
+def test_simplification_never_loses_a_small_or_narrow_polygon():
+    """The fast simplification would drop shapes narrower than the tolerance; they stay."""
+    from geo_stunting.outputs.map._data import SIMPLIFY_M, _simplified  # noqa: PLC0415
+
+    shapes = gpd.GeoSeries(
+        [
+            shapely.box(0, 0, 0.5, 0.5),  # smaller than the tolerance
+            shapely.Polygon([(0, 0), (100, 0.4), (200, 0), (200, 0.8), (0, 0.8)]),  # a sliver
+            shapely.Point(0, 0).buffer(2000, quad_segs=64),  # a facility buffer
+        ],
+        crs="EPSG:32748",
+    )
+    assert shapes.simplify(SIMPLIFY_M, preserve_topology=False).is_empty.any()  # what it avoids
+    simple = _simplified(shapes, SIMPLIFY_M)
+    assert not simple.is_empty.any()
+    assert simple.is_valid.all()
+    assert simple.area.iloc[2] == pytest.approx(shapes.area.iloc[2], rel=1e-3)

@@ -99,3 +99,26 @@ def test_public_names_resolve():
         assert getattr(gs, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         gs.nope  # noqa: B018
+
+
+def test_only_the_modules_of_the_steps_run_are_imported(tmp_path):
+    """``--only access`` loads neither numba nor libpysal/esda (seconds of start-up)."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys, geo_stunting as gs\n"
+        "from geo_stunting.outputs._export import write_outputs\n"
+        "results = gs.analyze(gs.load_study(gs.demo_study_path()), steps=['access'])\n"
+        f"write_outputs(results, {str(tmp_path / 'out')!r})\n"
+        "heavy = ('numba', 'esda', 'libpysal', 'mapclassify')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert written["access"]["cases_within"] == 67
+    # every step is still there when asked for
+    assert "pattern" in pipeline._load_steps(["pattern"])

@@ -17,6 +17,7 @@ import geo_stunting as gs
 from geo_stunting.errors import InputError
 from geo_stunting.outputs._print import (
     PRINT_FILES,
+    RASTER_ABOVE,
     _declutter,
     _rounded_circles,
     _village_labels,
@@ -114,3 +115,35 @@ def test_village_names_never_overlap_on_a_crowded_map():
     assert "Desa Tanjung Panjang 0" in {
         t.get_text() for t in kept
     }  # the largest village keeps its name
+
+
+def test_private_map_without_villages_shows_no_home_location(results, tmp_path):
+    """No village to count children in: the children are left out, not drawn at home."""
+    layers = {k: v for k, v in results.layers.items() if k not in ("area", "area_coverage")}
+    write_print_maps(layers, results.sections, tmp_path, today=dt.date(2024, 5, 1))
+    case_red = np.array([0xD7, 0x30, 0x1F]) / 255
+    for name in ("map.png", "map_access.png", "map_clusters.png"):
+        image = imread(tmp_path / name)[..., :3]
+        assert not np.isclose(image, case_red, atol=0.02).all(axis=2).any(), name
+
+
+def test_many_points_go_into_the_pdf_as_one_image(results, tmp_path):
+    """Above RASTER_ABOVE points of one symbol: one raster in the PDF, not a mark per point."""
+    masked, _ = gs.public_layers(results.layers, min_m=100, max_m=500, seed=3)
+    subjects = masked["subjects"]
+    rng = np.random.default_rng(0)
+    many = subjects.sample(4 * RASTER_ABOVE, replace=True, random_state=0).copy()
+    x0, y0, x1, y1 = masked["area"].total_bounds
+    many.geometry = gpd.points_from_xy(
+        rng.uniform(x0, x1, len(many)), rng.uniform(y0, y1, len(many)), crs=subjects.crs
+    )
+    few = {**masked, "subjects": many.iloc[: RASTER_ABOVE // 2]}
+    write_print_maps({**masked, "subjects": many}, results.sections, tmp_path, points="masked")
+    (tmp_path / "few").mkdir()
+    write_print_maps(few, results.sections, tmp_path / "few", points="masked")
+    raster = (tmp_path / "map.pdf").read_bytes()
+    vector = (tmp_path / "few" / "map.pdf").read_bytes()
+    assert raster.count(b"/Subtype /Image") > vector.count(b"/Subtype /Image")
+    image = imread(tmp_path / "map.png")[..., :3]  # the PNG still draws the points
+    red, green, blue = image[..., 0], image[..., 1], image[..., 2]
+    assert ((red > green + 0.3) & (red > blue + 0.3)).sum() > 10_000  # case-red marks

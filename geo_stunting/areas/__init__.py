@@ -8,6 +8,7 @@
 - `_autocorrelation`: Moran's I on rates, the EB Moran index, local Moran (LISA), Gi*;
 - `_scan`: Kulldorff's discrete Poisson scan on area centroids;
 - `_periods`: change between periods with confidence intervals;
+- `_classes`: choropleth classes (quantiles, equal intervals) as mapclassify makes them;
 - `_step`: the ``areas`` step of the pipeline.
 """
 

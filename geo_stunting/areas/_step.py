@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 from libpysal.graph import Graph
@@ -28,6 +27,7 @@ from geo_stunting.areas._autocorrelation import (
     local_moran_rates,
     moran_rates,
 )
+from geo_stunting.areas._classes import bin_values, equal_interval_bins, quantile_bins
 from geo_stunting.areas._groups import group_areas, groups_from_columns
 from geo_stunting.areas._io import AreaData, join_areas
 from geo_stunting.areas._periods import rate_differences
@@ -51,11 +51,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LABEL_ORDER = ("HH", "LL", "LH", "HL", NOT_SIGNIFICANT, ISOLATE)
-_CLASSIFIERS = {
-    "quantiles": mapclassify.Quantiles,
-    "equal_interval": mapclassify.EqualInterval,
-    "fisher_jenks": mapclassify.FisherJenks,
-}
+#: Classifications computed in NumPy (`_classes`); Fisher–Jenks comes from mapclassify.
+_BINS = {"quantiles": quantile_bins, "equal_interval": equal_interval_bins}
 PREVALENCE_ONLY = (
     "Only percentages were given, without the number of children measured. They support "
     "a map of the published figures, a ranking, and Moran's I / LISA / Gi* as a description "
@@ -80,16 +77,30 @@ def classify(values: np.ndarray, *, method: str = "quantiles", classes: int = 5)
     >>> classify(np.array([1.0, 2, 3, 4, 5, 6]), method="equal_interval", classes=2)["bounds"]
     [3.5, 6.0]
     """
-    finite = np.asarray(values, dtype=float)
+    finite = np.asarray(values, dtype=float).flatten()
     k = max(1, min(classes, len(np.unique(finite))))
-    classifier = _CLASSIFIERS[method](finite, k=k)
+    if method in _BINS:
+        bins = _BINS[method](finite, k)
+        class_of, counts = bin_values(finite, bins)
+    elif method == "fisher_jenks":
+        import mapclassify  # noqa: PLC0415 - compiles Fisher–Jenks with numba on import
+
+        classifier = mapclassify.FisherJenks(finite, k=k)
+        bins, counts, class_of = classifier.bins, classifier.counts, classifier.yb
+    else:
+        raise AnalysisError(
+            Problem(
+                f"unknown classification {method!r}",
+                fix=f"use one of {[*_BINS, 'fisher_jenks']}",
+            )
+        )
     return {
         "method": method,
         "classes": int(k),
         "lower": float(finite.min()),
-        "bounds": [float(b) for b in classifier.bins],
-        "counts": [int(c) for c in classifier.counts],
-        "class_of": [int(v) for v in classifier.yb],
+        "bounds": [float(b) for b in bins],
+        "counts": [int(c) for c in counts],
+        "class_of": [int(v) for v in class_of],
     }
 
 

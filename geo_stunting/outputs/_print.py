@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["PAPER_SIZES_IN", "PRINT_FILES", "Points", "write_print_maps"]
+__all__ = ["PAPER_SIZES_IN", "PRINT_FILES", "RASTER_ABOVE", "Points", "write_print_maps"]
 
 #: Paper sizes, landscape, in inches (width, height).
 PAPER_SIZES_IN = {"a4": (11.69, 8.27), "a3": (16.54, 11.69)}
@@ -48,6 +48,9 @@ PAPER_SIZES_IN = {"a4": (11.69, 8.27), "a3": (16.54, 11.69)}
 PRINT_FILES = ("map.pdf", "map.png", "map_access.png", "map_clusters.png")
 Points = Literal["aggregate", "masked"]
 _DPI = 300
+#: Point layers larger than this are drawn into the PDF as one 300 dpi image, not as
+#: one vector mark per point (100,000 marks: seconds to write, a slow PDF to open).
+RASTER_ABOVE = 5_000
 _AXES = (0.03, 0.1, 0.66, 0.79)  # left, bottom, width, height of the map on the page
 _PT = 0.75  # one CSS pixel in points
 _MARKERS = {"circle": "o", "square": "s", "diamond": "D", "triangle": "^", "cross": "P"}
@@ -99,7 +102,7 @@ def _draw(ax: Axes, frame: gpd.GeoDataFrame, style: Mapping[str, Any], zorder: f
         marker = _MARKERS.get(str(style.get("shape", "circle")), "o")
         frame.plot(
             ax=ax, marker=marker, markersize=size, facecolor=face, edgecolor=edge,
-            linewidth=width, zorder=zorder,
+            linewidth=width, zorder=zorder, rasterized=len(frame) > RASTER_ABOVE,
         )  # fmt: skip
     elif kinds <= {"LineString", "MultiLineString"}:
         frame.plot(ax=ax, color=edge, linewidth=width, linestyle=_dashes(style), zorder=zorder)
@@ -373,7 +376,8 @@ def _overview(ax: Axes, layers: Mapping[str, Any], ctx: MapContext, points: Poin
         }
     else:
         handles += _draw_layer(ax, layers, "area", ctx, 1, titles=("Villages ({n})",))
-        handles += _draw_layer(ax, layers, "subjects", ctx, 20)
+        if points == "masked":  # without villages the private map has nothing to count children in
+            handles += _draw_layer(ax, layers, "subjects", ctx, 20)
     if area is not None:
         _village_labels(ax, area, names)
     handles += _draw_layer(ax, layers, "facilities", ctx, 30)
@@ -606,7 +610,7 @@ def write_print_maps(
     ):
         for page, draw in _VIEWS:
             fig = _page(page, draw, layers, ctx, paper=paper, points=points, today=day)
-            pdf.savefig(fig)
+            pdf.savefig(fig, dpi=_DPI)  # the dpi of rasterised layers only; the rest stays vector
             fig.savefig(folder / page.key, dpi=_DPI)
             written.append(page.key)
     return ["map.pdf", *written]

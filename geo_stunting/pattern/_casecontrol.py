@@ -303,7 +303,9 @@ class _LabelledK:
     def __call__(self, case: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n1 = int(case.sum())
         n0 = len(case) - n1
-        small = case if n1 <= n0 else ~case
+        # a writable copy: a read-only mask (the observed labels) would make numba compile a
+        # second specialisation of the kernel (about 1 s on a first run)
+        small = np.array(case) if n1 <= n0 else ~case
         rows, cols, same = _kernels.same_label_sums(
             self.rowptr, self.pj, self.cell, self.w, self.columns, small
         )

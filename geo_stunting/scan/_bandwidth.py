@@ -16,6 +16,8 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from geo_stunting.scan._serial import SERIAL_BELOW, serial_twin
+
 __all__ = ["N_BANDWIDTHS", "BandwidthChoice", "bandwidth_relrisk"]
 
 #: spatstat.options("n.bandwidth"): bandwidths tried by cross-validation.
@@ -85,7 +87,8 @@ def bandwidth_relrisk(
     # density.ppp(at = "points") cuts the kernel at max(8 sigma, 2 * max nn distance)
     cut_all = np.maximum(8 * h, 2 * _max_nn_distance(xy))
     cut_type = np.vstack([np.maximum(8 * h, 2 * _max_nn_distance(xy[types == t])) for t in (0, 1)])
-    total, same = _loo_sums(xy, types, h, cut_all, cut_type)
+    kernel = _loo_sums if len(xy) >= SERIAL_BELOW else _loo_sums_serial  # compiles faster
+    total, same = kernel(xy, types, h, cut_all, cut_type)
     with np.errstate(divide="ignore", invalid="ignore"):
         criterion = -np.mean(np.log(same / total), axis=0)
     criterion[np.isnan(criterion)] = np.inf
@@ -134,3 +137,6 @@ def _loo_sums(
                 if types[j] == ti and d2 <= cut_type2[ti, k]:
                     same[i, k] += w
     return total, same
+
+
+_loo_sums_serial = serial_twin(_loo_sums)

@@ -39,6 +39,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from geo_stunting.progress import progress
+from geo_stunting.scan._serial import SERIAL_BELOW, serial_twin
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -200,6 +201,9 @@ def window_extremes(
                     nrow = mn[wsize[j]]
                     for r in range(rb):
                         nrow[r] = min(nrow[r], cum[r])
+
+
+_window_extremes_serial = serial_twin(window_extremes)  # compiles faster, for small scans
 
 
 @numba.njit(cache=True)
@@ -401,9 +405,8 @@ def run_scan(
             closed = ln > 0
             radius[rows][closed] = chunk.dist[chunk.starts[:-1][closed] + ln[closed] - 1]
             if permutations:
-                window_extremes(
-                    chunk.starts, chunk.nbr, chunk.wsize, lab, maxc, minc, do_max, do_min
-                )
+                sweep = window_extremes if n_loc >= SERIAL_BELOW else _window_extremes_serial
+                sweep(chunk.starts, chunk.nbr, chunk.wsize, lab, maxc, minc, do_max, do_min)
             advance(len(chunk.starts) - 1)
     sims = np.zeros(0)
     if permutations:

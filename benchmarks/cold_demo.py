@@ -1,0 +1,57 @@
+"""Benchmark: the first ``geo-stunting demo`` after install (numba compiling), then a warm one.
+
+Each run is a fresh process, ``python -m geo_stunting demo --out … --quiet``;
+the first uses an empty numba cache (``NUMBA_CACHE_DIR`` set to a new
+folder), as on a new install, the second the cache the first filled. Wall
+and CPU seconds (user + system, the process and its children) of each, and
+the SHA-256 of each ``results.json`` (the same seed gives the same file).
+
+Usage: ``python benchmarks/cold_demo.py``. To measure another checkout of
+the package, put it first on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_demo(out: Path, cache: Path) -> tuple[float, float, str]:
+    """Wall s, CPU s and the results.json SHA-256 of one demo in a fresh process."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    command = [sys.executable, "-m", "geo_stunting", "demo", "--out", str(out), "--quiet"]
+    started, cpu = time.perf_counter(), _children_cpu()
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
+    digest = hashlib.sha256((out / "results.json").read_bytes()).hexdigest()
+    return wall, cpu, digest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        cache = folder / "numba_cache"
+        cache.mkdir()
+        cold = run_demo(folder / "cold", cache)
+        warm = run_demo(folder / "warm", cache)
+    print("geo-stunting demo in a fresh process (wall s, CPU s, results.json SHA-256)")
+    for label, (wall, cpu, digest) in (("first (empty numba cache)", cold), ("second", warm)):
+        print(f"  {label:<28}{wall:7.2f} s {cpu:7.2f} s  {digest[:16]}")
+
+
+if __name__ == "__main__":
+    main()
