@@ -399,23 +399,19 @@ def _run(
                     raise OutputFolderError(problems)
                 if not quiet:
                     _print_report(study, all_rejects=False)
-            helper = None if study is None else _start_warming(study_file, study, only)
-            try:
-                results, written = _analyse_and_write(
-                    config,
-                    study,
-                    folder,
-                    seed,
-                    permutations,
-                    only,
-                    quiet,
-                    online,
-                    public,
-                    scheduler,
-                    paper,
-                )
-            finally:
-                _stop_warming(helper)
+            results, written = _analyse_and_write(
+                config,
+                study,
+                folder,
+                seed,
+                permutations,
+                only,
+                quiet,
+                online,
+                public,
+                scheduler,
+                paper,
+            )
             folder.commit()
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
@@ -427,20 +423,6 @@ def _run(
             highlight=False,
         )
         raise typer.Exit(EXIT_INTERNAL)
-
-
-def _start_warming(study_file: Path, study: Study, only: list[str] | None) -> Any:
-    """On a first run, compile the later steps' kernels in a helper process (`_warm`)."""
-    from geo_stunting._warm import start_warming  # noqa: PLC0415
-
-    steps = tuple(only) if only else study.settings.steps
-    return start_warming(study_file, len(study.subjects), steps)
-
-
-def _stop_warming(helper: Any) -> None:
-    from geo_stunting._warm import stop_warming  # noqa: PLC0415
-
-    stop_warming(helper)
 
 
 def _analyse_and_write(
