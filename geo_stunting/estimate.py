@@ -26,7 +26,12 @@ _ISOTROPIC_PAIR_S = 2e-7  # one pair of a simulated pattern, isotropic weight
 _BORDER_PAIR_S = 1e-8  # one pair closer than rmax, border correction only
 _POINT_S = 1.5e-6  # one point of a simulated pattern (nearest neighbour, G, boundary)
 _RELABEL_PAIR_S = 1e-8  # one pair of one relabelling (K difference)
-_SCAN_ENTRY_S = 4.6e-10  # one (window, replication) of the scan
+_SCAN_ENTRY_S = 1.0e-10  # one (window, replication) of the scan, benchmarks/scan.py
+_SCAN_WINDOW_S = 6e-8  # one window: its neighbour sorted in, and scored for the observed cases
+_BANDWIDTH_PAIR_S = 6e-8  # one pair of the relative risk's bandwidth search
+_SURFACE_TERM_S = 1e-10  # one (cell, subject, labelling) of the relative-risk surface
+#: The relative-risk grid has at most about this many cells across (MIN_CELLS_ACROSS).
+_CELLS_ACROSS = 128
 _NLARGE = 3000
 #: Cost of the Gini choice of the scan's largest window, in scans at 50 %: sum(GINI_SHARES) / 0.5.
 _GINI_COST = 4.62
@@ -111,11 +116,39 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         share = 0.5 if options.max_share is None else options.max_share
         if options.max_radius_m is not None:
             share = min(share, math.pi * options.max_radius_m**2 / area)
-        seconds = p * n * max(share * n, 1.0) * _SCAN_ENTRY_S * (_GINI_COST if gini else 1.0)
+        windows = n * max(share * n, 1.0)
+        seconds = windows * (_SCAN_WINDOW_S + p * _SCAN_ENTRY_S) * (_GINI_COST if gini else 1.0)
+        threads = thread_count()
         return StepEstimate(
             name,
-            float(seconds),
-            f"{p} replications, windows up to {share:.0%} of {n:,} subjects",
+            float(seconds / threads),
+            f"{p} replications, windows up to {share:.0%} of {n:,} subjects, "
+            f"{threads} thread(s)",
             f"{fewer}, max_radius_m or a smaller max_share in [scan], or --only to skip it",
+        )
+    if name == "relative_risk":
+        rr = study.settings.relative_risk
+        area, _ = _area_and_share(study, n)
+        bounds = study.area.total_bounds if study.area is not None and len(study.area) else None
+        if bounds is None:
+            bounds = subjects.total_bounds
+        longest = max(float(bounds[2] - bounds[0]), float(bounds[3] - bounds[1]), 1.0)
+        cells = _CELLS_ACROSS**2 * min(1.0, area / longest**2)
+        if rr.cell_m is not None:
+            cells = area / rr.cell_m**2
+        seconds = cells * n * (p + 1) * _SURFACE_TERM_S
+        search = rr.bandwidth_m is None
+        if search:
+            seconds += n * n / 2 * _BANDWIDTH_PAIR_S
+        threads = thread_count()
+        return StepEstimate(
+            name,
+            float(seconds / threads),
+            f"{p} labellings of {n:,} subjects on about {cells:,.0f} grid cells"
+            + (", bandwidth by cross-validation" if search else "")
+            + f", {threads} thread(s)",
+            f"{fewer}, a larger cell_m"
+            + (" or a fixed bandwidth_m" if search else "")
+            + " in [relative_risk], or --only to skip it",
         )
     return None

@@ -5,27 +5,33 @@ The scan works on *neighbour lists in CSR form*, one list per window centre:
 nearest first, and ``wsize[j]`` is the population of the circular window
 that closes at entry ``j`` (the last location of a group of equally distant
 locations, within the size limits), or 0 when no admissible window closes
-there. Row 0 of the extreme-count arrays is a sink for those entries, so the
-hot loop has no branch.
+there. Row 0 of the per-population arrays is a sink for those entries.
 
 Replications are processed in blocks of ``rb`` random labellings stored
 location-major (``lab[block, location, lane]``): one pass over a centre's
 neighbour list updates the running case counts of all ``rb`` labellings at
-once, a loop that LLVM turns into SIMD adds and maxima. For each block and
-window population ``n`` the kernel keeps the largest (and smallest) case
-count seen in any window of that population; because the Bernoulli
-log-likelihood ratio of a window of population ``n`` grows with its case
-count on the high side (and falls on the low side), the largest ratio of a
-replication is the largest ratio over ``n`` of those extremes, which costs
-one logarithm per population size instead of one per window.
+once, a loop that LLVM turns into SIMD adds and a SIMD maximum. A window is
+looked at closely only when some lane's count reaches the block's
+*threshold* for its population: the fewest cases a window of that
+population needs for a log-likelihood ratio as large as the smallest best
+ratio of the block's replications (the ratio grows with the case count on
+the high side, falls on the low side). Such a window is recorded per lane
+when it beats the most cases seen at that population, and its ratio raises
+the lane's best. A replication's best window always reaches the threshold,
+so every best ratio is exactly the one a full enumeration gives, computed by
+the same function of the same integers. Every few percent of the centres
+the replications are regrouped by their best so far, so that a block's
+smallest best is close to each of its lanes' own and few windows pass.
 
-Every result is an integer extreme or a function of one, so the results do
-not depend on the number of threads; the random labels are drawn in Python,
-one replication after another, from the caller's generator.
+Every result is a function of integer counts, so the results do not depend
+on the number of threads or the order of centres; the random labels are
+drawn in Python, one replication after another, from the caller's generator.
 
-The driver (`run_scan`) builds the neighbour lists with a k-d tree a chunk of
-centres at a time, so memory grows with chunk size × maximum window size,
-not with the square of the number of locations.
+The driver (`run_scan`) takes locations and centres in Z (Morton) order, so
+that a window's labels sit near in memory, and builds the neighbour lists
+(`geo_stunting.scan._neighbours`) a chunk of centres at a time, so memory
+grows with chunk size × maximum window size, not with the square of the
+number of locations.
 """
 
 from __future__ import annotations
