@@ -122,8 +122,7 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         return StepEstimate(
             name,
             float(seconds / threads),
-            f"{p} replications, windows up to {share:.0%} of {n:,} subjects, "
-            f"{threads} thread(s)",
+            f"{p} replications, windows up to {share:.0%} of {n:,} subjects, {threads} thread(s)",
             f"{fewer}, max_radius_m or a smaller max_share in [scan], or --only to skip it",
         )
     if name == "relative_risk":

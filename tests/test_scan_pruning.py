@@ -111,3 +111,33 @@ def test_pruned_regrouped_maxima_equal_brute_force(
     )
     expected = _brute_maxima(xy, is_case, labels, n // 2, direction)
     assert result.simulated_llr.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("direction", ["high", "low", "both"])
+def test_observed_floor_reports_the_same_clusters(
+    direction: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring only observed windows above the replications' floor changes no reported cluster."""
+    rng = np.random.default_rng(21)
+    runs = []
+    for seed in range(4):
+        xy = rng.integers(0, 40, size=(300, 2)).astype(float)  # ties and shared places
+        is_case = rng.random(300) < 0.3  # no cluster: the observed is often below the floor
+        runs.append((xy, is_case, seed))
+
+    def scan_all(xy: np.ndarray, is_case: np.ndarray, seed: int) -> dict:
+        result = scan_bernoulli_xy(
+            xy[:, 0], xy[:, 1], is_case, permutations=99, seed=seed, direction=direction
+        )
+        return result.to_dict()
+
+    pruned = [scan_all(*run) for run in runs]
+    original = _kernels.best_windows
+
+    def every_window(*args: object) -> tuple:
+        th, tl = args[-2], args[-1]
+        return original(*args[:-2], np.zeros_like(th), np.full_like(tl, np.iinfo(np.int64).max))
+
+    monkeypatch.setattr(_kernels, "best_windows", every_window)
+    assert [scan_all(*run) for run in runs] == pruned
+    assert any(len(p["clusters"]) > 1 for p in pruned)

@@ -132,8 +132,13 @@ def best_windows(
     n_total: int,
     c_total: int,
     direction: int,
+    th: np.ndarray,
+    tl: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """The most likely window about each centre, for the observed cases.
+
+    Only windows with at least ``th[n]`` or at most ``tl[n]`` cases are
+    scored (`_thresholds`); a centre without one reports 0.
 
     Returns
     -------
@@ -152,7 +157,7 @@ def best_windows(
         for j in range(starts[i], starts[i + 1]):
             c += loc_cases[nbr[j]]
             n = wsize[j]
-            if n > 0:
+            if n > 0 and (c >= th[n] or c <= tl[n]):
                 value = _window_llr(n, c, n_total, c_total, direction)
                 if value > best[i]:
                     best[i] = value
@@ -463,16 +468,29 @@ class _Lanes:
 
     def reset_thresholds(self, n_total: int, c_total: int, direction: int) -> None:
         """Thresholds for each block's smallest best ratio, from scratch."""
-        never = np.iinfo(np.int64).max
-        self.th[:, 1:] = 0
-        self.tl[:, 1:] = never
+        max_pop = self.th.shape[1] - 1
         for b in range(self.th.shape[0]):
             self.level[b] = float(self.best[b].min())
-            _thresholds(self.th[b], self.tl[b], self.level[b], n_total, c_total, direction)
-        if not direction & HIGH:
-            self.th[:, 1:] = never
-        if not direction & LOW:
-            self.tl[:, 1:] = -1
+            self.th[b], self.tl[b] = _fresh_thresholds(
+                max_pop, self.level[b], n_total, c_total, direction
+            )
+
+
+def _fresh_thresholds(
+    max_pop: int, level: float, n_total: int, c_total: int, direction: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_thresholds` for `level` from scratch; a side not scanned never passes."""
+    never = np.iinfo(np.int64).max
+    th = np.full(max_pop + 1, never, dtype=np.int64)
+    tl = np.full(max_pop + 1, -1, dtype=np.int64)
+    th[1:] = 0
+    tl[1:] = never
+    _thresholds(th, tl, level, n_total, c_total, direction)
+    if not direction & HIGH:
+        th[1:] = never
+    if not direction & LOW:
+        tl[1:] = -1
+    return th, tl
 
 
 def run_scan(
@@ -527,12 +545,24 @@ def run_scan(
     pop, cases = locs.pop[order], locs.cases[order]
     regroup_at = [n_loc * share for share in REGROUP_SHARES] if blocks > 1 else []
     done = 0
+    # The observed scan scores only windows whose ratio reaches a floor: the
+    # smallest best ratio of any replication so far (a centre below every
+    # replication's maximum has p = 1 and is never reported), and at most the
+    # largest observed ratio so far (the most likely cluster is always exact).
+    obs_th, obs_tl = _fresh_thresholds(max_pop, 0.0, n_total, c_total, direction)
+    obs_level = 0.0
     with progress(f"scan: centres, each with {permutations} replications", total=n_loc) as advance:
         for chunk in neighbour_chunks(locs.xy[order], pop, max_pop, max_radius):
             centres = order[chunk.first : chunk.first + len(chunk.starts) - 1]
+            if permutations:
+                floor = min(float(lanes.best.min()), float(best.max()))
+                if floor > obs_level * 1.01:
+                    obs_level = floor
+                    _thresholds(obs_th, obs_tl, floor, n_total, c_total, direction)
             llr, ln, nn, cc = best_windows(
-                chunk.starts, chunk.nbr, chunk.wsize, cases, n_total, c_total, direction
-            )
+                chunk.starts, chunk.nbr, chunk.wsize, cases, n_total, c_total, direction,
+                obs_th, obs_tl,
+            )  # fmt: skip
             best[centres], length[centres], n_in[centres], c_in[centres] = llr, ln, nn, cc
             closed = ln > 0
             radius[centres[closed]] = chunk.dist[chunk.starts[:-1][closed] + ln[closed] - 1]

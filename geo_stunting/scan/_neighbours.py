@@ -3,12 +3,14 @@
 Each centre's list holds the locations around it, nearest first, up to the
 largest admissible window. A k-d tree asked for 25,000 neighbours of each of
 50,000 centres spends most of its time in its heap (about 4 ms a centre);
-here a centre's squared distances to every location are computed at once,
-the nearest ``k`` are selected (``numpy.partition``'s introselect), and those
-are sorted by a stable least-significant-digit radix sort of the distances'
-bit patterns (a non-negative float64 orders as its bits read as an
-integer), 11 bits a pass, passes whose digit is the same everywhere skipped.
-About 0.3 ms a centre; centres of a chunk are sorted in parallel.
+here a centre's squared distances to every location are computed at once
+and put in buckets of equal width in squared distance (equal area, so about
+equally full for evenly spread homes); the buckets up to the one holding the
+``k``-th nearest are kept, and each is sorted on the distances' bit patterns
+(a non-negative float64 orders as its bits read as an integer): insertion
+sort when small, a stable least-significant-digit radix sort (11 bits a
+pass) when large, as when most homes sit in one far village. About 1 ms a
+centre; the centres of a chunk are sorted in parallel.
 
 Distances are ``sqrt(dx * dx + dy * dy)``, as scipy's k-d tree computes them,
 so groups of equally distant locations (which close one window together)
