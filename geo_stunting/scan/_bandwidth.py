@@ -164,8 +164,8 @@ def _loo_sums(
 
 @numba.njit(cache=True, inline="always")
 def _add_pair(
-    i: int,
-    j: int,
+    i: int | np.int64,
+    j: int | np.int64,
     d2: float,
     same_type: bool,
     inv: np.ndarray,
@@ -219,10 +219,10 @@ def _truncated_sums(
     n = xy.shape[0]
     nh = inv.size
     reach = np.empty(n)
-    for i in range(n):
-        reach[i] = max(lim_all[i, nh - 1], lim_same[i, nh - 1])
+    for p in range(n):
+        reach[p] = max(lim_all[p, nh - 1], lim_same[p, nh - 1])
     for task in numba.prange(last_task - first_task):
-        me = numba.get_thread_id()
+        me = numba.get_thread_id()  # type: ignore[attr-defined]
         first = np.int64(task) + first_task
         for side in range(2):
             i = first if side == 0 else n - 1 - first
