@@ -152,7 +152,8 @@ def _loo_sums(
     total = np.zeros((threads, n, len(h)))
     same = np.zeros((threads, n, len(h)))
     tasks = (n + 1) // 2
-    step = max(1, math.ceil(tasks / 50))
+    # about 50 updates of the progress bar, each at least a few million pairs
+    step = max(1, math.ceil(tasks / 50), 2_000_000 // max(n, 1))
     inv = 1.0 / (2.0 * h * h)
     with progress(f"relative risk: bandwidth search, {n:,} points", total=tasks) as advance:
         for first in range(0, tasks, step):
