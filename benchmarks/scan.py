@@ -12,7 +12,9 @@ Usage::
 
     python benchmarks/scan.py --quick          # grave and 2,000 subjects
     python benchmarks/scan.py                  # + 10,000, and 50,000 with a 1 km radius
-    python benchmarks/scan.py --full-50k       # + 50,000 at 50 % (slow: minutes)
+    python benchmarks/scan.py --full-50k       # + 50,000 at 50 % (minutes)
+    python benchmarks/scan.py --only-50k       # 50,000 at 50 % alone
+    python benchmarks/scan.py --quick --previous /tmp/old   # + 10,000 with an older package
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -112,6 +116,7 @@ def child(args: argparse.Namespace) -> None:
     scan_bernoulli_xy(xy[:50, 0], xy[:50, 1], is_case[:50], permutations=19, seed=0)  # compile
     before = rss_mb()
     started = time.perf_counter()
+    cpu = time.process_time()
     result = scan_bernoulli_xy(
         xy[:, 0],
         xy[:, 1],
@@ -122,6 +127,7 @@ def child(args: argparse.Namespace) -> None:
     )
     seconds = time.perf_counter() - started
     record = {
+        "cpu_seconds": time.process_time() - cpu,
         "n": args.n,
         "max_radius": args.max_radius,
         "seconds": seconds,
@@ -143,12 +149,36 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(record))
 
 
+def run_child(
+    n: int, radius: float | None, brute: bool, args: argparse.Namespace, source: str | None = None
+) -> dict[str, Any]:
+    """One size in a fresh process; `source`: a folder holding another ``geo_stunting``."""
+    command = [sys.executable, __file__, "--child", "--n", str(n)]
+    command += ["--permutations", str(args.permutations), "--seed", str(args.seed)]
+    if radius is not None:
+        command += ["--max-radius", str(radius)]
+    if brute:
+        command.append("--brute")
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = source
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    found: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="grave and 2,000 subjects only")
     parser.add_argument("--full-50k", action="store_true", help="also 50,000 at 50 %% (minutes)")
+    parser.add_argument("--only-50k", action="store_true", help="only 50,000 at 50 %%")
+    parser.add_argument(
+        "--previous",
+        help="folder holding an earlier geo_stunting package (e.g. from git archive): "
+        "10,000 subjects are also scanned with it, in the same run",
+    )
     parser.add_argument("--permutations", type=int, default=999)
     parser.add_argument("--seed", type=int, default=20231)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -164,38 +194,36 @@ def main() -> None:
         runs += [(10_000, None, False), (50_000, 1_000.0, False)]
     if args.full_50k:
         runs.append((50_000, None, False))
+    if args.only_50k:
+        runs = [(50_000, None, False)]
     print(f"Bernoulli scan, {args.permutations} replications, max 50 % of subjects")
     print(
-        f"{'subjects':>9} {'max radius':>10} {'seconds':>8} {'peak MB':>8} {'(+MB)':>7} "
-        f"{'NumPy s':>8} {'speed-up':>8} {'equal':>5}  most likely cluster"
+        f"{'subjects':>9} {'max radius':>10} {'seconds':>8} {'cpu s':>8} {'peak MB':>8} "
+        f"{'(+MB)':>7} {'NumPy s':>8} {'speed-up':>8} {'equal':>5}  most likely cluster"
     )
+    r: dict[str, Any] = {}
     for n, radius, brute in runs:
-        command = [
-            sys.executable,
-            __file__,
-            "--child",
-            "--n",
-            str(n),
-            "--permutations",
-            str(args.permutations),
-            "--seed",
-            str(args.seed),
-        ]
-        if radius is not None:
-            command += ["--max-radius", str(radius)]
-        if brute:
-            command.append("--brute")
-        out = subprocess.run(command, capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = run_child(n, radius, brute, args)
         brute_s = r.get("brute_seconds")
         limit = "-" if radius is None else f"{radius:,.0f} m"
         numpy_s = f"{brute_s:.2f}" if brute_s else "-"
         speedup = f"{brute_s / r['seconds']:.0f}x" if brute_s else "-"
         added = r["peak_rss_mb"] - r["rss_before_mb"]
         print(
-            f"{n:>9,} {limit:>10} {r['seconds']:>8.2f} {r['peak_rss_mb']:>8.0f} {added:>+7.0f} "
-            f"{numpy_s:>8} {speedup:>8} {r.get('equal', '-')!s:>5}  "
-            f"n={r['top_n']}, LLR={r['top_llr']:.3f}, p={r['top_p']}"
+            f"{n:>9,} {limit:>10} {r['seconds']:>8.2f} {r['cpu_seconds']:>8.2f} "
+            f"{r['peak_rss_mb']:>8.0f} {added:>+7.0f} {numpy_s:>8} {speedup:>8} "
+            f"{r.get('equal', '-')!s:>5}  n={r['top_n']}, LLR={r['top_llr']:.3f}, p={r['top_p']}",
+            flush=True,
+        )
+    if args.previous:
+        old = run_child(10_000, None, False, args, source=args.previous)
+        new = run_child(10_000, None, False, args)
+        same = all(old[k] == new[k] for k in ("top_llr", "top_p", "top_n"))
+        print(
+            f"10,000 at 50 %: previous {old['seconds']:.1f} s ({old['cpu_seconds']:.1f} s CPU, "
+            f"{old['peak_rss_mb']:.0f} MB), this {new['seconds']:.1f} s "
+            f"({new['cpu_seconds']:.1f} s CPU, {new['peak_rss_mb']:.0f} MB): "
+            f"{old['cpu_seconds'] / new['cpu_seconds']:.1f}x less CPU; same cluster: {same}"
         )
     print(f"threads: {r['threads']}; SaTScan v9.3.1 on grave: 3 s on 8 processors")
 

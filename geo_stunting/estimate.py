@@ -31,17 +31,20 @@ _ISOTROPIC_PAIR_S = 2e-7  # one pair of a simulated pattern, isotropic weight
 _BORDER_PAIR_S = 1e-8  # one pair closer than rmax, border correction only
 _POINT_S = 1.5e-6  # one point of a simulated pattern (nearest neighbour, G, boundary)
 _RELABEL_PAIR_S = 1e-8  # one pair of one relabelling (K difference)
-_SCAN_ENTRY_S = 4.6e-10  # one (window, replication) of the scan
+_SCAN_ENTRY_S = 1.5e-10  # one (window, replication) of the scan, benchmarks/scan.py
+_SCAN_WINDOW_S = 6e-8  # one window: its neighbour sorted in, and scored for the observed cases
+_BANDWIDTH_PAIR_S = 6e-8  # one pair of the relative risk's bandwidth search
+_SURFACE_TERM_S = 1e-10  # one (cell, subject, labelling) of the relative-risk surface
+#: The relative-risk grid has at most about this many cells across (MIN_CELLS_ACROSS).
+_CELLS_ACROSS = 128
 _NLARGE = 3000
 _MAC_S = 4e-10  # one multiply-add of the relative-risk kernel sums (demo: 2.9e9 in 1.2 s)
-_KERNEL_S = 5e-8  # one Gaussian kernel value (a grid cell and a subject)
 _LABEL_S = 1.2e-8  # one permuted label
 _NEIGHBOUR_S = 5e-9  # one neighbour of one subject in one permutation (compiled)
 _ACCESS_SUBJECT_S = 5e-5  # one subject through the access step (nearest facilities, layers)
 _ACCESS_SUBJECT_BYTES = 3_000.0  # measured 2.5 KB at 100,000 subjects
 _IRLS_ITERATIONS = 25  # Newton steps of a (Firth) logistic fit, an upper bound
 _MAX_GRID_CELLS = 4_000_000  # scan._relative_risk.MAX_GRID_CELLS
-_BANDWIDTHS = 32  # scan._bandwidth.N_BANDWIDTHS
 #: Cost of the Gini choice of the scan's largest window, in scans at 50 %: sum(GINI_SHARES) / 0.5.
 _GINI_COST = 4.62
 
@@ -109,9 +112,7 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         seconds += p * 3 * n * _POINT_S  # Clark–Evans of cases, controls and all
         strata = 2 if "stratum" in subjects and subjects["stratum"].nunique() > 1 else 1
         seconds += strata * p * n * n * share * 0.2 * _RELABEL_PAIR_S
-        from geo_stunting.pattern._threads import thread_count  # noqa: PLC0415 - loads numba
-
-        threads = thread_count()
+        threads = _threads()
         return StepEstimate(
             name,
             float(seconds / threads),
@@ -129,11 +130,13 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         share = 0.5 if options.max_share is None else options.max_share
         if options.max_radius_m is not None:
             share = min(share, math.pi * options.max_radius_m**2 / area)
-        seconds = p * n * max(share * n, 1.0) * _SCAN_ENTRY_S * (_GINI_COST if gini else 1.0)
+        windows = n * max(share * n, 1.0)
+        seconds = windows * (_SCAN_WINDOW_S + p * _SCAN_ENTRY_S) * (_GINI_COST if gini else 1.0)
+        threads = _threads()
         return StepEstimate(
             name,
-            float(seconds),
-            f"{p} replications, windows up to {share:.0%} of {n:,} subjects",
+            float(seconds / threads),
+            f"{p} replications, windows up to {share:.0%} of {n:,} subjects, {threads} thread(s)",
             f"{fewer}, max_radius_m or a smaller max_share in [scan], or --only to skip it",
             float(p * n * 1.0 + n * n * 16.0),
         )
@@ -148,26 +151,39 @@ def _size(study: Study) -> tuple[int, int, str]:
 
 
 def _relative_risk(study: Study) -> StepEstimate:
-    """Kernel sums at every grid cell for the data and each relabelling; bandwidth by CV."""
+    """Kernel sums at every grid cell for the data and each labelling; bandwidth by CV."""
     n, p, fewer = _size(study)
-    options = study.settings.relative_risk
-    minx, miny, maxx, maxy = study.subjects.total_bounds
-    side = max(maxx - minx, maxy - miny, 1.0)
-    cell = options.cell_m or min(
-        side / 128, (options.bandwidth_m or math.inf) / 4
-    )  # the step's rule (a quarter of the bandwidth, at least 128 cells across)
-    cells = min(max(1.0, (maxx - minx) / cell) * max(1.0, (maxy - miny) / cell), _MAX_GRID_CELLS)
-    seconds = cells * n * (_KERNEL_S + (p + 1) * _MAC_S) + p * n * _LABEL_S
-    if options.bandwidth_m is None:
-        seconds += _BANDWIDTHS * n * n * _KERNEL_S  # likelihood cross-validation
-    memory = 2 * (p + 1) * n * 8.0 + cells * 8.0 * 10 + 32e6 * 3
+    rr = study.settings.relative_risk
+    area, _ = _area_and_share(study, n)
+    has_area = study.area is not None and len(study.area)
+    bounds = study.area.total_bounds if has_area else study.subjects.total_bounds
+    longest = max(float(bounds[2] - bounds[0]), float(bounds[3] - bounds[1]), 1.0)
+    cells = _CELLS_ACROSS**2 * min(1.0, area / longest**2)
+    if rr.cell_m is not None:
+        cells = area / rr.cell_m**2
+    cells = min(cells, _MAX_GRID_CELLS)
+    seconds = cells * n * (p + 1) * _SURFACE_TERM_S
+    search = rr.bandwidth_m is None
+    if search:
+        seconds += n * n / 2 * _BANDWIDTH_PAIR_S  # likelihood cross-validation, pairs once
+    threads = _threads()
     return StepEstimate(
         "relative_risk",
-        float(seconds),
-        f"{p:,} relabellings of {n:,} subjects on {cells:,.0f} grid cells",
-        f"{fewer}, a larger cell_m (or bandwidth_m) in [relative_risk], or --only to skip it",
-        float(memory),
+        float(seconds / threads),
+        f"{p:,} relabellings of {n:,} subjects on {cells:,.0f} grid cells"
+        + (", bandwidth by cross-validation" if search else "")
+        + f", {threads} thread(s)",
+        f"{fewer}, a larger cell_m"
+        + (" or a fixed bandwidth_m" if search else "")
+        + " in [relative_risk], or --only to skip it",
+        float(2 * (p + 1) * n * 8.0 + cells * 8.0 * 10 + 32e6 * 3),
     )
+
+
+def _threads() -> int:
+    from geo_stunting.pattern._threads import thread_count  # noqa: PLC0415 - loads numba
+
+    return thread_count()
 
 
 def _neighbours(study: Study, n: int) -> float:

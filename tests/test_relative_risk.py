@@ -279,3 +279,44 @@ def test_geographic_crs_is_refused() -> None:
     )
     with pytest.raises(AnalysisError, match="projected CRS"):
         relative_risk_surface(gdf)
+
+
+def test_bandwidth_search_sums_within_the_stated_bound_of_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Leaving out terms below exp(-40) of a point's largest changes each sum by < (n-1)e-40."""
+    from geo_stunting.scan import _bandwidth  # noqa: PLC0415
+
+    rng = np.random.default_rng(8)
+    xy = np.vstack([rng.normal(0, 300, (150, 2)), rng.uniform(-20_000, 20_000, (150, 2))])
+    is_case = rng.random(300) < 0.3
+    seen: dict[str, tuple] = {}
+    original = _bandwidth._loo_sums
+
+    def capture(*args: np.ndarray) -> tuple:
+        seen["args"] = args
+        seen["out"] = original(*args)
+        return seen["out"]
+
+    monkeypatch.setattr(_bandwidth, "_loo_sums", capture)
+    choice = _bandwidth.bandwidth_relrisk(
+        xy[:, 0], xy[:, 1], is_case, window=shapely.box(-25_000, -25_000, 25_000, 25_000)
+    )
+    points, types, h, cut_all, cut_type = seen["args"]
+    d2 = ((points[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(d2, np.inf)
+    kernel = np.exp(-d2[:, :, None] / (2 * h * h))
+    total = (kernel * (d2[:, :, None] <= cut_all**2)).sum(axis=1)
+    same_type = types[:, None] == types[None, :]
+    within = d2[:, :, None] <= cut_type[types][:, None, :] ** 2
+    same = (kernel * (same_type[:, :, None] & within)).sum(axis=1)
+    # the terms left out, plus the rounding of sums of n terms in another order
+    bound = (len(points) - 1) * (math.exp(-_bandwidth.TAIL_EXPONENT) + 2 * np.finfo(float).eps)
+    for fast, exact in zip(seen["out"], (total, same), strict=True):
+        positive = exact > 0
+        assert np.all(fast[~positive] == 0)
+        assert np.max(np.abs(fast[positive] - exact[positive]) / exact[positive]) <= bound
+    with np.errstate(divide="ignore", invalid="ignore"):
+        criterion = -np.mean(np.log(same / total), axis=0)
+    criterion[np.isnan(criterion)] = np.inf
+    assert choice.bandwidth_m == h[int(np.argmin(criterion))]

@@ -47,6 +47,7 @@ from scipy import sparse, stats
 from geo_stunting.autocorrelation import _kernels
 from geo_stunting.autocorrelation._neighbours import Neighbours, distance_band, k_nearest
 from geo_stunting.errors import AnalysisError, Problem
+from geo_stunting.progress import progress
 from geo_stunting.stats._permutation import (
     bh_adjust,
     conditional_draws,
@@ -242,7 +243,9 @@ def moran(
     if permutations > 0:
         rng = np.random.default_rng(seed)
         scale = n / standard.sum() / float(z @ z)
-        sims = scale * _quadratic_forms(z, standard, permutations, rng)
+        sims = scale * _quadratic_forms(
+            z, standard, permutations, rng, label=f"Moran's I: {n:,} subjects, permutations"
+        )
         p_sim = float(upper_p(sims[:, None], moments["I"])[0])
     isolates = np.flatnonzero(np.diff(binary.indptr) == 0)
     return MoranResult(
@@ -262,7 +265,12 @@ def moran(
 
 
 def _quadratic_forms(
-    values: np.ndarray, matrix: sparse.csr_matrix, permutations: int, rng: np.random.Generator
+    values: np.ndarray,
+    matrix: sparse.csr_matrix,
+    permutations: int,
+    rng: np.random.Generator,
+    *,
+    label: str = "permutations",
 ) -> np.ndarray:
     """``v' M v`` for `permutations` random permutations v of `values`.
 
@@ -275,9 +283,13 @@ def _quadratic_forms(
     indptr = matrix.indptr.astype(np.int64)
     indices = matrix.indices.astype(np.int64)
     data = matrix.data.astype(float)
-    for k in range(permutations):
-        rng.shuffle(work)
-        out[k] = _kernels.quadratic_form(indptr, indices, data, work)
+    step = max(1, permutations // 100)
+    with progress(label, total=permutations) as advance:
+        for k in range(permutations):
+            rng.shuffle(work)
+            out[k] = _kernels.quadratic_form(indptr, indices, data, work)
+            if (k + 1) % step == 0 or k + 1 == permutations:
+                advance((k % step) + 1)
     return out
 
 
@@ -415,7 +427,9 @@ def join_counts(
     p_sim = mean_sim = None
     if permutations > 0:
         rng = np.random.default_rng(seed)
-        sims = 0.5 * _quadratic_forms(y, binary, permutations, rng)
+        sims = 0.5 * _quadratic_forms(
+            y, binary, permutations, rng, label=f"join counts: {len(y):,} subjects, permutations"
+        )
         p_sim = float(upper_p(sims[:, None], bb)[0])
         mean_sim = float(sims.mean())
     return JoinCounts(
@@ -494,7 +508,8 @@ def local_moran(
         rng = np.random.default_rng(seed)
         z = np.asarray(lm.z, dtype=float)
         draws = conditional_draws(n, int(np.diff(binary.indptr).max()), permutations, rng)
-        sims = (n - 1) * z * conditional_lags(z, standard, draws) / float(z @ z)
+        lags = conditional_lags(z, standard, draws, label="LISA: conditional permutations")
+        sims = (n - 1) * z * lags / float(z @ z)
         p = two_sided_p(sims, local_i)
         p[isolated] = np.nan
     adjusted = bh_adjust(p)
@@ -569,7 +584,7 @@ def getis_ord(
     if permutations > 0:
         rng = np.random.default_rng(seed)
         draws = conditional_draws(n, int(np.diff(binary.indptr).max()), permutations, rng)
-        sims = y + conditional_lags(y, binary, draws)
+        sims = y + conditional_lags(y, binary, draws, label="Gi*: conditional permutations")
         p_sim = two_sided_p(sims, y + binary @ y)
     p_norm = 2 * stats.norm.sf(np.abs(z))
     raw = p_sim if permutations > 0 else p_norm

@@ -7,7 +7,6 @@
 - `_bandwidth`: its cross-validated bandwidth (spatstat's ``bw.relrisk``);
 - `_contours`: raised-risk areas as tolerance contours that hold children;
 - `_steps`: the ``scan`` and ``relative_risk`` steps and their layers;
-- `_serial`: serial twins of the ``parallel=True`` kernels for small problems (compile faster).
 """
 
 from __future__ import annotations

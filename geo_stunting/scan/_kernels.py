@@ -5,27 +5,33 @@ The scan works on *neighbour lists in CSR form*, one list per window centre:
 nearest first, and ``wsize[j]`` is the population of the circular window
 that closes at entry ``j`` (the last location of a group of equally distant
 locations, within the size limits), or 0 when no admissible window closes
-there. Row 0 of the extreme-count arrays is a sink for those entries, so the
-hot loop has no branch.
+there. Row 0 of the per-population arrays is a sink for those entries.
 
 Replications are processed in blocks of ``rb`` random labellings stored
 location-major (``lab[block, location, lane]``): one pass over a centre's
 neighbour list updates the running case counts of all ``rb`` labellings at
-once, a loop that LLVM turns into SIMD adds and maxima. For each block and
-window population ``n`` the kernel keeps the largest (and smallest) case
-count seen in any window of that population; because the Bernoulli
-log-likelihood ratio of a window of population ``n`` grows with its case
-count on the high side (and falls on the low side), the largest ratio of a
-replication is the largest ratio over ``n`` of those extremes, which costs
-one logarithm per population size instead of one per window.
+once, a loop that LLVM turns into SIMD adds and a SIMD maximum. A window is
+looked at closely only when some lane's count reaches the block's
+*threshold* for its population: the fewest cases a window of that
+population needs for a log-likelihood ratio as large as the smallest best
+ratio of the block's replications (the ratio grows with the case count on
+the high side, falls on the low side). Such a window is recorded per lane
+when it beats the most cases seen at that population, and its ratio raises
+the lane's best. A replication's best window always reaches the threshold,
+so every best ratio is exactly the one a full enumeration gives, computed by
+the same function of the same integers. Every few percent of the centres
+the replications are regrouped by their best so far, so that a block's
+smallest best is close to each of its lanes' own and few windows pass.
 
-Every result is an integer extreme or a function of one, so the results do
-not depend on the number of threads; the random labels are drawn in Python,
-one replication after another, from the caller's generator.
+Every result is a function of integer counts, so the results do not depend
+on the number of threads or the order of centres; the random labels are
+drawn in Python, one replication after another, from the caller's generator.
 
-The driver (`run_scan`) builds the neighbour lists with a k-d tree a chunk of
-centres at a time, so memory grows with chunk size × maximum window size,
-not with the square of the number of locations.
+The driver (`run_scan`) takes locations and centres in Z (Morton) order, so
+that a window's labels sit near in memory, and builds the neighbour lists
+(`geo_stunting.scan._neighbours`) a chunk of centres at a time, so memory
+grows with chunk size × maximum window size, not with the square of the
+number of locations.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from geo_stunting.progress import progress
-from geo_stunting.scan._serial import SERIAL_BELOW, serial_twin
+from geo_stunting.scan._neighbours import nearest_sorted, spatial_order, window_lists
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -52,10 +58,9 @@ __all__ = [
     "ScanArrays",
     "best_windows",
     "llr_bernoulli",
-    "max_llr_per_replication",
     "neighbour_chunks",
+    "replication_maxima",
     "run_scan",
-    "window_extremes",
 ]
 
 #: Direction flags: scan for high rates, low rates, or both (HIGH | LOW).
@@ -64,7 +69,9 @@ LOW = 2
 #: Neighbour entries held at once (int32 + int32 + float64 each).
 CHUNK_ENTRIES = 2_000_000
 #: Replications per block: one SIMD pass updates this many labellings.
-MAX_BLOCK = 128
+MAX_BLOCK = 256
+#: After these shares of the centres, replications are regrouped by their best ratio so far.
+REGROUP_SHARES = (0.005, 0.02, 0.08, 0.3)
 
 
 @numba.njit(cache=True, inline="always")
@@ -116,7 +123,7 @@ def _window_llr(
     return 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def best_windows(
     starts: np.ndarray,
     nbr: np.ndarray,
@@ -125,8 +132,13 @@ def best_windows(
     n_total: int,
     c_total: int,
     direction: int,
+    th: np.ndarray,
+    tl: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """The most likely window about each centre, for the observed cases.
+
+    Only windows with at least ``th[n]`` or at most ``tl[n]`` cases are
+    scored (`_thresholds`); a centre without one reports 0.
 
     Returns
     -------
@@ -140,12 +152,12 @@ def best_windows(
     length = np.zeros(m, np.int64)
     best_n = np.zeros(m, np.int64)
     best_c = np.zeros(m, np.int64)
-    for i in range(m):
+    for i in numba.prange(m):
         c = 0
         for j in range(starts[i], starts[i + 1]):
             c += loc_cases[nbr[j]]
             n = wsize[j]
-            if n > 0:
+            if n > 0 and (c >= th[n] or c <= tl[n]):
                 value = _window_llr(n, c, n_total, c_total, direction)
                 if value > best[i]:
                     best[i] = value
@@ -155,18 +167,53 @@ def best_windows(
     return best, length, best_n, best_c
 
 
+@numba.njit(cache=True)
+def _thresholds(
+    th: np.ndarray, tl: np.ndarray, level: float, n_total: int, c_total: int, sides: int
+) -> None:  # pragma: no cover - compiled
+    """Case counts a window of each population needs to reach the ratio `level`.
+
+    ``th[n]``: the fewest cases, above the expected count, with a ratio of at
+    least `level` (``n + 1`` if none); ``tl[n]``: the most cases, below it,
+    with such a ratio (-1 if none). The ratio grows with the distance of the
+    count from the expected one on either side, so a window of population
+    ``n`` with fewer than ``th[n]`` cases (and more than ``tl[n]``) has a
+    ratio below `level`. Both only move outwards as `level` rises, so each
+    search starts from the previous value. Row 0 is the sink (never reached).
+    """
+    # a hair below the level: a window whose ratio rounds to the level is kept
+    bar = level - 1e-9 * max(1.0, level)
+    for n in range(1, th.size if sides & HIGH else 1):
+        c = max(th[n], (n * c_total) // n_total + 1)
+        top = min(n, c_total)
+        while c <= top and llr_bernoulli(n, c, n_total, c_total) < bar:
+            c += 1
+        th[n] = c if c <= top else n + 1
+    for n in range(1, tl.size if sides & LOW else 1):
+        c = min(tl[n], -((-n * c_total) // n_total) - 1)
+        bottom = max(0, c_total - (n_total - n))
+        while c >= bottom and llr_bernoulli(n, c, n_total, c_total) < bar:
+            c -= 1
+        tl[n] = c if c >= bottom else -1
+
+
 @numba.njit(cache=True, parallel=True)
-def window_extremes(
+def replication_maxima(
     starts: np.ndarray,
     nbr: np.ndarray,
     wsize: np.ndarray,
     lab: np.ndarray,
     maxc: np.ndarray,
     minc: np.ndarray,
-    do_max: bool,
-    do_min: bool,
+    best: np.ndarray,
+    level: np.ndarray,
+    th: np.ndarray,
+    tl: np.ndarray,
+    n_total: int,
+    c_total: int,
+    sides: int,
 ) -> None:  # pragma: no cover - compiled
-    """Update, per replication and window population, the extreme case counts.
+    """Raise each replication's largest ratio by the windows of a chunk of centres.
 
     Parameters
     ----------
@@ -175,73 +222,118 @@ def window_extremes(
     lab
         ``(blocks, locations, rb)`` cases per location in each labelling.
     maxc, minc
-        ``(blocks, max_pop + 1, rb)`` running maxima and minima, updated in
-        place; a ``(blocks, 1, rb)`` dummy when not wanted.
-    do_max, do_min
-        Which extremes to track (high rates need maxima, low rates minima).
+        ``(blocks, max_pop + 1, rb)`` the most (fewest) cases seen in a
+        recorded window of each population, updated in place.
+    best
+        ``(blocks, rb)`` the largest ratio of each replication so far.
+    level, th, tl
+        Per block: the level the thresholds were made for (the smallest of
+        the block's `best`), and the thresholds (`_thresholds`; ``th[b, 0]``
+        above and ``tl[b, 0]`` below any count, as are the thresholds of a
+        side not scanned).
+    sides
+        `HIGH`, `LOW` or both.
+
+    Only a window that some replication of the block could rank above its
+    current best is looked at closely: one whose case count reaches the
+    block's threshold for its population. A replication's best window
+    always does (its ratio is at least the block's level), so `best` ends
+    exactly as if every window had been scored.
     """
     rb = lab.shape[2]
+    big = maxc.dtype.type(np.iinfo(maxc.dtype).max)
+    zero = maxc.dtype.type(0)
+    zero_row = np.zeros(rb, lab.dtype)
     for b in numba.prange(lab.shape[0]):
         labb = lab[b]
         mx = maxc[b]
         mn = minc[b]
+        top_best = best[b]
+        thb = th[b]
+        tlb = tl[b]
         cum = np.zeros(rb, maxc.dtype)
         for i in range(starts.size - 1):
+            floor_best = top_best.min()
+            if floor_best > level[b] * 1.01 or (floor_best > 0 and level[b] == 0):
+                level[b] = floor_best
+                _thresholds(thb, tlb, floor_best, n_total, c_total, sides)
             for r in range(rb):
                 cum[r] = 0
             for j in range(starts[i], starts[i + 1]):
                 row = labb[nbr[j]]
-                for r in range(rb):
-                    cum[r] += row[r]
-                if do_max:
-                    mrow = mx[wsize[j]]
-                    for r in range(rb):
-                        mrow[r] = max(mrow[r], cum[r])
-                if do_min:
-                    nrow = mn[wsize[j]]
-                    for r in range(rb):
-                        nrow[r] = min(nrow[r], cum[r])
+                # one vector pass adds the location's cases to every lane and
+                # keeps the largest (smallest) count, the side's only
+                if sides == HIGH:
+                    hi = _add_row_max(cum, row, zero)
+                    lo = big
+                elif sides == LOW:
+                    hi = zero
+                    lo = _add_row_min(cum, row, big)
+                else:
+                    hi = _add_row_max(cum, row, zero)
+                    lo = _add_row_min(cum, zero_row, big)
+                n = wsize[j]
+                if hi >= thb[n] and _any_beyond(cum, thb[n], mx[n], 1):
+                    _record(cum, n, thb[n], mx[n], top_best, n_total, c_total, 1)
+                if lo <= tlb[n] and _any_beyond(cum, tlb[n], mn[n], -1):
+                    _record(cum, n, tlb[n], mn[n], top_best, n_total, c_total, -1)
 
 
-_window_extremes_serial = serial_twin(window_extremes)  # compiles faster, for small scans
+@numba.njit(cache=True, inline="always")
+def _add_row_max(cum: np.ndarray, row: np.ndarray, start: int) -> int:  # pragma: no cover
+    """``cum += row``; the largest entry of `cum` (at least `start`)."""
+    top = start
+    for r in range(cum.size):
+        v = cum[r] + row[r]
+        cum[r] = v
+        top = max(top, cum[r])
+    return top
 
 
-@numba.njit(cache=True)
-def max_llr_per_replication(
-    maxc: np.ndarray,
-    minc: np.ndarray,
-    do_max: bool,
-    do_min: bool,
+@numba.njit(cache=True, inline="always")
+def _add_row_min(cum: np.ndarray, row: np.ndarray, start: int) -> int:  # pragma: no cover
+    """``cum += row``; the smallest entry of `cum` (at most `start`)."""
+    low = start
+    for r in range(cum.size):
+        v = cum[r] + row[r]
+        cum[r] = v
+        low = min(low, cum[r])
+    return low
+
+
+@numba.njit(cache=True, inline="always")
+def _any_beyond(
+    cum: np.ndarray, t: int, record: np.ndarray, sign: int
+) -> bool:  # pragma: no cover - compiled
+    """Whether a lane's count reaches `t` and beats its record (``sign`` -1: from below)."""
+    found = 0
+    if sign > 0:
+        for r in range(cum.size):  # a vector pass
+            found |= (cum[r] >= t) & (cum[r] > record[r])
+    else:
+        for r in range(cum.size):
+            found |= (cum[r] <= t) & (cum[r] < record[r])
+    return found != 0
+
+
+@numba.njit(cache=True, inline="always")
+def _record(
+    cum: np.ndarray,
+    n: int,
+    t: int,
+    record: np.ndarray,
+    top_best: np.ndarray,
     n_total: int,
     c_total: int,
-) -> np.ndarray:  # pragma: no cover - compiled
-    """The largest ratio of each replication, from the extreme counts.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(blocks, rb)`` maximum log-likelihood ratios.
-    """
-    blocks = maxc.shape[0]
-    rb = maxc.shape[2]
-    out = np.zeros((blocks, rb))
-    for b in range(blocks):
-        for r in range(rb):
-            top = 0.0
-            if do_max:
-                for n in range(1, maxc.shape[1]):
-                    c = maxc[b, n, r]
-                    if c >= 0:
-                        value = _window_llr(n, c, n_total, c_total, HIGH)
-                        top = max(top, value)
-            if do_min:
-                for n in range(1, minc.shape[1]):
-                    c = minc[b, n, r]
-                    if c <= n:
-                        value = _window_llr(n, c, n_total, c_total, LOW)
-                        top = max(top, value)
-            out[b, r] = top
-    return out
+    sign: int,
+) -> None:  # pragma: no cover - compiled
+    """Record the lanes whose count reaches `t` and beats their record; raise their best."""
+    for r in range(cum.size):
+        c = cum[r]
+        if (c >= t and c > record[r]) if sign > 0 else (c <= t and c < record[r]):
+            record[r] = c
+            value = llr_bernoulli(n, c, n_total, c_total)
+            top_best[r] = max(top_best[r], value)
 
 
 # --------------------------------------------------------------------------- driver
@@ -327,38 +419,78 @@ class ScanArrays:
 
 
 def neighbour_chunks(
-    tree: cKDTree, locs: Locations, max_pop: int, max_radius: float | None
+    xy: np.ndarray, pop: np.ndarray, max_pop: int, max_radius: float | None
 ) -> Iterator[Chunk]:
-    """Neighbour lists of the centres, a chunk at a time, cut at the size limits."""
-    n_loc = len(locs.xy)
+    """Neighbour lists of the centres (all locations), a chunk at a time, cut at the size limits."""
+    n_loc = len(xy)
     k = min(n_loc, max_pop + 1)
     per_chunk = max(1, CHUNK_ENTRIES // k)
-    bound = np.inf if max_radius is None else float(np.nextafter(max_radius, np.inf))
-    columns = np.arange(k)
+    radius = np.inf if max_radius is None else float(max_radius)
+    xy = np.ascontiguousarray(xy, dtype=float)
     for first in range(0, n_loc, per_chunk):
-        d, idx = tree.query(
-            locs.xy[first : first + per_chunk], k=k, distance_upper_bound=bound, workers=-1
-        )
-        d = np.asarray(d, dtype=float).reshape(-1, k)
-        idx = np.asarray(idx).reshape(-1, k)
-        valid = np.isfinite(d)
-        if max_radius is not None:
-            valid &= d <= max_radius
-        idx = np.where(valid, idx, 0)
-        pop_cum = np.cumsum(np.where(valid, locs.pop[idx], 0), axis=1)
-        group_end = np.ones_like(valid)
-        group_end[:, :-1] = d[:, 1:] != d[:, :-1]
-        group_end[:, :-1] |= ~valid[:, 1:]
-        closes = valid & group_end & (pop_cum <= max_pop)
-        lengths = np.where(closes.any(axis=1), k - np.argmax(closes[:, ::-1], axis=1), 0)
-        keep = columns[None, :] < lengths[:, None]
-        yield Chunk(
-            first=first,
-            starts=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-            nbr=idx[keep].astype(np.int32),
-            wsize=np.where(closes, pop_cum, 0)[keep].astype(np.int32),
-            dist=d[keep],
-        )
+        count = min(per_chunk, n_loc - first)
+        idx, dist = nearest_sorted(xy, first, count, k, radius)
+        starts, nbr, wsize, wdist = window_lists(idx, dist, pop, max_pop)
+        yield Chunk(first=first, starts=starts, nbr=nbr, wsize=wsize, dist=wdist)
+
+
+@dataclass
+class _Lanes:
+    """The replications' state, in lanes of blocks: labels, records, bests, thresholds."""
+
+    lab: np.ndarray  # (blocks, locations, rb) cases per location
+    maxc: np.ndarray  # (blocks, max_pop + 1 or 1, rb) most cases in a recorded window
+    minc: np.ndarray  # (blocks, max_pop + 1 or 1, rb) fewest cases in a recorded window
+    best: np.ndarray  # (blocks, rb) largest ratio so far
+    level: np.ndarray  # (blocks,) the level the thresholds are for
+    th: np.ndarray  # (blocks, max_pop + 1) thresholds from above
+    tl: np.ndarray  # (blocks, max_pop + 1) thresholds from below
+    replication: np.ndarray  # (blocks * rb,) the replication in each lane
+
+    def regroup(self, n_total: int, c_total: int, direction: int) -> None:
+        """Put replications with similar best ratios in the same block.
+
+        A block looks closely at the windows that reach its *smallest* best
+        ratio; with the replications sorted by their best so far, that is
+        close to every lane's own, and far fewer windows need a look.
+        """
+        blocks, _, rb = self.lab.shape
+        order = np.argsort(self.best.reshape(-1), kind="stable")
+
+        def move(a: np.ndarray) -> np.ndarray:
+            flat = a.transpose(0, 2, 1).reshape(blocks * rb, -1)[order]
+            return np.ascontiguousarray(flat.reshape(blocks, rb, -1).transpose(0, 2, 1))
+
+        self.lab, self.maxc, self.minc = move(self.lab), move(self.maxc), move(self.minc)
+        self.best = np.ascontiguousarray(self.best.reshape(-1)[order].reshape(blocks, rb))
+        self.replication = self.replication[order]
+        self.reset_thresholds(n_total, c_total, direction)
+
+    def reset_thresholds(self, n_total: int, c_total: int, direction: int) -> None:
+        """Thresholds for each block's smallest best ratio, from scratch."""
+        max_pop = self.th.shape[1] - 1
+        for b in range(self.th.shape[0]):
+            self.level[b] = float(self.best[b].min())
+            self.th[b], self.tl[b] = _fresh_thresholds(
+                max_pop, self.level[b], n_total, c_total, direction
+            )
+
+
+def _fresh_thresholds(
+    max_pop: int, level: float, n_total: int, c_total: int, direction: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_thresholds` for `level` from scratch; a side not scanned never passes."""
+    never = np.iinfo(np.int64).max
+    th = np.full(max_pop + 1, never, dtype=np.int64)
+    tl = np.full(max_pop + 1, -1, dtype=np.int64)
+    th[1:] = 0
+    tl[1:] = never
+    _thresholds(th, tl, level, n_total, c_total, direction)
+    if not direction & HIGH:
+        th[1:] = never
+    if not direction & LOW:
+        tl[1:] = -1
+    return th, tl
 
 
 def run_scan(
@@ -373,43 +505,90 @@ def run_scan(
 
     Centres are processed a chunk at a time: the chunk's neighbour lists are
     built, scanned for the observed data, and swept once per block of
-    replications; only the running extremes (``blocks × (max_pop + 1) ×
-    rb`` counts) and the labels (``blocks × locations × rb`` bytes) live for
-    the whole run.
+    replications; only the labels (``blocks × locations × rb`` bytes), each
+    replication's best ratio and the counts of recorded windows
+    (``blocks × (max_pop + 1) × rb``) live for the whole run.
     """
     n_loc = len(locs.xy)
     n_total = int(locs.pop.sum())
     c_total = int(locs.cases.sum())
     tree = cKDTree(locs.xy)
-    do_max = bool(direction & HIGH)
-    do_min = bool(direction & LOW)
     lab = locs.labels(rng, permutations)
     blocks, rb = lab.shape[0], lab.shape[2]
+    if permutations:
+        # lanes past the last replication repeat the first, so that they never
+        # hold the block's smallest best ratio below a real replication's
+        for spare in range(permutations, blocks * rb):
+            lab[spare // rb, :, spare % rb] = lab[0, :, 0]
     count_type = np.int16 if max_pop <= np.iinfo(np.int16).max else np.int32
-    maxc = np.full((blocks, max_pop + 1 if do_max else 1, rb), -1, dtype=count_type)
-    minc = np.full(
-        (blocks, max_pop + 1 if do_min else 1, rb), np.iinfo(count_type).max, dtype=count_type
+    big = np.iinfo(count_type).max
+    high, low = bool(direction & HIGH), bool(direction & LOW)
+    never = np.iinfo(np.int64).max
+    order = spatial_order(locs.xy)  # locations (and centres) in Z order
+    lanes = _Lanes(
+        lab=np.ascontiguousarray(lab[:, order, :]),
+        maxc=np.full((blocks, max_pop + 1 if high else 1, rb), -1, dtype=count_type),
+        minc=np.full((blocks, max_pop + 1 if low else 1, rb), big, dtype=count_type),
+        best=np.zeros((blocks, rb)),
+        level=np.zeros(blocks),
+        th=np.full((blocks, max_pop + 1), never, dtype=np.int64),
+        tl=np.full((blocks, max_pop + 1), -1, dtype=np.int64),
+        replication=np.arange(blocks * rb),
     )
+    del lab
+    lanes.reset_thresholds(n_total, c_total, direction)
     best = np.zeros(n_loc)
     length = np.zeros(n_loc, dtype=np.int64)
     n_in = np.zeros(n_loc, dtype=np.int64)
     c_in = np.zeros(n_loc, dtype=np.int64)
     radius = np.zeros(n_loc)
+    pop, cases = locs.pop[order], locs.cases[order]
+    regroup_at = [n_loc * share for share in REGROUP_SHARES] if blocks > 1 else []
+    done = 0
+    # The observed scan scores only windows whose ratio reaches a floor: the
+    # smallest best ratio of any replication so far (a centre below every
+    # replication's maximum has p = 1 and is never reported), and at most the
+    # largest observed ratio so far (the most likely cluster is always exact).
+    obs_th, obs_tl = _fresh_thresholds(max_pop, 0.0, n_total, c_total, direction)
+    obs_level = 0.0
     with progress(f"scan: centres, each with {permutations} replications", total=n_loc) as advance:
-        for chunk in neighbour_chunks(tree, locs, max_pop, max_radius):
-            rows = slice(chunk.first, chunk.first + len(chunk.starts) - 1)
-            llr, ln, nn, cc = best_windows(
-                chunk.starts, chunk.nbr, chunk.wsize, locs.cases, n_total, c_total, direction
-            )
-            best[rows], length[rows], n_in[rows], c_in[rows] = llr, ln, nn, cc
-            closed = ln > 0
-            radius[rows][closed] = chunk.dist[chunk.starts[:-1][closed] + ln[closed] - 1]
+        for chunk in neighbour_chunks(locs.xy[order], pop, max_pop, max_radius):
+            centres = order[chunk.first : chunk.first + len(chunk.starts) - 1]
             if permutations:
-                sweep = window_extremes if n_loc >= SERIAL_BELOW else _window_extremes_serial
-                sweep(chunk.starts, chunk.nbr, chunk.wsize, lab, maxc, minc, do_max, do_min)
-            advance(len(chunk.starts) - 1)
-    sims = np.zeros(0)
-    if permutations:
-        sims = max_llr_per_replication(maxc, minc, do_max, do_min, n_total, c_total)
-        sims = sims.reshape(-1)[:permutations].copy()
+                floor = min(float(lanes.best.min()), float(best.max()))
+                if floor > obs_level * 1.01:
+                    obs_level = floor
+                    _thresholds(obs_th, obs_tl, floor, n_total, c_total, direction)
+            llr, ln, nn, cc = best_windows(
+                chunk.starts, chunk.nbr, chunk.wsize, cases, n_total, c_total, direction,
+                obs_th, obs_tl,
+            )  # fmt: skip
+            best[centres], length[centres], n_in[centres], c_in[centres] = llr, ln, nn, cc
+            closed = ln > 0
+            radius[centres[closed]] = chunk.dist[chunk.starts[:-1][closed] + ln[closed] - 1]
+            if permutations:
+                replication_maxima(
+                    chunk.starts,
+                    chunk.nbr,
+                    chunk.wsize,
+                    lanes.lab,
+                    lanes.maxc,
+                    lanes.minc,
+                    lanes.best,
+                    lanes.level,
+                    lanes.th,
+                    lanes.tl,
+                    n_total,
+                    c_total,
+                    direction,
+                )
+            done += len(centres)
+            if regroup_at and done >= regroup_at[0]:
+                while regroup_at and done >= regroup_at[0]:
+                    regroup_at.pop(0)
+                lanes.regroup(n_total, c_total, direction)
+            advance(len(centres))
+    sims = np.zeros(blocks * rb)
+    sims[lanes.replication] = lanes.best.reshape(-1)
+    sims = sims.reshape(-1)[:permutations].copy()
     return ScanArrays(best, length, n_in, c_in, radius, sims, tree)

@@ -59,6 +59,7 @@ from scipy.spatial import cKDTree
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern._window import area_union, occupied_areas
+from geo_stunting.progress import progress
 from geo_stunting.scan._bandwidth import BandwidthChoice, bandwidth_relrisk
 from geo_stunting.stats._permutation import bh_adjust
 from geo_stunting.study._config import DEFAULT_SEED
@@ -507,19 +508,22 @@ def _surface(
     p_value = np.full(n_cells, np.nan)
     weighted = labels * weights[:, None]
     chunk = max(1, _CELL_CHUNK_BYTES // (8 * max(len(xy), labels.shape[1])))
-    for start in range(0, n_cells, chunk):
-        part = cells[start : start + chunk]
-        d2 = ((part[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)
-        kernel = np.exp(-d2 / (2 * sigma * sigma))
-        sums = kernel @ weighted
-        total = kernel @ weights
-        rows = slice(start, start + len(part))
-        lam_case[rows] = sums[:, 0]
-        lam_all[rows] = total
-        if permutations:
-            tolerance = 1e-10 * total[:, None]
-            higher = np.count_nonzero(sums[:, 1:] >= sums[:, :1] - tolerance, axis=1)
-            p_value[rows] = (1 + higher) / (permutations + 1)
+    what = f"relative risk: cells, each with {permutations} labellings"
+    with progress(what, total=n_cells) as advance:
+        for start in range(0, n_cells, chunk):
+            part = cells[start : start + chunk]
+            d2 = ((part[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)
+            kernel = np.exp(-d2 / (2 * sigma * sigma))
+            sums = kernel @ weighted
+            total = kernel @ weights
+            rows = slice(start, start + len(part))
+            lam_case[rows] = sums[:, 0]
+            lam_all[rows] = total
+            if permutations:
+                tolerance = 1e-10 * total[:, None]
+                higher = np.count_nonzero(sums[:, 1:] >= sums[:, :1] - tolerance, axis=1)
+                p_value[rows] = (1 + higher) / (permutations + 1)
+            advance(len(part))
     norm = 1.0 / (2 * math.pi * sigma * sigma)
     return lam_case * norm, lam_all * norm, p_value
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse, stats
 
+from geo_stunting.progress import progress
+
 __all__ = [
     "CHUNK",
     "bh_adjust",
@@ -97,25 +99,33 @@ def conditional_draws(
 
 
 def conditional_lags(
-    values: np.ndarray, matrix: sparse.csr_matrix, draws: np.ndarray
+    values: np.ndarray,
+    matrix: sparse.csr_matrix,
+    draws: np.ndarray,
+    *,
+    label: str = "conditional permutations",
 ) -> np.ndarray:
     """Spatial lags under conditional permutation, ``(permutations, n)``.
 
     Subject i keeps its value; its neighbours' weights are applied to
     values drawn (without replacement) from the other n - 1 subjects.
+    Progress is reported as subjects done, under `label`.
     """
     n = len(values)
     permutations = draws.shape[0]
     lags = np.zeros((permutations, n))
     cards = np.diff(matrix.indptr)
-    for card in np.unique(cards[cards > 0]):
-        members = np.flatnonzero(cards == card)
-        for lo in range(0, len(members), CHUNK):
-            chunk = members[lo : lo + CHUNK]
-            picks = draws[None, :, :card]  # (1, perms, card)
-            picks = picks + (picks >= chunk[:, None, None])  # skip i itself
-            weights = np.vstack(
-                [matrix.data[matrix.indptr[i] : matrix.indptr[i + 1]] for i in chunk]
-            )
-            lags[:, chunk] = np.einsum("cpk,ck->pc", values[picks], weights)
+    with progress(f"{label}: {permutations} for each subject", total=n) as advance:
+        advance(int((cards == 0).sum()))
+        for card in np.unique(cards[cards > 0]):
+            members = np.flatnonzero(cards == card)
+            for lo in range(0, len(members), CHUNK):
+                chunk = members[lo : lo + CHUNK]
+                picks = draws[None, :, :card]  # (1, perms, card)
+                picks = picks + (picks >= chunk[:, None, None])  # skip i itself
+                weights = np.vstack(
+                    [matrix.data[matrix.indptr[i] : matrix.indptr[i + 1]] for i in chunk]
+                )
+                lags[:, chunk] = np.einsum("cpk,ck->pc", values[picks], weights)
+                advance(len(chunk))
     return lags
