@@ -155,8 +155,9 @@ def _relative_risk(study: Study) -> StepEstimate:
     n, p, fewer = _size(study)
     rr = study.settings.relative_risk
     area, _ = _area_and_share(study, n)
-    has_area = study.area is not None and len(study.area)
-    bounds = study.area.total_bounds if has_area else study.subjects.total_bounds
+    bounds = study.subjects.total_bounds
+    if study.area is not None and len(study.area):
+        bounds = study.area.total_bounds
     longest = max(float(bounds[2] - bounds[0]), float(bounds[3] - bounds[1]), 1.0)
     cells = _CELLS_ACROSS**2 * min(1.0, area / longest**2)
     if rr.cell_m is not None:
