@@ -33,6 +33,7 @@ import numpy as np
 import shapely
 
 from geo_stunting.pattern import _kernels
+from geo_stunting.pattern._boundary import EdgeIndex, edge_index
 from geo_stunting.pattern._setcov import SetCovariance, set_covariance
 from geo_stunting.pattern._threads import map_in_order, thread_count
 from geo_stunting.pattern._window import StudyWindow
@@ -101,6 +102,7 @@ class PointGrid:
     eidx: np.ndarray
     edges: np.ndarray
     reach: float
+    boundary: EdgeIndex
 
     def sort(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points ordered by cell: ``(order, start)`` with start of length ncx*ncy + 1."""
@@ -112,22 +114,12 @@ class PointGrid:
         return order, start
 
     def boundary_distances(self, xy: np.ndarray) -> np.ndarray:
-        """Distance to the boundary, exact below `reach` and `reach` above."""
-        return np.asarray(
-            _kernels.boundary_distances(
-                np.ascontiguousarray(xy[:, 0]),
-                np.ascontiguousarray(xy[:, 1]),
-                self.ox,
-                self.oy,
-                self.cs,
-                self.ncx,
-                self.ncy,
-                self.estart,
-                self.eidx,
-                self.edges,
-                self.reach,
-            )
-        )
+        """Distance to the boundary, exact below `reach` and `reach` above.
+
+        Searched in the window's fine `geo_stunting.pattern._boundary.EdgeIndex`
+        (the same value as the nearest of this grid's edges, far cheaper).
+        """
+        return self.boundary.distances(xy)
 
 
 def window_grid(window: StudyWindow, reach: float, *, cell: float | None = None) -> PointGrid:
@@ -167,6 +159,7 @@ def window_grid(window: StudyWindow, reach: float, *, cell: float | None = None)
         np.ascontiguousarray(edge_of[order]),
         np.ascontiguousarray(edges),
         float(reach),
+        edge_index(window, float(reach)),
     )
 
 
