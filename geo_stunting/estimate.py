@@ -24,10 +24,12 @@ SAY_ABOVE_S = 10.0
 # seconds per unit of work (one core), from benchmarks/district.py
 _ISOTROPIC_PAIR_S = 2e-7  # one pair of a simulated pattern, isotropic weight
 _BORDER_PAIR_S = 1e-8  # one pair closer than rmax, border correction only
+_TRANSLATE_PAIR_S = 2.5e-8  # one pair of a simulated pattern, translation weight (table)
 _POINT_S = 1.5e-6  # one point of a simulated pattern (nearest neighbour, G, boundary)
 _RELABEL_PAIR_S = 1e-8  # one pair of one relabelling (K difference)
 _SCAN_ENTRY_S = 4.6e-10  # one (window, replication) of the scan
 _NLARGE = 3000
+_NLARGE_ISOTROPIC = 500
 #: Cost of the Gini choice of the scan's largest window, in scans at 50 %: sum(GINI_SHARES) / 0.5.
 _GINI_COST = 4.62
 
@@ -89,7 +91,13 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         seconds = 0.0
         for group in (n1, n0):
             pairs = group * group * share
-            per_pair = _ISOTROPIC_PAIR_S if group <= _NLARGE else _BORDER_PAIR_S
+            per_pair = (
+                _ISOTROPIC_PAIR_S
+                if group <= _NLARGE_ISOTROPIC
+                else _TRANSLATE_PAIR_S
+                if group <= _NLARGE
+                else _BORDER_PAIR_S
+            )
             seconds += p * (pairs * per_pair + 4 * group * _POINT_S)
         seconds += p * 3 * n * _POINT_S  # Clark–Evans of cases, controls and all
         strata = 2 if "stratum" in subjects and subjects["stratum"].nunique() > 1 else 1

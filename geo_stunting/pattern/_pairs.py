@@ -36,6 +36,7 @@ from geo_stunting.pattern import _kernels
 from geo_stunting.pattern._boundary import EdgeIndex, edge_index
 from geo_stunting.pattern._setcov import SetCovariance, set_covariance
 from geo_stunting.pattern._threads import map_in_order, thread_count
+from geo_stunting.pattern._translate import translation_counts
 from geo_stunting.pattern._window import StudyWindow
 
 __all__ = [
@@ -247,13 +248,15 @@ def k_estimates(
         return {c: np.full(nbin, np.nan) for c in corrections}
     if tuple(corrections) == ("border",):
         return {"border": _border_only(xy, window, breaks, grid, threads)}
-    grid, b, total = _prepare(xy, window, breaks, grid)
     rmax = float(breaks[-1])
     setcov = (
         set_covariance(window, rmax)
         if "translate" in corrections and not _exact_translation_is_cheap(window, n, rmax)
         else None
     )
+    if tuple(corrections) == ("translate",) and setcov is not None:
+        return {"translate": _translation_only(xy, window, breaks, grid, setcov)}
+    grid, b, total = _prepare(xy, window, breaks, grid)
     raw, iso, nco, ncc, trans, *_ = _scan_pairs(xy, grid, b, total, breaks, rmax, setcov=setcov)
     pairs_per_area = n * (n - 1) / area
     out: dict[str, np.ndarray] = {}
@@ -283,6 +286,43 @@ def k_estimates(
             msg = f"unknown K correction {correction!r}; use one of {K_CORRECTIONS}"
             raise ValueError(msg)
     return out
+
+
+def _translation_only(
+    xy: np.ndarray,
+    window: StudyWindow,
+    breaks: np.ndarray,
+    grid: PointGrid | None,
+    setcov: SetCovariance,
+) -> np.ndarray:
+    """The translation estimate alone from the set covariance table (no isotropic weights).
+
+    The same pairs in the same order as `k_estimates` with every correction,
+    so the same values.
+    """
+    n = len(xy)
+    rmax = float(breaks[-1])
+    if grid is None or grid.reach < rmax * (1 + 1e-9):
+        grid = window_grid(window, rmax * (1 + 1e-9) + 1e-9, cell=rmax / 2)
+    order, start = grid.sort(xy)
+    ordered = xy[order]
+    trans = translation_counts(
+        np.ascontiguousarray(ordered[:, 0]),
+        np.ascontiguousarray(ordered[:, 1]),
+        start,
+        grid.ox,
+        grid.oy,
+        grid.cs,
+        grid.ncx,
+        grid.ncy,
+        breaks,
+        rmax,
+        setcov.table,
+        setcov.pixel,
+        setcov.reach_px,
+        setcov.area_m2,
+    )
+    return np.asarray(np.cumsum(trans) / (n * (n - 1) / window.area_m2))
 
 
 def _border_only(
