@@ -24,6 +24,7 @@ from functools import lru_cache
 import numpy as np
 import shapely
 from numba import njit
+from shapely.geometry.base import BaseGeometry
 
 from geo_stunting.pattern._kernels import _segment_distance
 from geo_stunting.pattern._window import StudyWindow
@@ -90,8 +91,10 @@ def _cached(wkb: bytes, cap: float) -> EdgeIndex:
     ncx = int((maxx - minx) / cs) + 3
     ncy = int((maxy - miny) / cs) + 3
     gx, gy = np.meshgrid(np.arange(ncx), np.arange(ncy), indexing="ij")
-    centres = shapely.points(ox + (gx.ravel() + 0.5) * cs, oy + (gy.ravel() + 0.5) * cs)
-    segments = shapely.linestrings(edges.reshape(-1, 2, 2))
+    centres = np.asarray(
+        shapely.points(ox + (gx.ravel() + 0.5) * cs, oy + (gy.ravel() + 0.5) * cs), dtype=object
+    )
+    segments = np.asarray(shapely.linestrings(edges.reshape(-1, 2, 2)), dtype=object)
     tree = shapely.STRtree(segments)
     nearest, dist = tree.query_nearest(centres, return_distance=True, all_matches=False)
     centre_d = np.empty(len(centres))
@@ -121,7 +124,7 @@ def _cached(wkb: bytes, cap: float) -> EdgeIndex:
     )
 
 
-def _directed_edges(geometry: object) -> np.ndarray:
+def _directed_edges(geometry: BaseGeometry) -> np.ndarray:
     """The same edges, in the same order, as `StudyWindow.edges`."""
     parts = []
     for polygon in shapely.get_parts(geometry):
@@ -159,7 +162,9 @@ def candidate_distances(  # pragma: no cover - compiled
         if not far[c]:
             for k in range(estart[c], estart[c + 1]):
                 e = eidx[k]
-                d = _segment_distance(x[i], y[i], edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3])
+                d = _segment_distance(
+                    x[i], y[i], edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3]
+                )
                 best = min(best, d)
         out[i] = best
     return out

@@ -36,9 +36,9 @@ import pandas as pd
 
 from geo_stunting.autocorrelation._neighbours import k_nearest
 from geo_stunting.errors import AnalysisError, Problem
-from geo_stunting.pattern import _kernels
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kfunction import bands, r_grid
+from geo_stunting.pattern._labelled import LabelledPairs, labelled_pairs, same_label_sums
 from geo_stunting.pattern._threads import map_in_order
 from geo_stunting.pattern._window import WindowLike, as_window, make_window
 from geo_stunting.progress import progress
@@ -232,13 +232,8 @@ def k_difference(
     generator = rng if rng is not None else np.random.default_rng(seed)
     r = case_control_r(xy) if r_m is None else np.asarray(r_m, dtype=float)
     breaks = kf.breaks_from_r(r)
-    pairs = kf.close_pairs(xy, window, float(breaks[-1]))
     nbin = len(r)
-    cell = np.searchsorted(breaks, pairs.d, side="right") - 1
-    cell = np.clip(cell, 0, nbin - 1)
-    area = window.area_m2
-
-    difference = _LabelledK(pairs, cell, nbin, len(xy), area)
+    difference = _LabelledK(labelled_pairs(xy, window, breaks), window.area_m2)
 
     observed, k_case, k_control = difference(is_case)
     relabel = Relabeller(is_case, labels, generator)
@@ -280,34 +275,24 @@ class _LabelledK:
     With the pairs grouped by their first point, one pass over the rows of
     the smaller group gives its same-label sum and its row sums; the other
     group's is ``S_all − rows(small) − columns(small) + S_small`` (columns from
-    per-point column histograms). Each relabelling
-    then costs a pass over a fifth of the pairs (a district study with a
-    fifth cases), not five NumPy passes over all of them. Values equal the
-    direct sums to rounding (about 1e-15 relative).
+    per-point column histograms). Each relabelling then costs a pass over a
+    fifth of the pairs (a district study with a fifth cases), not five NumPy
+    passes over all of them. Values equal the direct sums to rounding (about
+    1e-15 relative). The pairs are stored compactly
+    (`geo_stunting.pattern._labelled`).
     """
 
-    def __init__(
-        self, pairs: kf.PairList, cell: np.ndarray, nbin: int, n: int, area: float
-    ) -> None:
-        order = np.argsort(pairs.i, kind="stable")
-        self.pj = np.ascontiguousarray(pairs.j[order].astype(np.int32))
-        self.cell = np.ascontiguousarray(cell[order].astype(np.int32))
-        self.w = np.ascontiguousarray(pairs.w_iso[order])
-        self.rowptr = np.searchsorted(pairs.i[order], np.arange(n + 1)).astype(np.int64)
-        self.columns = np.zeros((n, nbin))
-        np.add.at(self.columns, (self.pj, self.cell), self.w)
-        self.total = np.bincount(self.cell, self.w, nbin)
-        self.nbin = nbin
+    def __init__(self, pairs: LabelledPairs, area: float) -> None:
+        self.pairs = pairs
         self.area = area
 
     def __call__(self, case: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n1 = int(case.sum())
         n0 = len(case) - n1
         small = case if n1 <= n0 else ~case
-        rows, cols, same = _kernels.same_label_sums(
-            self.rowptr, self.pj, self.cell, self.w, self.columns, small
-        )
-        other = self.total - rows - cols + same
+        p = self.pairs
+        rows, cols, same = same_label_sums(p.rowptr, p.wptr, p.pj, p.cell, p.w, p.columns, small)
+        other = p.total - rows - cols + same
         s11, s00 = (same, other) if n1 <= n0 else (other, same)
         k1 = np.cumsum(s11) / (n1 * (n1 - 1) / self.area)
         k0 = np.cumsum(s00) / (n0 * (n0 - 1) / self.area)

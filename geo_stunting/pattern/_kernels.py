@@ -34,6 +34,8 @@ from numba import njit
 __all__ = ["boundary_distances", "nn_distances", "scan_pairs", "sector_total"]
 
 MAX_WEIGHT = 100.0
+#: Added to a pair's bin in the compact pair rows when its weight is stored (d > b_i).
+WEIGHT_FLAG = 1 << 15
 TWO_PI = 2.0 * math.pi
 
 
@@ -317,6 +319,9 @@ def scan_pairs(  # pragma: no cover - compiled
     setcov_pixel: float,
     setcov_reach: int,
     area: float,
+    out_j: np.ndarray,
+    out_cell: np.ndarray,
+    out_w: np.ndarray,
 ) -> tuple[
     np.ndarray,
     np.ndarray,
@@ -339,7 +344,11 @@ def scan_pairs(  # pragma: no cover - compiled
     weighted by the translation weight ``area / C(v)`` (``trans``). mode 1
     instead writes up to `capacity` pairs
     ``(i, j, d, w_iso)``; `count` is the number of pairs found (more than
-    `capacity` means call again with a larger one).
+    `capacity` means call again with a larger one). mode 2 writes every pair
+    compactly into `out_j` (j), `out_cell` (its bin on `breaks`, plus
+    `WEIGHT_FLAG` when ``d > b_i``) and, for the flagged pairs only, `out_w`
+    (the isotropic weight; every other pair weighs 1), sized by
+    `geo_stunting.pattern._labelled.pair_counts`.
     """
     n = x.shape[0]
     nbin = breaks.shape[0] - 1
@@ -375,6 +384,7 @@ def scan_pairs(  # pragma: no cover - compiled
     reach = math.ceil(rmax / cs) if cs > 0 else 1
     r2 = rmax * rmax
     count = 0
+    wcount = 0
     for i in range(n):
         cx = min(max(int((x[i] - ox) / cs), 0), ncx - 1)
         cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
@@ -453,6 +463,16 @@ def scan_pairs(  # pragma: no cover - compiled
             kd = int((d - b0) * inv)  # as if the breaks were even, then checked
             if kd < 0 or kd >= nbin or not breaks[kd] <= d < breaks[kd + 1]:
                 kd = _bin(breaks, d)
+            if mode == 2:
+                flag = 0
+                if d > b[i]:
+                    flag = WEIGHT_FLAG
+                    out_w[wcount] = w
+                    wcount += 1
+                out_j[count] = j
+                out_cell[count] = (kd if kd >= 0 else nbin - 1) | flag
+                count += 1
+                continue
             if kd >= 0:
                 raw[kd] += 1.0
                 iso[kd] += w
@@ -471,38 +491,6 @@ def scan_pairs(  # pragma: no cover - compiled
                         area,
                     )
     return raw, iso, nco, ncc, trans, pi_, pj, pd, pw, count
-
-
-@njit(cache=True, nogil=True)
-def same_label_sums(  # pragma: no cover - compiled
-    rowptr: np.ndarray,
-    pj: np.ndarray,
-    cell: np.ndarray,
-    w: np.ndarray,
-    columns: np.ndarray,
-    label: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Over the pairs of the labelled points: weights binned, by row, by column, same-label.
-
-    Pairs are grouped by their first point (rows ``rowptr[i] … rowptr[i+1]``);
-    ``columns[j]`` holds the binned weights of the pairs whose second point is
-    j. Returns ``(rows, cols, same)``: the binned weights of the pairs whose
-    first point is labelled, whose second point is, and whose both are.
-    """
-    nbin = columns.shape[1]
-    rows = np.zeros(nbin)
-    cols = np.zeros(nbin)
-    same = np.zeros(nbin)
-    for i in range(rowptr.shape[0] - 1):
-        if not label[i]:
-            continue
-        for k in range(nbin):
-            cols[k] += columns[i, k]
-        for p in range(rowptr[i], rowptr[i + 1]):
-            rows[cell[p]] += w[p]
-            if label[pj[p]]:
-                same[cell[p]] += w[p]
-    return rows, cols, same
 
 
 @njit(cache=True, nogil=True)

@@ -49,7 +49,9 @@ __all__ = [
     "g_estimates",
     "k_estimates",
     "nn_distances",
+    "prepare_scan",
     "rmax_rule",
+    "run_scan",
     "window_grid",
 ]
 
@@ -62,6 +64,7 @@ EXACT_TRANSLATION_WORK = 200_000
 #: In a rectangle the exact weights are a closed form, for up to this many pair vectors.
 RECTANGLE_PAIRS = 5_000_000
 _MAX_CELLS_PER_SIDE = 256
+_NO_OUTPUT = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16), np.zeros(0))
 
 
 def default_breaks(rmax: float) -> np.ndarray:
@@ -212,7 +215,7 @@ def _hist_right(values: np.ndarray, breaks: np.ndarray) -> np.ndarray:
     return np.bincount(cell, minlength=len(breaks) - 1).astype(float)
 
 
-def _prepare(
+def prepare_scan(
     xy: np.ndarray, window: StudyWindow, breaks: np.ndarray, grid: PointGrid | None
 ) -> tuple[PointGrid, np.ndarray, np.ndarray]:
     rmax = float(breaks[-1])
@@ -256,8 +259,8 @@ def k_estimates(
     )
     if tuple(corrections) == ("translate",) and setcov is not None:
         return {"translate": _translation_only(xy, window, breaks, grid, setcov)}
-    grid, b, total = _prepare(xy, window, breaks, grid)
-    raw, iso, nco, ncc, trans, *_ = _scan_pairs(xy, grid, b, total, breaks, rmax, setcov=setcov)
+    grid, b, total = prepare_scan(xy, window, breaks, grid)
+    raw, iso, nco, ncc, trans, *_ = run_scan(xy, grid, b, total, breaks, rmax, setcov=setcov)
     pairs_per_area = n * (n - 1) / area
     out: dict[str, np.ndarray] = {}
     for correction in corrections:
@@ -419,7 +422,7 @@ class PairList:
     w_iso: np.ndarray
 
 
-def _scan_pairs(
+def run_scan(
     xy: np.ndarray,
     grid: PointGrid,
     b: np.ndarray,
@@ -430,10 +433,11 @@ def _scan_pairs(
     keep_pairs: bool = False,
     capacity: int = 0,
     setcov: SetCovariance | None = None,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Any, ...]:
-    """Call the compiled pair scan on `xy`, sorted into `grid`."""
+    """Call the compiled pair scan on `xy`, sorted into `grid` (`out`: mode 2's arrays)."""
     order, start = grid.sort(xy)
-    if not keep_pairs:
+    if not keep_pairs and out is None:
         # histograms only: visit the points in cell order, stored in that order
         xy, b, total = xy[order], b[order], total[order]
         order = np.arange(len(xy), dtype=np.int64)
@@ -456,12 +460,13 @@ def _scan_pairs(
             grid.edges,
             breaks,
             rmax,
-            int(keep_pairs),
+            2 if out is not None else int(keep_pairs),
             capacity,
             table,
             1.0 if setcov is None else setcov.pixel,
             0 if setcov is None else setcov.reach_px,
             1.0 if setcov is None else setcov.area_m2,
+            *(_NO_OUTPUT if out is None else out),
         )
     )
 
@@ -478,10 +483,10 @@ def close_pairs(
     """Every ordered pair ``i != j`` with ``d <= rmax``, with Ripley's isotropic weight."""
     breaks = np.array([-rmax / 512, 0.0, rmax])
     if grid is None or b is None or total is None:
-        grid, b, total = _prepare(xy, window, breaks, grid)
+        grid, b, total = prepare_scan(xy, window, breaks, grid)
     capacity = max(1024, 4 * len(xy))
     while True:
-        *_, pi_, pj, pd, pw, count = _scan_pairs(
+        *_, pi_, pj, pd, pw, count = run_scan(
             xy, grid, b, total, breaks, rmax, keep_pairs=True, capacity=capacity
         )
         if count <= capacity:
