@@ -41,7 +41,7 @@ from geo_stunting.pattern._kfunction import bands, r_grid
 from geo_stunting.pattern._labelled import LabelledPairs, labelled_pairs, same_label_sums
 from geo_stunting.pattern._threads import map_in_order
 from geo_stunting.pattern._window import WindowLike, as_window, make_window
-from geo_stunting.progress import progress
+from geo_stunting.progress import Advance, progress
 from geo_stunting.study._status import case_indicator
 
 __all__ = [
@@ -299,6 +299,10 @@ class _LabelledK:
         return k1 - k0, k1, k0
 
 
+#: Relabellings of Cuzick–Edwards' test drawn and summed at once.
+_CHUNK = 100
+
+
 def _dplus_p(observed: np.ndarray, sims: np.ndarray) -> float:
     """p-value of ``D+ = Σ_r (D(r) − mean) / sd`` against the same sum for each simulation."""
     mean = sims.mean(axis=0)
@@ -388,39 +392,51 @@ def cuzick_edwards(
     n1 = y.sum()
     out = []
     streams = np.random.SeedSequence(seed).spawn(2 * len(ks))
-    for pos, k in enumerate(ks):
-        if k >= n:
-            continue
-        matrix = k_nearest(xy, k).matrix
-        observed = float(y @ (matrix @ y))
-        expected = float(matrix.nnz * n1 * (n1 - 1) / (n * (n - 1)))
-        p_mc = _t_pvalue(
-            matrix, is_case, None, permutations, np.random.default_rng(streams[2 * pos]), observed
-        )
-        e_strata = p_strata = None
-        if labels is not None:
-            e_strata = _expected_within(matrix, is_case, labels)
-            p_strata = _t_pvalue(
+    used = [k for k in ks if k < n]
+    total = len(used) * permutations * (1 if labels is None else 2)
+    with progress(
+        f"Cuzick–Edwards T_k (k = {', '.join(map(str, used))}): relabellings", total=total
+    ) as advance:
+        for pos, k in enumerate(ks):
+            if k >= n:
+                continue
+            matrix = k_nearest(xy, k).matrix
+            observed = float(y @ (matrix @ y))
+            expected = float(matrix.nnz * n1 * (n1 - 1) / (n * (n - 1)))
+            p_mc = _t_pvalue(
                 matrix,
                 is_case,
-                labels,
+                None,
                 permutations,
-                np.random.default_rng(streams[2 * pos + 1]),
+                np.random.default_rng(streams[2 * pos]),
                 observed,
+                advance,
             )
-        out.append(
-            CuzickEdwards(
-                k=k,
-                T=observed,
-                expected=expected,
-                p_mc=p_mc,
-                expected_strata=e_strata,
-                p_mc_strata=p_strata,
-                n_links=int(matrix.nnz),
-                permutations=permutations,
-                seed=seed,
+            e_strata = p_strata = None
+            if labels is not None:
+                e_strata = _expected_within(matrix, is_case, labels)
+                p_strata = _t_pvalue(
+                    matrix,
+                    is_case,
+                    labels,
+                    permutations,
+                    np.random.default_rng(streams[2 * pos + 1]),
+                    observed,
+                    advance,
+                )
+            out.append(
+                CuzickEdwards(
+                    k=k,
+                    T=observed,
+                    expected=expected,
+                    p_mc=p_mc,
+                    expected_strata=e_strata,
+                    p_mc_strata=p_strata,
+                    n_links=int(matrix.nnz),
+                    permutations=permutations,
+                    seed=seed,
+                )
             )
-        )
     return out
 
 
@@ -431,10 +447,16 @@ def _t_pvalue(
     permutations: int,
     rng: np.random.Generator,
     observed: float,
+    advance: Advance,
 ) -> float:
     relabel = Relabeller(is_case, labels, rng)
-    draws = np.vstack([relabel.draw() for _ in range(permutations)]).astype(float)
-    sims = np.einsum("ij,ij->i", draws, (matrix @ draws.T).T)
+    sims = np.empty(permutations)
+    # in chunks: 999 relabellings of 30,000 subjects as floats would take 240 MB at once
+    for lo in range(0, permutations, _CHUNK):
+        hi = min(lo + _CHUNK, permutations)
+        draws = np.vstack([relabel.draw() for _ in range(hi - lo)]).astype(float)
+        sims[lo:hi] = np.einsum("ij,ij->i", draws, (matrix @ draws.T).T)
+        advance(hi - lo)
     return float((1 + np.sum(sims >= observed - 1e-9)) / (permutations + 1))
 
 
