@@ -38,7 +38,7 @@ def test_boundary_distances_are_the_nearest_edge_exactly(cap: float) -> None:
     # a point on a vertex and one on an edge's midpoint: distance 0
     edges = WINDOW.edges()
     xy = np.vstack([xy, edges[0, :2], (edges[1, :2] + edges[1, 2:]) / 2])
-    ours = edge_index(WINDOW, cap).distances(xy)
+    ours = edge_index(WINDOW).distances(xy, cap)
     everything = np.array(
         [
             min(cap, *(_segment_distance(x, y, *edge) for edge in edges))
@@ -70,7 +70,7 @@ def test_labelled_pairs_sum_to_the_plain_pair_list() -> None:
     compact = labelled_pairs(xy, WINDOW, breaks)
     assert compact.rowptr[-1] == len(pairs.i)
     # 6 bytes a pair, 8 more only for those farther apart than i is from the boundary
-    b = edge_index(WINDOW, 700.0 * (1 + 1e-9) + 1e-9).distances(xy)
+    b = edge_index(WINDOW).distances(xy, 700.0 * (1 + 1e-9) + 1e-9)
     weighted = pairs.d > b[pairs.i]
     assert 0 < len(compact.w) == int(weighted.sum()) < len(pairs.i)
     assert np.all(pairs.w_iso[~weighted] == 1.0)

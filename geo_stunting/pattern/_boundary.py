@@ -8,8 +8,9 @@ window is covered once by a fine grid; for each cell, with D the distance
 from its centre to the boundary and h its half-diagonal, a point of the cell
 is at most ``D + h`` from the boundary, so its nearest edge is among the
 edges within ``D + 2h`` of the centre: the cell's *candidates* (found once
-with a shapely STRtree). A cell with ``D - h >= cap`` holds only points at
-least `cap` from the boundary and needs no candidates at all.
+per window with a shapely STRtree). Every point of a cell with
+``D - h >= cap`` is at least `cap` from the boundary: it gets `cap` without
+looking at any edge.
 
 The result is the same minimum over the same segment distances as looking
 at every edge within the cap, so it is exact (bit-identical), only cheaper:
@@ -37,11 +38,11 @@ CELLS_PER_SIDE = 256
 
 @dataclass(frozen=True)
 class EdgeIndex:
-    """Candidate nearest edges of the window for each cell of a fine grid, below one cap.
+    """Candidate nearest edges of the window for each cell of a fine grid.
 
     ``eidx[estart[c] : estart[c + 1]]`` are the candidates of cell
-    ``c = cx * ncy + cy``; ``far[c]``: every point of the cell is at least
-    `cap` from the boundary.
+    ``c = cx * ncy + cy``; ``nearest[c]`` is a lower bound of the distance
+    from any point of the cell to the boundary.
     """
 
     ox: float
@@ -52,10 +53,9 @@ class EdgeIndex:
     estart: np.ndarray
     eidx: np.ndarray
     edges: np.ndarray
-    far: np.ndarray
-    cap: float
+    nearest: np.ndarray
 
-    def distances(self, xy: np.ndarray) -> np.ndarray:
+    def distances(self, xy: np.ndarray, cap: float) -> np.ndarray:
         """Distance from each point to the boundary, exact below `cap` and `cap` above."""
         return np.asarray(
             candidate_distances(
@@ -69,19 +69,19 @@ class EdgeIndex:
                 self.estart,
                 self.eidx,
                 self.edges,
-                self.far,
-                self.cap,
+                self.nearest,
+                float(cap),
             )
         )
 
 
-def edge_index(window: StudyWindow, cap: float) -> EdgeIndex:
-    """The window's `EdgeIndex` for distances capped at `cap` (cached)."""
-    return _cached(window.geometry.wkb, float(cap))
+def edge_index(window: StudyWindow) -> EdgeIndex:
+    """The window's `EdgeIndex` (cached per window geometry)."""
+    return _cached(window.geometry.wkb)
 
 
-@lru_cache(maxsize=16)
-def _cached(wkb: bytes, cap: float) -> EdgeIndex:
+@lru_cache(maxsize=8)
+def _cached(wkb: bytes) -> EdgeIndex:
     geometry = shapely.from_wkb(wkb)
     edges = _directed_edges(geometry)
     minx, miny, maxx, maxy = geometry.bounds
@@ -100,14 +100,9 @@ def _cached(wkb: bytes, cap: float) -> EdgeIndex:
     centre_d = np.empty(len(centres))
     centre_d[nearest[0]] = dist
     half = cs * np.sqrt(0.5)
-    far = centre_d - half >= cap * (1 + 1e-12) + 1e-9 * cs
-    # candidates: edges within D + 2h (and cap + h) of the centre, with a margin for rounding
-    radius = np.minimum(centre_d + 2 * half, cap + half) * (1 + 1e-9) + 1e-6 * cs
-    near_cells = np.flatnonzero(~far)
-    cell_of, edge_of = tree.query(
-        centres[near_cells], predicate="dwithin", distance=radius[near_cells]
-    )
-    cell_of = near_cells[cell_of]
+    # candidates: edges within D + 2h of the centre, with a margin for rounding
+    radius = (centre_d + 2 * half) * (1 + 1e-9) + 1e-6 * cs
+    cell_of, edge_of = tree.query(centres, predicate="dwithin", distance=radius)
     order = np.lexsort((edge_of, cell_of))
     estart = np.searchsorted(cell_of[order], np.arange(ncx * ncy + 1)).astype(np.int64)
     return EdgeIndex(
@@ -119,8 +114,7 @@ def _cached(wkb: bytes, cap: float) -> EdgeIndex:
         estart,
         np.ascontiguousarray(edge_of[order].astype(np.int64)),
         np.ascontiguousarray(edges),
-        np.ascontiguousarray(far),
-        float(cap),
+        np.ascontiguousarray(centre_d - half - 1e-6 * cs),
     )
 
 
@@ -148,7 +142,7 @@ def candidate_distances(  # pragma: no cover - compiled
     estart: np.ndarray,
     eidx: np.ndarray,
     edges: np.ndarray,
-    far: np.ndarray,
+    nearest: np.ndarray,
     cap: float,
 ) -> np.ndarray:
     """Distance to the nearest candidate edge of the point's cell, at most `cap`."""
@@ -159,7 +153,7 @@ def candidate_distances(  # pragma: no cover - compiled
         cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
         c = cx * ncy + cy
         best = cap
-        if not far[c]:
+        if nearest[c] < cap:
             for k in range(estart[c], estart[c + 1]):
                 e = eidx[k]
                 d = _segment_distance(

@@ -123,7 +123,7 @@ class PointGrid:
         Searched in the window's fine `geo_stunting.pattern._boundary.EdgeIndex`
         (the same value as the nearest of this grid's edges, far cheaper).
         """
-        return self.boundary.distances(xy)
+        return self.boundary.distances(xy, self.reach)
 
 
 def window_grid(window: StudyWindow, reach: float, *, cell: float | None = None) -> PointGrid:
@@ -163,7 +163,7 @@ def window_grid(window: StudyWindow, reach: float, *, cell: float | None = None)
         np.ascontiguousarray(edge_of[order]),
         np.ascontiguousarray(edges),
         float(reach),
-        edge_index(window, float(reach)),
+        edge_index(window),
     )
 
 
