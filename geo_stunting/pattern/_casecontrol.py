@@ -26,7 +26,10 @@ spatstat, smacpod or pointpats offers that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +43,7 @@ from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kfunction import bands, r_grid
 from geo_stunting.pattern._labelled import LabelledPairs, labelled_pairs, same_label_sums
 from geo_stunting.pattern._threads import map_in_order
-from geo_stunting.pattern._window import WindowLike, as_window, make_window
+from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window, make_window
 from geo_stunting.progress import Advance, progress
 from geo_stunting.study._status import case_indicator
 
@@ -51,6 +54,7 @@ __all__ = [
     "case_control_r",
     "cuzick_edwards",
     "k_difference",
+    "sharing_pairs",
 ]
 
 
@@ -233,7 +237,7 @@ def k_difference(
     r = case_control_r(xy) if r_m is None else np.asarray(r_m, dtype=float)
     breaks = kf.breaks_from_r(r)
     nbin = len(r)
-    difference = _LabelledK(labelled_pairs(xy, window, breaks), window.area_m2)
+    difference = _LabelledK(_pairs_of(xy, window, breaks), window.area_m2)
 
     observed, k_case, k_control = difference(is_case)
     relabel = Relabeller(is_case, labels, generator)
@@ -266,6 +270,37 @@ def k_difference(
         alpha=alpha,
         seed=seed,
     )
+
+
+_SHARED: ContextVar[dict[bytes, LabelledPairs] | None] = ContextVar(
+    "geo_stunting_shared_pairs", default=None
+)
+
+
+@contextmanager
+def sharing_pairs() -> Iterator[None]:
+    """Within the block, `k_difference` finds the pairs of the same points once.
+
+    The pattern step tests random labelling and labelling within strata on
+    the same subjects: the pairs and their weights (seconds for a district)
+    are the same, so the second test reuses them. Released at the end.
+    """
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _pairs_of(xy: np.ndarray, window: StudyWindow, breaks: np.ndarray) -> LabelledPairs:
+    shared = _SHARED.get()
+    if shared is None:
+        return labelled_pairs(xy, window, breaks)
+    key = hashlib.sha256(xy.tobytes() + window.geometry.wkb + breaks.tobytes()).digest()
+    if key not in shared:
+        shared.clear()
+        shared[key] = labelled_pairs(xy, window, breaks)
+    return shared[key]
 
 
 class _LabelledK:

@@ -31,6 +31,8 @@ from geo_stunting.pattern._window import StudyWindow
 
 __all__ = ["LabelledPairs", "labelled_pairs", "pair_counts", "same_label_sums"]
 
+_FLAG_SHIFT = WEIGHT_FLAG.bit_length() - 1
+
 
 @dataclass(frozen=True)
 class LabelledPairs:
@@ -199,6 +201,9 @@ def same_label_sums(  # pragma: no cover - compiled
     cols = np.zeros(nbin)
     same = np.zeros(nbin)
     mask = WEIGHT_FLAG - 1
+    # without branches on the label of j or on the flag: adding 0.0 leaves a sum of
+    # positive weights unchanged, so the sums are the same as with the branches
+    labelled = label.astype(np.float64)
     for i in range(rowptr.shape[0] - 1):
         if not label[i]:
             continue
@@ -207,12 +212,10 @@ def same_label_sums(  # pragma: no cover - compiled
         q = wptr[i]
         for p in range(rowptr[i], rowptr[i + 1]):
             c = np.int64(cell[p])
-            weight = 1.0
-            if c & WEIGHT_FLAG:
-                weight = w[q]
-                q += 1
+            flagged = c >> _FLAG_SHIFT
+            weight = w[q] if flagged else 1.0
+            q += flagged
             c &= mask
             rows[c] += weight
-            if label[pj[p]]:
-                same[c] += weight
+            same[c] += weight * labelled[pj[p]]
     return rows, cols, same

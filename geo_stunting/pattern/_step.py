@@ -35,6 +35,7 @@ from geo_stunting.pattern._casecontrol import (
     case_control_r,
     cuzick_edwards,
     k_difference,
+    sharing_pairs,
 )
 from geo_stunting.pattern._kfunction import envelope, g_function, k_function, r_grid
 from geo_stunting.pattern._nearest_neighbour import (
@@ -174,23 +175,24 @@ def pattern_step(study: Study) -> StepOutput:
 
     xy = np.column_stack([subjects.geometry.x, subjects.geometry.y]).astype(float)
     r_cc = case_control_r(xy, steps=R_STEPS)  # from where the subjects are, not the area file
-    kdiff = k_difference(
-        subjects, window=window, permutations=permutations, r_m=r_cc, alpha=ALPHA, seed=seeds[5]
-    )
-    has_strata = "stratum" in subjects and subjects["stratum"].nunique() > 1
-    kdiff_strata = (
-        k_difference(
-            subjects,
-            window=window,
-            permutations=permutations,
-            r_m=r_cc,
-            alpha=ALPHA,
-            strata="stratum",
-            seed=seeds[6],
+    with sharing_pairs():  # both labellings of the same subjects: find their pairs once
+        kdiff = k_difference(
+            subjects, window=window, permutations=permutations, r_m=r_cc, alpha=ALPHA, seed=seeds[5]
         )
-        if has_strata
-        else None
-    )
+        has_strata = "stratum" in subjects and subjects["stratum"].nunique() > 1
+        kdiff_strata = (
+            k_difference(
+                subjects,
+                window=window,
+                permutations=permutations,
+                r_m=r_cc,
+                alpha=ALPHA,
+                strata="stratum",
+                seed=seeds[6],
+            )
+            if has_strata
+            else None
+        )
     ce = cuzick_edwards(
         subjects,
         ks=CUZICK_EDWARDS_K,
