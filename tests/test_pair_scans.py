@@ -8,7 +8,7 @@ import shapely
 
 from geo_stunting.pattern._boundary import edge_index
 from geo_stunting.pattern._kernels import _segment_distance
-from geo_stunting.pattern._labelled import labelled_pairs, same_label_sums
+from geo_stunting.pattern._labelled import batch_label_sums, labelled_pairs, same_label_sums
 from geo_stunting.pattern._pairs import breaks_from_r, close_pairs, k_estimates
 from geo_stunting.pattern._setcov import set_covariance
 from tests.pattern_fixture import fixture_subjects, fixture_window
@@ -90,3 +90,15 @@ def test_labelled_pairs_sum_to_the_plain_pair_list() -> None:
         cols, np.bincount(cell[second], pairs.w_iso[second], len(r)), rtol=1e-12
     )
     np.testing.assert_allclose(compact.total, np.bincount(cell, pairs.w_iso, len(r)), rtol=1e-12)
+
+
+def test_batched_relabellings_give_the_sums_of_one_at_a_time() -> None:
+    xy = WINDOW.random_points(800, rng=np.random.default_rng(9))
+    compact = labelled_pairs(xy, WINDOW, breaks_from_r(np.linspace(0.0, 600.0, 31)))
+    labels = np.random.default_rng(4).random((5, len(xy))) < 0.25
+    args = (compact.rowptr, compact.wptr, compact.pj, compact.cell, compact.w, compact.columns)
+    together = batch_label_sums(*args, np.ascontiguousarray(labels.T, dtype=np.float64))
+    for b, label in enumerate(labels):
+        alone = same_label_sums(*args, label)
+        for part in range(3):
+            assert together[part][b].tobytes() == alone[part].tobytes()

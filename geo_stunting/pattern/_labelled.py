@@ -29,7 +29,13 @@ from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kernels import WEIGHT_FLAG
 from geo_stunting.pattern._window import StudyWindow
 
-__all__ = ["LabelledPairs", "labelled_pairs", "pair_counts", "same_label_sums"]
+__all__ = [
+    "LabelledPairs",
+    "batch_label_sums",
+    "labelled_pairs",
+    "pair_counts",
+    "same_label_sums",
+]
 
 _FLAG_SHIFT = WEIGHT_FLAG.bit_length() - 1
 
@@ -218,4 +224,55 @@ def same_label_sums(  # pragma: no cover - compiled
             c &= mask
             rows[c] += weight
             same[c] += weight * labelled[pj[p]]
+    return rows, cols, same
+
+
+@njit(cache=True, nogil=True)
+def batch_label_sums(  # pragma: no cover - compiled
+    rowptr: np.ndarray,
+    wptr: np.ndarray,
+    pj: np.ndarray,
+    cell: np.ndarray,
+    w: np.ndarray,
+    columns: np.ndarray,
+    labels: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`same_label_sums` for several labellings at once: ``labels`` is ``(n, batch)``.
+
+    Each pair is read once for the whole batch, not once per labelling, and
+    every labelling's sums are taken in the same order as `same_label_sums`
+    would (rows in order, pairs in order), so they are the same numbers.
+    Returns ``(rows, cols, same)``, each ``(batch, nbin)``.
+    """
+    nbin = columns.shape[1]
+    batch = labels.shape[1]
+    rows = np.zeros((batch, nbin))
+    cols = np.zeros((batch, nbin))
+    same = np.zeros((batch, nbin))
+    mask = WEIGHT_FLAG - 1
+    active = np.empty(batch, dtype=np.int64)
+    for i in range(rowptr.shape[0] - 1):
+        na = 0
+        for b in range(batch):
+            if labels[i, b]:
+                active[na] = b
+                na += 1
+        if na == 0:
+            continue
+        for a in range(na):
+            b = active[a]
+            for k in range(nbin):
+                cols[b, k] += columns[i, k]
+        q = wptr[i]
+        for p in range(rowptr[i], rowptr[i + 1]):
+            c = np.int64(cell[p])
+            flagged = c >> _FLAG_SHIFT
+            weight = w[q] if flagged else 1.0
+            q += flagged
+            c &= mask
+            j = pj[p]
+            for a in range(na):
+                b = active[a]
+                rows[b, c] += weight
+                same[b, c] += weight * labels[j, b]
     return rows, cols, same
