@@ -322,6 +322,10 @@ def scan_pairs(  # pragma: no cover - compiled
     out_j: np.ndarray,
     out_cell: np.ndarray,
     out_w: np.ndarray,
+    first_point: int,
+    end_point: int,
+    out_start: int,
+    out_wstart: int,
 ) -> tuple[
     np.ndarray,
     np.ndarray,
@@ -348,7 +352,10 @@ def scan_pairs(  # pragma: no cover - compiled
     compactly into `out_j` (j), `out_cell` (its bin on `breaks`, plus
     `WEIGHT_FLAG` when ``d > b_i``) and, for the flagged pairs only, `out_w`
     (the isotropic weight; every other pair weighs 1), sized by
-    `geo_stunting.pattern._labelled.pair_counts`.
+    `geo_stunting.pattern._labelled.pair_counts`. Only the points
+    ``first_point … end_point - 1`` are scanned (with every other point); mode 2 writes
+    their pairs from `out_start` and their weights from `out_wstart`, so
+    blocks of points can be scanned in threads.
     """
     n = x.shape[0]
     nbin = breaks.shape[0] - 1
@@ -383,9 +390,9 @@ def scan_pairs(  # pragma: no cover - compiled
     nbw = np.empty(n)
     reach = math.ceil(rmax / cs) if cs > 0 else 1
     r2 = rmax * rmax
-    count = 0
-    wcount = 0
-    for i in range(n):
+    count = out_start
+    wcount = out_wstart
+    for i in range(first_point, end_point):
         cx = min(max(int((x[i] - ox) / cs), 0), ncx - 1)
         cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
         ne = 0

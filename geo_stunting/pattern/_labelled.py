@@ -19,6 +19,7 @@ last bit.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -27,7 +28,9 @@ from numba import njit
 
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kernels import WEIGHT_FLAG
+from geo_stunting.pattern._threads import map_in_order
 from geo_stunting.pattern._window import StudyWindow
+from geo_stunting.progress import progress
 
 __all__ = [
     "LabelledPairs",
@@ -38,6 +41,8 @@ __all__ = [
 ]
 
 _FLAG_SHIFT = WEIGHT_FLAG.bit_length() - 1
+#: Blocks of points whose pairs are found in turn (in threads), for the progress bar.
+_BLOCKS = 50
 
 
 @dataclass(frozen=True)
@@ -104,10 +109,22 @@ def labelled_pairs(xy: np.ndarray, window: StudyWindow, breaks: np.ndarray) -> L
         np.empty(int(rowptr[-1]), dtype=np.uint16),
         np.empty(int(wptr[-1])),
     )
-    *_, count = kf.run_scan(xy, grid, b, total_angle, breaks, rmax, out=out)
-    if count != rowptr[-1]:  # pragma: no cover - the two passes see the same pairs
-        msg = f"pair scan found {count} pairs, the count pass {rowptr[-1]}"
-        raise RuntimeError(msg)
+    # blocks of points in threads (their pairs go to disjoint slices), counted by a progress bar
+    cuts = np.linspace(0, n, min(n, _BLOCKS) + 1).astype(np.int64)
+    blocks = [
+        (int(lo), int(hi), int(rowptr[lo]), int(wptr[lo])) for lo, hi in itertools.pairwise(cuts)
+    ]
+
+    def scan(block: tuple[int, int, int, int]) -> int:
+        *_, count = kf.run_scan(xy, grid, b, total_angle, breaks, rmax, out=out, block=block)
+        return int(count)
+
+    with progress(f"K difference: pairs of {n:,} points", total=n) as advance:
+        for (lo, hi, _, _), count in zip(blocks, map_in_order(scan, iter(blocks)), strict=True):
+            if count != rowptr[hi]:  # pragma: no cover - the two passes see the same pairs
+                msg = f"pair scan found {count} pairs, the count pass {rowptr[hi]}"
+                raise RuntimeError(msg)
+            advance(hi - lo)
     pj, cell, w = out
     columns, total = _column_sums(rowptr, wptr, pj, cell, w, n, nbin)
     return LabelledPairs(rowptr, wptr, pj, cell, w, columns, total)

@@ -434,14 +434,21 @@ def run_scan(
     capacity: int = 0,
     setcov: SetCovariance | None = None,
     out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    block: tuple[int, int, int, int] | None = None,
 ) -> tuple[Any, ...]:
-    """Call the compiled pair scan on `xy`, sorted into `grid` (`out`: mode 2's arrays)."""
+    """Call the compiled pair scan on `xy`, sorted into `grid`.
+
+    `out`: mode 2's arrays; `block`: ``(first, end, out_start, out_wstart)``,
+    the points to scan and where their pairs go (default: every point).
+    """
     order, start = grid.sort(xy)
     if not keep_pairs and out is None:
         # histograms only: visit the points in cell order, stored in that order
         xy, b, total = xy[order], b[order], total[order]
         order = np.arange(len(xy), dtype=np.int64)
     table = np.zeros((1, 1)) if setcov is None else setcov.table
+    out_j, out_cell, out_w = _NO_OUTPUT if out is None else out
+    first, end, out_start, out_wstart = (0, len(xy), 0, 0) if block is None else block
     return tuple(
         _kernels.scan_pairs(
             np.ascontiguousarray(xy[:, 0]),
@@ -466,7 +473,13 @@ def run_scan(
             1.0 if setcov is None else setcov.pixel,
             0 if setcov is None else setcov.reach_px,
             1.0 if setcov is None else setcov.area_m2,
-            *(_NO_OUTPUT if out is None else out),
+            out_j,
+            out_cell,
+            out_w,
+            first,
+            end,
+            out_start,
+            out_wstart,
         )
     )
 
