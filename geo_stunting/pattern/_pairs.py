@@ -184,19 +184,22 @@ def nn_distances(xy: np.ndarray) -> np.ndarray:
     cell = ix * ncy + iy
     order = np.argsort(cell, kind="stable").astype(np.int64)
     start = np.searchsorted(cell[order], np.arange(ncx * ncy + 1)).astype(np.int64)
-    return np.asarray(
-        _kernels.nn_distances(
-            np.ascontiguousarray(xy[:, 0]),
-            np.ascontiguousarray(xy[:, 1]),
-            order,
-            start,
-            float(minx),
-            float(miny),
-            float(cs),
-            ncx,
-            ncy,
-        )
+    # the points stored in cell order: neighbours are read from nearby memory
+    ordered = xy[order]
+    found = _kernels.nn_distances(
+        np.ascontiguousarray(ordered[:, 0]),
+        np.ascontiguousarray(ordered[:, 1]),
+        np.arange(n, dtype=np.int64),
+        start,
+        float(minx),
+        float(miny),
+        float(cs),
+        ncx,
+        ncy,
     )
+    out = np.empty(n)
+    out[order] = found
+    return out
 
 
 def _whist(values: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, int]:
