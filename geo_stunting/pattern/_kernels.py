@@ -1,6 +1,6 @@
 """Compiled loops behind the point-pattern statistics (numba).
 
-Three kernels, each a plain loop over a uniform grid of cells:
+Kernels, each a plain loop over a uniform grid of cells:
 
 `nn_distances`
     The distance from each point to its nearest other point.
@@ -9,8 +9,11 @@ Three kernels, each a plain loop over a uniform grid of cells:
     histograms on the fly (K function of one pattern: memory stays O(n)) or
     written out (pairs reused under random labelling), with Ripley's
     isotropic edge weight of each pair.
-`boundary_distances`
-    The distance from each point to the window's boundary, capped.
+`border_counts`
+    The pair counts of the border correction alone.
+
+(The distance from each point to the boundary is in
+`geo_stunting.pattern._boundary`.)
 
 Ripley's isotropic weight of a pair is ``2π / θ`` where θ is the angle of
 the circle centred at point *i* through point *j* that lies inside the
@@ -31,7 +34,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["boundary_distances", "nn_distances", "scan_pairs", "sector_total"]
+__all__ = ["border_counts", "nn_distances", "scan_pairs", "sector_total"]
 
 MAX_WEIGHT = 100.0
 #: Added to a pair's bin in the compact pair rows when its weight is stored (d > b_i).
@@ -129,36 +132,6 @@ def _segment_distance(  # pragma: no cover - compiled
     qx = x0 + t * dx - px
     qy = y0 + t * dy - py
     return math.sqrt(qx * qx + qy * qy)
-
-
-@njit(cache=True, nogil=True)
-def boundary_distances(  # pragma: no cover - compiled
-    x: np.ndarray,
-    y: np.ndarray,
-    ox: float,
-    oy: float,
-    cs: float,
-    ncx: int,
-    ncy: int,
-    estart: np.ndarray,
-    eidx: np.ndarray,
-    edges: np.ndarray,
-    cap: float,
-) -> np.ndarray:
-    """Distance to the nearest boundary edge listed in the point's cell, at most `cap`."""
-    n = x.shape[0]
-    out = np.empty(n)
-    for i in range(n):
-        cx = min(max(int((x[i] - ox) / cs), 0), ncx - 1)
-        cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
-        c = cx * ncy + cy
-        best = cap
-        for k in range(estart[c], estart[c + 1]):
-            e = eidx[k]
-            d = _segment_distance(x[i], y[i], edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3])
-            best = min(best, d)
-        out[i] = best
-    return out
 
 
 @njit(cache=True)
