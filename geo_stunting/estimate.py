@@ -23,10 +23,10 @@ SAY_ABOVE_S = 10.0
 
 # seconds per unit of work (one core), from benchmarks/district.py
 _ISOTROPIC_PAIR_S = 2e-7  # one pair of a simulated pattern, isotropic weight
-_BORDER_PAIR_S = 1e-8  # one pair closer than rmax, border correction only
-_TRANSLATE_PAIR_S = 2.5e-8  # one pair of a simulated pattern, translation weight (table)
-_POINT_S = 1.5e-6  # one point of a simulated pattern (nearest neighbour, G, boundary)
-_RELABEL_PAIR_S = 1e-8  # one pair of one relabelling (K difference)
+_BORDER_PAIR_S = 2.5e-9  # one pair closer than rmax, border correction only
+_TRANSLATE_PAIR_S = 2e-8  # one pair of a simulated pattern, translation weight (table)
+_POINT_S = 6e-7  # one point of a simulated pattern (nearest neighbour, G, boundary)
+_RELABEL_PAIR_S = 4e-9  # one pair of one relabelling (K difference)
 _SCAN_ENTRY_S = 4.6e-10  # one (window, replication) of the scan
 _NLARGE = 3000
 _NLARGE_ISOTROPIC = 500
