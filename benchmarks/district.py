@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import resource
 import sys
 import tempfile
 import time
@@ -110,6 +111,8 @@ def run_analyze(folder: Path, name: str, n: int, area: str) -> None:
     )
     for (label, wall0, cpu0), (_, wall1, cpu1) in itertools.pairwise(marks):
         print(f"  {label:<20} {wall1 - wall0:8.1f} s wall {cpu1 - cpu0:8.1f} s CPU")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB on Linux
+    print(f"  peak RSS of the process so far: {peak:.2f} GB", flush=True)
 
 
 def our_times(points: gpd.GeoDataFrame, window: StudyWindow) -> dict[str, float]:

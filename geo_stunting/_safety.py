@@ -143,13 +143,15 @@ def resource_problems(
     `MAX_HOURS` is refused). Memory is compared with 80 % of what is
     available now.
     """
+    from geo_stunting.estimate import pattern_memory_bytes, scan_memory_bytes  # noqa: PLC0415
+
     settings = study.settings
     n = len(study.subjects)
     perms = settings.permutations
     budget = 0.8 * (available_memory_bytes() if available is None else available)
     needs: list[tuple[str, float, str]] = []
     if "scan" in steps:
-        needs.append(("scan", perms * n * 1.0 + n * n * 16.0, "permutations"))
+        needs.append(("scan", scan_memory_bytes(study), "permutations"))
     if "relative_risk" in steps:
         geoms = study.area.geometry if study.area is not None else study.subjects.geometry
         minx, miny, maxx, maxy = geoms.total_bounds
@@ -159,7 +161,7 @@ def resource_problems(
         cells = max(1.0, (maxx - minx) / cell_m) * max(1.0, (maxy - miny) / cell_m)
         needs.append(("relative_risk", perms * n * 8.0 + cells * 32.0, f"{cells:,.0f} grid cells"))
     if "pattern" in steps:
-        needs.append(("pattern", perms * 100 * 8.0 * 6 + n * n * 8.0, "permutations"))
+        needs.append(("pattern", pattern_memory_bytes(study), "pairs within rmax"))
     problems = []
     if "pattern" in steps:
         hours = PATTERN_SECONDS_PER_SUBJECT_PERMUTATION * n * perms / 3600

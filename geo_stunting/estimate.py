@@ -21,16 +21,17 @@ from dataclasses import dataclass
 
 from geo_stunting.study._study import Study
 
-__all__ = ["StepEstimate", "estimate_step"]
+__all__ = ["StepEstimate", "estimate_step", "pattern_memory_bytes", "scan_memory_bytes"]
 
 #: Say something before a step expected to take longer than this (seconds).
 SAY_ABOVE_S = 10.0
 
 # seconds per unit of work (one core), from benchmarks/district.py
 _ISOTROPIC_PAIR_S = 2e-7  # one pair of a simulated pattern, isotropic weight
-_BORDER_PAIR_S = 1e-8  # one pair closer than rmax, border correction only
-_POINT_S = 1.5e-6  # one point of a simulated pattern (nearest neighbour, G, boundary)
-_RELABEL_PAIR_S = 1e-8  # one pair of one relabelling (K difference)
+_BORDER_PAIR_S = 2.5e-9  # one pair closer than rmax, border correction only
+_TRANSLATE_PAIR_S = 2e-8  # one pair of a simulated pattern, translation weight (table)
+_POINT_S = 6e-7  # one point of a simulated pattern (nearest neighbour, G, boundary)
+_RELABEL_PAIR_S = 4e-9  # one pair of one relabelling (K difference)
 _SCAN_ENTRY_S = 1.5e-10  # one (window, replication) of the scan, benchmarks/scan.py
 _SCAN_WINDOW_S = 6e-8  # one window: its neighbour sorted in, and scored for the observed cases
 _BANDWIDTH_PAIR_S = 6e-8  # one pair of the relative risk's bandwidth search
@@ -38,6 +39,7 @@ _SURFACE_TERM_S = 1e-10  # one (cell, subject, labelling) of the relative-risk s
 #: The relative-risk grid has at most about this many cells across (MIN_CELLS_ACROSS).
 _CELLS_ACROSS = 128
 _NLARGE = 3000
+_NLARGE_ISOTROPIC = 500
 _MAC_S = 4e-10  # one multiply-add of the relative-risk kernel sums (demo: 2.9e9 in 1.2 s)
 _LABEL_S = 1.2e-8  # one permuted label
 _NEIGHBOUR_S = 5e-9  # one neighbour of one subject in one permutation (compiled)
@@ -85,6 +87,28 @@ def _area_and_share(study: Study, n: int) -> tuple[float, float]:
     return area, min(1.0, math.pi * rmax**2 / area)
 
 
+def pattern_memory_bytes(study: Study) -> float:
+    """Memory of the pattern step (bytes).
+
+    The K-difference pairs closer than rmax, about 16 bytes each and stored
+    once, and a curve per simulation.
+    """
+    n = len(study.subjects)
+    _, share = _area_and_share(study, n)
+    return study.settings.permutations * 100 * 8.0 * 6 + n * n * share * 0.5 * 16.0 + n * 200.0
+
+
+def scan_memory_bytes(study: Study) -> float:
+    """Memory of the scan (bytes).
+
+    A label per subject and replication, and neighbour lists by blocks of
+    centres: about 7 KB per subject at 50,000 subjects and 50 %
+    (`benchmarks/scan.py`).
+    """
+    n = len(study.subjects)
+    return study.settings.permutations * n * 1.0 + n * 8_000.0
+
+
 def estimate_step(name: str, study: Study) -> StepEstimate | None:
     """The expected run time of step `name` on `study`, if the step is a slow kind.
 
@@ -107,7 +131,13 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         seconds = 0.0
         for group in (n1, n0):
             pairs = group * group * share
-            per_pair = _ISOTROPIC_PAIR_S if group <= _NLARGE else _BORDER_PAIR_S
+            per_pair = (
+                _ISOTROPIC_PAIR_S
+                if group <= _NLARGE_ISOTROPIC
+                else _TRANSLATE_PAIR_S
+                if group <= _NLARGE
+                else _BORDER_PAIR_S
+            )
             seconds += p * (pairs * per_pair + 4 * group * _POINT_S)
         seconds += p * 3 * n * _POINT_S  # Clark–Evans of cases, controls and all
         strata = 2 if "stratum" in subjects and subjects["stratum"].nunique() > 1 else 1
@@ -119,7 +149,7 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
             f"{p} simulations of {n1:,} cases and {n0:,} controls in the window, "
             f"{threads} thread(s)",
             f"{fewer}, --only to skip this step, or a smaller study area",
-            float(p * 100 * 8.0 * 6 + n * n * 8.0),
+            float(pattern_memory_bytes(study)),
         )
     if name == "scan":
         options = study.settings.scan
@@ -138,7 +168,7 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
             float(seconds / threads),
             f"{p} replications, windows up to {share:.0%} of {n:,} subjects, {threads} thread(s)",
             f"{fewer}, max_radius_m or a smaller max_share in [scan], or --only to skip it",
-            float(p * n * 1.0 + n * n * 16.0),
+            float(scan_memory_bytes(study)),
         )
     other = _OTHERS.get(name)
     return None if other is None else other(study)

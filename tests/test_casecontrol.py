@@ -14,7 +14,13 @@ import pytest
 
 from geo_stunting import AnalysisError
 from geo_stunting.autocorrelation._neighbours import k_nearest
-from geo_stunting.pattern._casecontrol import Relabeller, cuzick_edwards, k_difference
+from geo_stunting.pattern import _casecontrol
+from geo_stunting.pattern._casecontrol import (
+    Relabeller,
+    cuzick_edwards,
+    k_difference,
+    sharing_pairs,
+)
 from tests.pattern_fixture import (
     PATTERN,
     as_array,
@@ -122,3 +128,33 @@ def test_case_control_tests_need_both_groups() -> None:
         k_difference(only_cases, window=WINDOW, permutations=9)
     with pytest.raises(AnalysisError, match="no column 'village'"):
         cuzick_edwards(SUBJECTS, strata="village", permutations=9)
+
+
+def test_sharing_pairs_finds_the_pairs_once_with_the_same_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    subjects = SUBJECTS.assign(stratum=np.arange(len(SUBJECTS)) % 4)
+    alone = [
+        k_difference(subjects, window=WINDOW, permutations=9, strata=strata, seed=2)
+        for strata in (None, "stratum")
+    ]
+    calls = []
+    real = _casecontrol.labelled_pairs
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_casecontrol, "labelled_pairs", counted)
+    with sharing_pairs():
+        shared = [
+            k_difference(subjects, window=WINDOW, permutations=9, strata=strata, seed=2)
+            for strata in (None, "stratum")
+        ]
+    assert len(calls) == 1
+    for a, b in zip(alone, shared, strict=True):
+        assert a.lo.tobytes() == b.lo.tobytes()
+        assert a.kdiff.tobytes() == b.kdiff.tobytes()
+        assert a.p_value == b.p_value
+    k_difference(subjects, window=WINDOW, permutations=9, seed=2)
+    assert len(calls) == 2  # outside the block nothing is kept

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import geo_stunting as gs
 from geo_stunting import cli, estimate
 from geo_stunting.estimate import estimate_step
-from geo_stunting.pattern._casecontrol import k_difference
+from geo_stunting.pattern._casecontrol import cuzick_edwards, k_difference
 from geo_stunting.pattern._kfunction import envelope
 from geo_stunting.pattern._nearest_neighbour import clark_evans
 from geo_stunting.progress import Advance, use_reporter
@@ -52,6 +52,7 @@ def _only(recorder: Recorder, word: str) -> tuple[int, int]:
         ("envelope", lambda: envelope(SUBJECTS, window=WINDOW, permutations=7, seed=1)),
         ("Clark", lambda: clark_evans(SUBJECTS, window=WINDOW, permutations=7, seed=1)),
         ("relabel", lambda: k_difference(SUBJECTS, window=WINDOW, permutations=7, seed=1)),
+        ("Cuzick", lambda: cuzick_edwards(SUBJECTS, ks=(1,), permutations=7, seed=1)),
     ],
 )
 def test_pattern_simulations_are_counted(word: str, run: object) -> None:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 
-from geo_stunting.pattern._pairs import breaks_from_r, k_estimates
+from geo_stunting.pattern._boundary import edge_index
+from geo_stunting.pattern._kernels import _segment_distance
+from geo_stunting.pattern._labelled import batch_label_sums, labelled_pairs, same_label_sums
+from geo_stunting.pattern._pairs import breaks_from_r, close_pairs, k_estimates
+from geo_stunting.pattern._setcov import set_covariance
 from tests.pattern_fixture import fixture_subjects, fixture_window
 
 WINDOW = fixture_window(fixture_subjects())
@@ -25,3 +30,75 @@ def test_border_alone_equals_border_of_the_full_scan(r: np.ndarray) -> None:
     assert np.isfinite(full[1:]).all()
     assert alone.tobytes() == full.tobytes()
     assert shared.tobytes() == full.tobytes()
+
+
+@pytest.mark.parametrize("cap", [50.0, 400.0, 5000.0])
+def test_boundary_distances_are_the_nearest_edge_exactly(cap: float) -> None:
+    xy = WINDOW.random_points(2000, rng=np.random.default_rng(3))
+    # a point on a vertex and one on an edge's midpoint: distance 0
+    edges = WINDOW.edges()
+    xy = np.vstack([xy, edges[0, :2], (edges[1, :2] + edges[1, 2:]) / 2])
+    ours = edge_index(WINDOW).distances(xy, cap)
+    everything = np.array(
+        [
+            min(cap, *(_segment_distance(x, y, *edge) for edge in edges))
+            for x, y in xy[:200].tolist() + xy[-2:].tolist()
+        ]
+    )
+    assert ours[:200].tobytes() == everything[:200].tobytes()
+    assert ours[-2:].tolist() == [0.0, pytest.approx(0.0, abs=1e-9)]
+    by_shapely = shapely.distance(WINDOW.geometry.boundary, shapely.points(xy))
+    np.testing.assert_allclose(ours, np.minimum(by_shapely, cap), rtol=1e-12, atol=1e-9)
+
+
+def test_translation_alone_equals_translation_of_the_full_scan() -> None:
+    xy = WINDOW.random_points(2500, rng=np.random.default_rng(5))
+    breaks = breaks_from_r(np.linspace(0.0, 900.0, 101))
+    setcov = set_covariance(WINDOW, 900.0)
+    full = k_estimates(xy, WINDOW, breaks, corrections=("isotropic", "translate"))
+    alone = k_estimates(xy, WINDOW, breaks, corrections=("translate",))["translate"]
+    assert setcov.table.size > 1  # the table path, not exact overlaps
+    assert alone.tobytes() == full["translate"].tobytes()
+
+
+def test_labelled_pairs_sum_to_the_plain_pair_list() -> None:
+    xy = WINDOW.random_points(1500, rng=np.random.default_rng(8))
+    r = np.linspace(0.0, 700.0, 51)
+    breaks = breaks_from_r(r)
+    pairs = close_pairs(xy, WINDOW, 700.0)
+    cell = np.clip(np.searchsorted(breaks, pairs.d, side="right") - 1, 0, len(r) - 1)
+    compact = labelled_pairs(xy, WINDOW, breaks)
+    assert compact.rowptr[-1] == len(pairs.i)
+    # 6 bytes a pair, 8 more only for those farther apart than i is from the boundary
+    b = edge_index(WINDOW).distances(xy, 700.0 * (1 + 1e-9) + 1e-9)
+    weighted = pairs.d > b[pairs.i]
+    assert 0 < len(compact.w) == int(weighted.sum()) < len(pairs.i)
+    assert np.all(pairs.w_iso[~weighted] == 1.0)
+    assert compact.pj.nbytes + compact.cell.nbytes == 6 * len(pairs.i)
+    label = np.random.default_rng(2).random(len(xy)) < 0.3
+    rows, cols, same = same_label_sums(
+        compact.rowptr, compact.wptr, compact.pj, compact.cell, compact.w, compact.columns, label
+    )
+    both = label[pairs.i] & label[pairs.j]
+    np.testing.assert_allclose(same, np.bincount(cell[both], pairs.w_iso[both], len(r)), rtol=1e-12)
+    first = label[pairs.i]
+    np.testing.assert_allclose(
+        rows, np.bincount(cell[first], pairs.w_iso[first], len(r)), rtol=1e-12
+    )
+    second = label[pairs.j]
+    np.testing.assert_allclose(
+        cols, np.bincount(cell[second], pairs.w_iso[second], len(r)), rtol=1e-12
+    )
+    np.testing.assert_allclose(compact.total, np.bincount(cell, pairs.w_iso, len(r)), rtol=1e-12)
+
+
+def test_batched_relabellings_give_the_sums_of_one_at_a_time() -> None:
+    xy = WINDOW.random_points(800, rng=np.random.default_rng(9))
+    compact = labelled_pairs(xy, WINDOW, breaks_from_r(np.linspace(0.0, 600.0, 31)))
+    labels = np.random.default_rng(4).random((5, len(xy))) < 0.25
+    args = (compact.rowptr, compact.wptr, compact.pj, compact.cell, compact.w, compact.columns)
+    together = batch_label_sums(*args, np.ascontiguousarray(labels.T, dtype=np.float64))
+    for b, label in enumerate(labels):
+        alone = same_label_sums(*args, label)
+        for part in range(3):
+            assert together[part][b].tobytes() == alone[part].tobytes()

@@ -137,3 +137,11 @@ def test_run_json_records_the_peak_memory_of_the_run_and_of_each_step(
     write_outputs(results, tmp_path / "out")
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["peak_rss_mib"] >= run["steps"]["access"]["peak_rss_mib"] > 50
+
+
+def test_a_50k_scan_fits_in_8_gib(demo_study_small: gs.Study):
+    """The scan holds neighbour lists by blocks of centres, not an n × n table (40 GB at 50k)."""
+    settings = demo_study_small.settings.with_overrides(permutations=999)
+    study = _bigger(demo_study_small.with_settings(settings), 250)  # 50,250 subjects
+    problems = resource_problems(study, ("scan",), available=2**33)
+    assert not [p for p in problems if "memory" in str(p)], problems

@@ -129,3 +129,22 @@ def test_area_union_fills_slivers_for_every_step():
     window, source = study_window(area.iloc[:0], area)
     assert window.equals(union)
     assert "gap(s) narrower than 10 m" in source
+
+
+def test_random_points_are_the_numpy_formula_to_the_last_bit() -> None:
+    """The compiled draw equals the plain NumPy one: pick a triangle by area, then a point in it."""
+    window = fixture_window()
+    rng = np.random.default_rng(21)
+    draws = rng.random(20000)
+    uv = rng.random((20000, 2))
+    cumulative = window._cumulative
+    pick = np.searchsorted(cumulative, draws * cumulative[-1], side="right")
+    pick = np.minimum(pick, len(window._triangles) - 1)
+    flip = uv.sum(axis=1) > 1.0
+    uv[flip] = 1.0 - uv[flip]
+    tri = window._triangles[pick]
+    a = tri[:, 0]
+    expected = a + uv[:, :1] * (tri[:, 1] - a) + uv[:, 1:] * (tri[:, 2] - a)
+    ours = window.random_points(20000, rng=np.random.default_rng(21))
+    assert ours.tobytes() == expected.tobytes()
+    assert window.contains(ours).all()

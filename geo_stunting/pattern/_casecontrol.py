@@ -26,7 +26,10 @@ spatstat, smacpod or pointpats offers that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +39,17 @@ import pandas as pd
 
 from geo_stunting.autocorrelation._neighbours import k_nearest
 from geo_stunting.errors import AnalysisError, Problem
-from geo_stunting.pattern import _kernels
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kfunction import bands, r_grid
+from geo_stunting.pattern._labelled import (
+    LabelledPairs,
+    batch_label_sums,
+    labelled_pairs,
+    same_label_sums,
+)
 from geo_stunting.pattern._threads import map_in_order
-from geo_stunting.pattern._window import WindowLike, as_window, make_window
-from geo_stunting.progress import progress
+from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window, make_window
+from geo_stunting.progress import Advance, progress
 from geo_stunting.study._status import case_indicator
 
 __all__ = [
@@ -51,6 +59,7 @@ __all__ = [
     "case_control_r",
     "cuzick_edwards",
     "k_difference",
+    "sharing_pairs",
 ]
 
 
@@ -232,22 +241,20 @@ def k_difference(
     generator = rng if rng is not None else np.random.default_rng(seed)
     r = case_control_r(xy) if r_m is None else np.asarray(r_m, dtype=float)
     breaks = kf.breaks_from_r(r)
-    pairs = kf.close_pairs(xy, window, float(breaks[-1]))
     nbin = len(r)
-    cell = np.searchsorted(breaks, pairs.d, side="right") - 1
-    cell = np.clip(cell, 0, nbin - 1)
-    area = window.area_m2
-
-    difference = _LabelledK(pairs, cell, nbin, len(xy), area)
+    difference = _LabelledK(_pairs_of(xy, window, breaks), window.area_m2)
 
     observed, k_case, k_control = difference(is_case)
     relabel = Relabeller(is_case, labels, generator)
     sims = np.empty((permutations, nbin))
     with progress("K difference: relabellings", total=permutations) as advance:
-        labellings = (relabel.draw() for _ in range(permutations))
-        for k, values in enumerate(map_in_order(difference, labellings)):
-            sims[k] = values[0]
-            advance(1)
+        sizes = np.diff(np.r_[0:permutations:_BATCH, permutations])
+        batches = (np.vstack([relabel.draw() for _ in range(size)]) for size in sizes)
+        done = 0
+        for values in map_in_order(difference.batch, batches):
+            sims[done : done + len(values)] = values
+            done += len(values)
+            advance(len(values))
     lo, hi, glo, ghi, p_global, nrank, nrank_global = bands(
         observed, np.zeros(nbin), sims, alpha=alpha
     )
@@ -273,6 +280,37 @@ def k_difference(
     )
 
 
+_SHARED: ContextVar[dict[bytes, LabelledPairs] | None] = ContextVar(
+    "geo_stunting_shared_pairs", default=None
+)
+
+
+@contextmanager
+def sharing_pairs() -> Iterator[None]:
+    """Within the block, `k_difference` finds the pairs of the same points once.
+
+    The pattern step tests random labelling and labelling within strata on
+    the same subjects: the pairs and their weights (seconds for a district)
+    are the same, so the second test reuses them. Released at the end.
+    """
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _pairs_of(xy: np.ndarray, window: StudyWindow, breaks: np.ndarray) -> LabelledPairs:
+    shared = _SHARED.get()
+    if shared is None:
+        return labelled_pairs(xy, window, breaks)
+    key = hashlib.sha256(xy.tobytes() + window.geometry.wkb + breaks.tobytes()).digest()
+    if key not in shared:
+        shared.clear()
+        shared[key] = labelled_pairs(xy, window, breaks)
+    return shared[key]
+
+
 class _LabelledK:
     """K of cases and of controls for any labelling of fixed points, from their pairs.
 
@@ -280,24 +318,15 @@ class _LabelledK:
     With the pairs grouped by their first point, one pass over the rows of
     the smaller group gives its same-label sum and its row sums; the other
     group's is ``S_all − rows(small) − columns(small) + S_small`` (columns from
-    per-point column histograms). Each relabelling
-    then costs a pass over a fifth of the pairs (a district study with a
-    fifth cases), not five NumPy passes over all of them. Values equal the
-    direct sums to rounding (about 1e-15 relative).
+    per-point column histograms). Each relabelling then costs a pass over a
+    fifth of the pairs (a district study with a fifth cases), not five NumPy
+    passes over all of them. Values equal the direct sums to rounding (about
+    1e-15 relative). The pairs are stored compactly
+    (`geo_stunting.pattern._labelled`).
     """
 
-    def __init__(
-        self, pairs: kf.PairList, cell: np.ndarray, nbin: int, n: int, area: float
-    ) -> None:
-        order = np.argsort(pairs.i, kind="stable")
-        self.pj = np.ascontiguousarray(pairs.j[order].astype(np.int32))
-        self.cell = np.ascontiguousarray(cell[order].astype(np.int32))
-        self.w = np.ascontiguousarray(pairs.w_iso[order])
-        self.rowptr = np.searchsorted(pairs.i[order], np.arange(n + 1)).astype(np.int64)
-        self.columns = np.zeros((n, nbin))
-        np.add.at(self.columns, (self.pj, self.cell), self.w)
-        self.total = np.bincount(self.cell, self.w, nbin)
-        self.nbin = nbin
+    def __init__(self, pairs: LabelledPairs, area: float) -> None:
+        self.pairs = pairs
         self.area = area
 
     def __call__(self, case: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -306,14 +335,33 @@ class _LabelledK:
         # a writable copy: a read-only mask (the observed labels) would make numba compile a
         # second specialisation of the kernel (about 1 s on a first run)
         small = np.array(case) if n1 <= n0 else ~case
-        rows, cols, same = _kernels.same_label_sums(
-            self.rowptr, self.pj, self.cell, self.w, self.columns, small
-        )
-        other = self.total - rows - cols + same
+        p = self.pairs
+        rows, cols, same = same_label_sums(p.rowptr, p.wptr, p.pj, p.cell, p.w, p.columns, small)
+        other = p.total - rows - cols + same
         s11, s00 = (same, other) if n1 <= n0 else (other, same)
         k1 = np.cumsum(s11) / (n1 * (n1 - 1) / self.area)
         k0 = np.cumsum(s00) / (n0 * (n0 - 1) / self.area)
         return k1 - k0, k1, k0
+
+    def batch(self, cases: np.ndarray) -> np.ndarray:
+        """``K_case − K_control`` for each labelling (row) of `cases`, the same as one by one."""
+        n1 = int(cases[0].sum())
+        n0 = cases.shape[1] - n1
+        small = cases if n1 <= n0 else ~cases
+        p = self.pairs
+        labels = np.ascontiguousarray(small.T, dtype=np.float64)
+        rows, cols, same = batch_label_sums(p.rowptr, p.wptr, p.pj, p.cell, p.w, p.columns, labels)
+        other = p.total - rows - cols + same
+        s11, s00 = (same, other) if n1 <= n0 else (other, same)
+        k1 = np.cumsum(s11, axis=1) / (n1 * (n1 - 1) / self.area)
+        k0 = np.cumsum(s00, axis=1) / (n0 * (n0 - 1) / self.area)
+        return np.asarray(k1 - k0)
+
+
+#: Relabellings of the K difference summed in one pass over the pairs.
+_BATCH = 16
+#: Relabellings of Cuzick–Edwards' test drawn and summed at once.
+_CHUNK = 100
 
 
 def _dplus_p(observed: np.ndarray, sims: np.ndarray) -> float:
@@ -405,39 +453,51 @@ def cuzick_edwards(
     n1 = y.sum()
     out = []
     streams = np.random.SeedSequence(seed).spawn(2 * len(ks))
-    for pos, k in enumerate(ks):
-        if k >= n:
-            continue
-        matrix = k_nearest(xy, k).matrix
-        observed = float(y @ (matrix @ y))
-        expected = float(matrix.nnz * n1 * (n1 - 1) / (n * (n - 1)))
-        p_mc = _t_pvalue(
-            matrix, is_case, None, permutations, np.random.default_rng(streams[2 * pos]), observed
-        )
-        e_strata = p_strata = None
-        if labels is not None:
-            e_strata = _expected_within(matrix, is_case, labels)
-            p_strata = _t_pvalue(
+    used = [k for k in ks if k < n]
+    total = len(used) * permutations * (1 if labels is None else 2)
+    with progress(
+        f"Cuzick–Edwards T_k (k = {', '.join(map(str, used))}): relabellings", total=total
+    ) as advance:
+        for pos, k in enumerate(ks):
+            if k >= n:
+                continue
+            matrix = k_nearest(xy, k).matrix
+            observed = float(y @ (matrix @ y))
+            expected = float(matrix.nnz * n1 * (n1 - 1) / (n * (n - 1)))
+            p_mc = _t_pvalue(
                 matrix,
                 is_case,
-                labels,
+                None,
                 permutations,
-                np.random.default_rng(streams[2 * pos + 1]),
+                np.random.default_rng(streams[2 * pos]),
                 observed,
+                advance,
             )
-        out.append(
-            CuzickEdwards(
-                k=k,
-                T=observed,
-                expected=expected,
-                p_mc=p_mc,
-                expected_strata=e_strata,
-                p_mc_strata=p_strata,
-                n_links=int(matrix.nnz),
-                permutations=permutations,
-                seed=seed,
+            e_strata = p_strata = None
+            if labels is not None:
+                e_strata = _expected_within(matrix, is_case, labels)
+                p_strata = _t_pvalue(
+                    matrix,
+                    is_case,
+                    labels,
+                    permutations,
+                    np.random.default_rng(streams[2 * pos + 1]),
+                    observed,
+                    advance,
+                )
+            out.append(
+                CuzickEdwards(
+                    k=k,
+                    T=observed,
+                    expected=expected,
+                    p_mc=p_mc,
+                    expected_strata=e_strata,
+                    p_mc_strata=p_strata,
+                    n_links=int(matrix.nnz),
+                    permutations=permutations,
+                    seed=seed,
+                )
             )
-        )
     return out
 
 
@@ -448,10 +508,16 @@ def _t_pvalue(
     permutations: int,
     rng: np.random.Generator,
     observed: float,
+    advance: Advance,
 ) -> float:
     relabel = Relabeller(is_case, labels, rng)
-    draws = np.vstack([relabel.draw() for _ in range(permutations)]).astype(float)
-    sims = np.einsum("ij,ij->i", draws, (matrix @ draws.T).T)
+    sims = np.empty(permutations)
+    # in chunks: 999 relabellings of 30,000 subjects as floats would take 240 MB at once
+    for lo in range(0, permutations, _CHUNK):
+        hi = min(lo + _CHUNK, permutations)
+        draws = np.vstack([relabel.draw() for _ in range(hi - lo)]).astype(float)
+        sims[lo:hi] = np.einsum("ij,ij->i", draws, (matrix @ draws.T).T)
+        advance(hi - lo)
     return float((1 + np.sum(sims >= observed - 1e-9)) / (permutations + 1))
 
 

@@ -1,6 +1,6 @@
 """Compiled loops behind the point-pattern statistics (numba).
 
-Three kernels, each a plain loop over a uniform grid of cells:
+Kernels, each a plain loop over a uniform grid of cells:
 
 `nn_distances`
     The distance from each point to its nearest other point.
@@ -9,8 +9,11 @@ Three kernels, each a plain loop over a uniform grid of cells:
     histograms on the fly (K function of one pattern: memory stays O(n)) or
     written out (pairs reused under random labelling), with Ripley's
     isotropic edge weight of each pair.
-`boundary_distances`
-    The distance from each point to the window's boundary, capped.
+`border_counts`
+    The pair counts of the border correction alone.
+
+(The distance from each point to the boundary is in
+`geo_stunting.pattern._boundary`.)
 
 Ripley's isotropic weight of a pair is ``2π / θ`` where θ is the angle of
 the circle centred at point *i* through point *j* that lies inside the
@@ -31,9 +34,11 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["boundary_distances", "nn_distances", "scan_pairs", "sector_total"]
+__all__ = ["border_counts", "nn_distances", "scan_pairs", "sector_total"]
 
 MAX_WEIGHT = 100.0
+#: Added to a pair's bin in the compact pair rows when its weight is stored (d > b_i).
+WEIGHT_FLAG = 1 << 15
 TWO_PI = 2.0 * math.pi
 
 
@@ -127,36 +132,6 @@ def _segment_distance(  # pragma: no cover - compiled
     qx = x0 + t * dx - px
     qy = y0 + t * dy - py
     return math.sqrt(qx * qx + qy * qy)
-
-
-@njit(cache=True, nogil=True)
-def boundary_distances(  # pragma: no cover - compiled
-    x: np.ndarray,
-    y: np.ndarray,
-    ox: float,
-    oy: float,
-    cs: float,
-    ncx: int,
-    ncy: int,
-    estart: np.ndarray,
-    eidx: np.ndarray,
-    edges: np.ndarray,
-    cap: float,
-) -> np.ndarray:
-    """Distance to the nearest boundary edge listed in the point's cell, at most `cap`."""
-    n = x.shape[0]
-    out = np.empty(n)
-    for i in range(n):
-        cx = min(max(int((x[i] - ox) / cs), 0), ncx - 1)
-        cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
-        c = cx * ncy + cy
-        best = cap
-        for k in range(estart[c], estart[c + 1]):
-            e = eidx[k]
-            d = _segment_distance(x[i], y[i], edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3])
-            best = min(best, d)
-        out[i] = best
-    return out
 
 
 @njit(cache=True)
@@ -317,6 +292,13 @@ def scan_pairs(  # pragma: no cover - compiled
     setcov_pixel: float,
     setcov_reach: int,
     area: float,
+    out_j: np.ndarray,
+    out_cell: np.ndarray,
+    out_w: np.ndarray,
+    first_point: int,
+    end_point: int,
+    out_start: int,
+    out_wstart: int,
 ) -> tuple[
     np.ndarray,
     np.ndarray,
@@ -339,7 +321,14 @@ def scan_pairs(  # pragma: no cover - compiled
     weighted by the translation weight ``area / C(v)`` (``trans``). mode 1
     instead writes up to `capacity` pairs
     ``(i, j, d, w_iso)``; `count` is the number of pairs found (more than
-    `capacity` means call again with a larger one).
+    `capacity` means call again with a larger one). mode 2 writes every pair
+    compactly into `out_j` (j), `out_cell` (its bin on `breaks`, plus
+    `WEIGHT_FLAG` when ``d > b_i``) and, for the flagged pairs only, `out_w`
+    (the isotropic weight; every other pair weighs 1), sized by
+    `geo_stunting.pattern._labelled.pair_counts`. Only the points
+    ``first_point … end_point - 1`` are scanned (with every other point); mode 2 writes
+    their pairs from `out_start` and their weights from `out_wstart`, so
+    blocks of points can be scanned in threads.
     """
     n = x.shape[0]
     nbin = breaks.shape[0] - 1
@@ -374,8 +363,9 @@ def scan_pairs(  # pragma: no cover - compiled
     nbw = np.empty(n)
     reach = math.ceil(rmax / cs) if cs > 0 else 1
     r2 = rmax * rmax
-    count = 0
-    for i in range(n):
+    count = out_start
+    wcount = out_wstart
+    for i in range(first_point, end_point):
         cx = min(max(int((x[i] - ox) / cs), 0), ncx - 1)
         cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
         ne = 0
@@ -453,6 +443,16 @@ def scan_pairs(  # pragma: no cover - compiled
             kd = int((d - b0) * inv)  # as if the breaks were even, then checked
             if kd < 0 or kd >= nbin or not breaks[kd] <= d < breaks[kd + 1]:
                 kd = _bin(breaks, d)
+            if mode == 2:
+                flag = 0
+                if d > b[i]:
+                    flag = WEIGHT_FLAG
+                    out_w[wcount] = w
+                    wcount += 1
+                out_j[count] = j
+                out_cell[count] = (kd if kd >= 0 else nbin - 1) | flag
+                count += 1
+                continue
             if kd >= 0:
                 raw[kd] += 1.0
                 iso[kd] += w
@@ -471,38 +471,6 @@ def scan_pairs(  # pragma: no cover - compiled
                         area,
                     )
     return raw, iso, nco, ncc, trans, pi_, pj, pd, pw, count
-
-
-@njit(cache=True, nogil=True)
-def same_label_sums(  # pragma: no cover - compiled
-    rowptr: np.ndarray,
-    pj: np.ndarray,
-    cell: np.ndarray,
-    w: np.ndarray,
-    columns: np.ndarray,
-    label: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Over the pairs of the labelled points: weights binned, by row, by column, same-label.
-
-    Pairs are grouped by their first point (rows ``rowptr[i] … rowptr[i+1]``);
-    ``columns[j]`` holds the binned weights of the pairs whose second point is
-    j. Returns ``(rows, cols, same)``: the binned weights of the pairs whose
-    first point is labelled, whose second point is, and whose both are.
-    """
-    nbin = columns.shape[1]
-    rows = np.zeros(nbin)
-    cols = np.zeros(nbin)
-    same = np.zeros(nbin)
-    for i in range(rowptr.shape[0] - 1):
-        if not label[i]:
-            continue
-        for k in range(nbin):
-            cols[k] += columns[i, k]
-        for p in range(rowptr[i], rowptr[i + 1]):
-            rows[cell[p]] += w[p]
-            if label[pj[p]]:
-                same[cell[p]] += w[p]
-    return rows, cols, same
 
 
 @njit(cache=True, nogil=True)

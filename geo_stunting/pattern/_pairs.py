@@ -33,8 +33,10 @@ import numpy as np
 import shapely
 
 from geo_stunting.pattern import _kernels
+from geo_stunting.pattern._boundary import EdgeIndex, edge_index
 from geo_stunting.pattern._setcov import SetCovariance, set_covariance
 from geo_stunting.pattern._threads import map_in_order, thread_count
+from geo_stunting.pattern._translate import translation_counts
 from geo_stunting.pattern._window import StudyWindow
 
 __all__ = [
@@ -47,7 +49,9 @@ __all__ = [
     "g_estimates",
     "k_estimates",
     "nn_distances",
+    "prepare_scan",
     "rmax_rule",
+    "run_scan",
     "window_grid",
 ]
 
@@ -60,6 +64,7 @@ EXACT_TRANSLATION_WORK = 200_000
 #: In a rectangle the exact weights are a closed form, for up to this many pair vectors.
 RECTANGLE_PAIRS = 5_000_000
 _MAX_CELLS_PER_SIDE = 256
+_NO_OUTPUT = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16), np.zeros(0))
 
 
 def default_breaks(rmax: float) -> np.ndarray:
@@ -101,6 +106,7 @@ class PointGrid:
     eidx: np.ndarray
     edges: np.ndarray
     reach: float
+    boundary: EdgeIndex
 
     def sort(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points ordered by cell: ``(order, start)`` with start of length ncx*ncy + 1."""
@@ -112,22 +118,12 @@ class PointGrid:
         return order, start
 
     def boundary_distances(self, xy: np.ndarray) -> np.ndarray:
-        """Distance to the boundary, exact below `reach` and `reach` above."""
-        return np.asarray(
-            _kernels.boundary_distances(
-                np.ascontiguousarray(xy[:, 0]),
-                np.ascontiguousarray(xy[:, 1]),
-                self.ox,
-                self.oy,
-                self.cs,
-                self.ncx,
-                self.ncy,
-                self.estart,
-                self.eidx,
-                self.edges,
-                self.reach,
-            )
-        )
+        """Distance to the boundary, exact below `reach` and `reach` above.
+
+        Searched in the window's fine `geo_stunting.pattern._boundary.EdgeIndex`
+        (the same value as the nearest of this grid's edges, far cheaper).
+        """
+        return self.boundary.distances(xy, self.reach)
 
 
 def window_grid(window: StudyWindow, reach: float, *, cell: float | None = None) -> PointGrid:
@@ -167,6 +163,7 @@ def window_grid(window: StudyWindow, reach: float, *, cell: float | None = None)
         np.ascontiguousarray(edge_of[order]),
         np.ascontiguousarray(edges),
         float(reach),
+        edge_index(window),
     )
 
 
@@ -187,19 +184,22 @@ def nn_distances(xy: np.ndarray) -> np.ndarray:
     cell = ix * ncy + iy
     order = np.argsort(cell, kind="stable").astype(np.int64)
     start = np.searchsorted(cell[order], np.arange(ncx * ncy + 1)).astype(np.int64)
-    return np.asarray(
-        _kernels.nn_distances(
-            np.ascontiguousarray(xy[:, 0]),
-            np.ascontiguousarray(xy[:, 1]),
-            order,
-            start,
-            float(minx),
-            float(miny),
-            float(cs),
-            ncx,
-            ncy,
-        )
+    # the points stored in cell order: neighbours are read from nearby memory
+    ordered = xy[order]
+    found = _kernels.nn_distances(
+        np.ascontiguousarray(ordered[:, 0]),
+        np.ascontiguousarray(ordered[:, 1]),
+        np.arange(n, dtype=np.int64),
+        start,
+        float(minx),
+        float(miny),
+        float(cs),
+        ncx,
+        ncy,
     )
+    out = np.empty(n)
+    out[order] = found
+    return out
 
 
 def _whist(values: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, int]:
@@ -218,7 +218,7 @@ def _hist_right(values: np.ndarray, breaks: np.ndarray) -> np.ndarray:
     return np.bincount(cell, minlength=len(breaks) - 1).astype(float)
 
 
-def _prepare(
+def prepare_scan(
     xy: np.ndarray, window: StudyWindow, breaks: np.ndarray, grid: PointGrid | None
 ) -> tuple[PointGrid, np.ndarray, np.ndarray]:
     rmax = float(breaks[-1])
@@ -254,14 +254,16 @@ def k_estimates(
         return {c: np.full(nbin, np.nan) for c in corrections}
     if tuple(corrections) == ("border",):
         return {"border": _border_only(xy, window, breaks, grid, threads)}
-    grid, b, total = _prepare(xy, window, breaks, grid)
     rmax = float(breaks[-1])
     setcov = (
         set_covariance(window, rmax)
         if "translate" in corrections and not _exact_translation_is_cheap(window, n, rmax)
         else None
     )
-    raw, iso, nco, ncc, trans, *_ = _scan_pairs(xy, grid, b, total, breaks, rmax, setcov=setcov)
+    if tuple(corrections) == ("translate",) and setcov is not None:
+        return {"translate": _translation_only(xy, window, breaks, grid, setcov)}
+    grid, b, total = prepare_scan(xy, window, breaks, grid)
+    raw, iso, nco, ncc, trans, *_ = run_scan(xy, grid, b, total, breaks, rmax, setcov=setcov)
     pairs_per_area = n * (n - 1) / area
     out: dict[str, np.ndarray] = {}
     for correction in corrections:
@@ -290,6 +292,43 @@ def k_estimates(
             msg = f"unknown K correction {correction!r}; use one of {K_CORRECTIONS}"
             raise ValueError(msg)
     return out
+
+
+def _translation_only(
+    xy: np.ndarray,
+    window: StudyWindow,
+    breaks: np.ndarray,
+    grid: PointGrid | None,
+    setcov: SetCovariance,
+) -> np.ndarray:
+    """The translation estimate alone from the set covariance table (no isotropic weights).
+
+    The same pairs in the same order as `k_estimates` with every correction,
+    so the same values.
+    """
+    n = len(xy)
+    rmax = float(breaks[-1])
+    if grid is None or grid.reach < rmax * (1 + 1e-9):
+        grid = window_grid(window, rmax * (1 + 1e-9) + 1e-9, cell=rmax / 2)
+    order, start = grid.sort(xy)
+    ordered = xy[order]
+    trans = translation_counts(
+        np.ascontiguousarray(ordered[:, 0]),
+        np.ascontiguousarray(ordered[:, 1]),
+        start,
+        grid.ox,
+        grid.oy,
+        grid.cs,
+        grid.ncx,
+        grid.ncy,
+        breaks,
+        rmax,
+        setcov.table,
+        setcov.pixel,
+        setcov.reach_px,
+        setcov.area_m2,
+    )
+    return np.asarray(np.cumsum(trans) / (n * (n - 1) / window.area_m2))
 
 
 def _border_only(
@@ -386,7 +425,7 @@ class PairList:
     w_iso: np.ndarray
 
 
-def _scan_pairs(
+def run_scan(
     xy: np.ndarray,
     grid: PointGrid,
     b: np.ndarray,
@@ -397,14 +436,22 @@ def _scan_pairs(
     keep_pairs: bool = False,
     capacity: int = 0,
     setcov: SetCovariance | None = None,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    block: tuple[int, int, int, int] | None = None,
 ) -> tuple[Any, ...]:
-    """Call the compiled pair scan on `xy`, sorted into `grid`."""
+    """Call the compiled pair scan on `xy`, sorted into `grid`.
+
+    `out`: mode 2's arrays; `block`: ``(first, end, out_start, out_wstart)``,
+    the points to scan and where their pairs go (default: every point).
+    """
     order, start = grid.sort(xy)
-    if not keep_pairs:
+    if not keep_pairs and out is None:
         # histograms only: visit the points in cell order, stored in that order
         xy, b, total = xy[order], b[order], total[order]
         order = np.arange(len(xy), dtype=np.int64)
     table = np.zeros((1, 1)) if setcov is None else setcov.table
+    out_j, out_cell, out_w = _NO_OUTPUT if out is None else out
+    first, end, out_start, out_wstart = (0, len(xy), 0, 0) if block is None else block
     return tuple(
         _kernels.scan_pairs(
             np.ascontiguousarray(xy[:, 0]),
@@ -423,12 +470,19 @@ def _scan_pairs(
             grid.edges,
             breaks,
             rmax,
-            int(keep_pairs),
+            2 if out is not None else int(keep_pairs),
             capacity,
             table,
             1.0 if setcov is None else setcov.pixel,
             0 if setcov is None else setcov.reach_px,
             1.0 if setcov is None else setcov.area_m2,
+            out_j,
+            out_cell,
+            out_w,
+            first,
+            end,
+            out_start,
+            out_wstart,
         )
     )
 
@@ -445,10 +499,10 @@ def close_pairs(
     """Every ordered pair ``i != j`` with ``d <= rmax``, with Ripley's isotropic weight."""
     breaks = np.array([-rmax / 512, 0.0, rmax])
     if grid is None or b is None or total is None:
-        grid, b, total = _prepare(xy, window, breaks, grid)
+        grid, b, total = prepare_scan(xy, window, breaks, grid)
     capacity = max(1024, 4 * len(xy))
     while True:
-        *_, pi_, pj, pd, pw, count = _scan_pairs(
+        *_, pi_, pj, pd, pw, count = run_scan(
             xy, grid, b, total, breaks, rmax, keep_pairs=True, capacity=capacity
         )
         if count <= capacity:

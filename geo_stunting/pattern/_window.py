@@ -37,6 +37,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo_stunting.errors import AnalysisError, Problem
+from geo_stunting.pattern._uniform import points_in_triangles
 from geo_stunting.study._validate import BORDER_TOLERANCE_M
 
 __all__ = [
@@ -156,16 +157,9 @@ class StudyWindow:
         numpy.ndarray
             ``(n, 2)`` coordinates.
         """
-        pick = np.searchsorted(self._cumulative, rng.random(n) * self._cumulative[-1], side="right")
-        pick = np.minimum(pick, len(self._triangles) - 1)
+        draws = rng.random(n)
         uv = rng.random((n, 2))
-        flip = uv.sum(axis=1) > 1.0
-        uv[flip] = 1.0 - uv[flip]
-        tri = self._triangles[pick]
-        a = tri[:, 0]
-        return np.asarray(
-            a + uv[:, :1] * (tri[:, 1] - a) + uv[:, 1:] * (tri[:, 2] - a), dtype=float
-        )
+        return np.asarray(points_in_triangles(draws, uv, self._cumulative, self._triangles))
 
     def to_frame(self, crs: Any) -> gpd.GeoDataFrame:
         """The window as a one-row GeoDataFrame (``kind``, ``area_m2``) in `crs`."""

@@ -1,0 +1,295 @@
+"""Pairs of fixed points, stored once and compactly, for K under random labelling.
+
+Under random labelling the points stay where they are: the pairs closer than
+rmax and their isotropic weights are the same for every relabelling, so
+they are computed once (`labelled_pairs`) and each relabelling only sums
+them by label (`same_label_sums`). A district study has many pairs (36
+million ordered pairs for 30,000 children in Ogan Ilir), so each is stored
+in 6 bytes plus 8 for its weight only when it has one: the second point
+(``int32``), the bin of its distance (``uint16``, with `WEIGHT_FLAG` when
+the pair is farther apart than the first point is from the boundary), and
+the isotropic weights of the flagged pairs in a separate array read in step
+(every other pair weighs exactly 1). The arrays are sized by a first
+counting pass (`pair_counts`), so nothing is over-allocated or copied.
+
+Pairs are kept in the order of the full scan, and every sum is taken in
+that order, so the values are the same as from the plain pair list to the
+last bit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from geo_stunting.pattern import _pairs as kf
+from geo_stunting.pattern._kernels import WEIGHT_FLAG
+from geo_stunting.pattern._threads import map_in_order
+from geo_stunting.pattern._window import StudyWindow
+from geo_stunting.progress import progress
+
+__all__ = [
+    "LabelledPairs",
+    "batch_label_sums",
+    "labelled_pairs",
+    "pair_counts",
+    "same_label_sums",
+]
+
+_FLAG_SHIFT = WEIGHT_FLAG.bit_length() - 1
+#: Blocks of points whose pairs are found in turn (in threads), for the progress bar.
+_BLOCKS = 50
+
+
+@dataclass(frozen=True)
+class LabelledPairs:
+    """Ordered pairs ``(i, j)`` closer than rmax, grouped by i, with their binned weights.
+
+    Attributes
+    ----------
+    rowptr, wptr
+        Pairs of point i are ``rowptr[i] … rowptr[i+1]``; its stored weights
+        start at ``wptr[i]``.
+    pj, cell, w
+        Second point, bin (with `WEIGHT_FLAG`), stored weights.
+    columns
+        ``(n, nbin)``: binned weights of the pairs whose second point is j.
+    total
+        Binned weights of all pairs.
+    """
+
+    rowptr: np.ndarray
+    wptr: np.ndarray
+    pj: np.ndarray
+    cell: np.ndarray
+    w: np.ndarray
+    columns: np.ndarray
+    total: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        return sum(
+            a.nbytes
+            for a in (self.rowptr, self.wptr, self.pj, self.cell, self.w, self.columns, self.total)
+        )
+
+
+def labelled_pairs(xy: np.ndarray, window: StudyWindow, breaks: np.ndarray) -> LabelledPairs:
+    """The pairs of `xy` closer than ``breaks[-1]``, binned on `breaks`, with isotropic weights."""
+    n = len(xy)
+    nbin = len(breaks) - 1
+    if nbin >= WEIGHT_FLAG:
+        msg = f"at most {WEIGHT_FLAG - 1} distance bins, got {nbin}"
+        raise ValueError(msg)
+    rmax = float(breaks[-1])
+    grid, b, total_angle = kf.prepare_scan(xy, window, np.array([-rmax / 512, 0.0, rmax]), None)
+    order, start = grid.sort(xy)
+    per_row, weighted = pair_counts(
+        np.ascontiguousarray(xy[:, 0]),
+        np.ascontiguousarray(xy[:, 1]),
+        b,
+        order,
+        start,
+        grid.ox,
+        grid.oy,
+        grid.cs,
+        grid.ncx,
+        grid.ncy,
+        rmax,
+    )
+    rowptr = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64)
+    wptr = np.concatenate([[0], np.cumsum(weighted)]).astype(np.int64)
+    out = (
+        np.empty(int(rowptr[-1]), dtype=np.int32),
+        np.empty(int(rowptr[-1]), dtype=np.uint16),
+        np.empty(int(wptr[-1])),
+    )
+    # blocks of points in threads (their pairs go to disjoint slices), counted by a progress bar
+    cuts = np.linspace(0, n, min(n, _BLOCKS) + 1).astype(np.int64)
+    blocks = [
+        (int(lo), int(hi), int(rowptr[lo]), int(wptr[lo])) for lo, hi in itertools.pairwise(cuts)
+    ]
+
+    def scan(block: tuple[int, int, int, int]) -> int:
+        *_, count = kf.run_scan(xy, grid, b, total_angle, breaks, rmax, out=out, block=block)
+        return int(count)
+
+    with progress(f"K difference: pairs of {n:,} points", total=n) as advance:
+        for (lo, hi, _, _), count in zip(blocks, map_in_order(scan, iter(blocks)), strict=True):
+            if count != rowptr[hi]:  # pragma: no cover - the two passes see the same pairs
+                msg = f"pair scan found {count} pairs, the count pass {rowptr[hi]}"
+                raise RuntimeError(msg)
+            advance(hi - lo)
+    pj, cell, w = out
+    columns, total = _column_sums(rowptr, wptr, pj, cell, w, n, nbin)
+    return LabelledPairs(rowptr, wptr, pj, cell, w, columns, total)
+
+
+@njit(cache=True, nogil=True)
+def pair_counts(  # pragma: no cover - compiled
+    x: np.ndarray,
+    y: np.ndarray,
+    b: np.ndarray,
+    order: np.ndarray,
+    start: np.ndarray,
+    ox: float,
+    oy: float,
+    cs: float,
+    ncx: int,
+    ncy: int,
+    rmax: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per point: neighbours closer than `rmax`, and those farther than its boundary distance.
+
+    The same test as `geo_stunting.pattern._kernels.scan_pairs`, without the weights.
+    """
+    n = x.shape[0]
+    per_row = np.zeros(n, dtype=np.int64)
+    weighted = np.zeros(n, dtype=np.int64)
+    reach = math.ceil(rmax / cs) if cs > 0 else 1
+    r2 = rmax * rmax
+    for i in range(n):
+        cx = min(max(int((x[i] - ox) / cs), 0), ncx - 1)
+        cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
+        gy0 = max(cy - reach, 0)
+        gy1 = min(cy + reach, ncy - 1)
+        found = 0
+        far = 0
+        for gx in range(max(cx - reach, 0), min(cx + reach, ncx - 1) + 1):
+            for k in range(start[gx * ncy + gy0], start[gx * ncy + gy1 + 1]):
+                j = order[k]
+                if j == i:
+                    continue
+                d2 = (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2
+                if d2 > r2:
+                    continue
+                found += 1
+                if math.sqrt(d2) > b[i]:
+                    far += 1
+        per_row[i] = found
+        weighted[i] = far
+    return per_row, weighted
+
+
+@njit(cache=True)
+def _column_sums(  # pragma: no cover - compiled
+    rowptr: np.ndarray,
+    wptr: np.ndarray,
+    pj: np.ndarray,
+    cell: np.ndarray,
+    w: np.ndarray,
+    n: int,
+    nbin: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Binned weights by second point, and in all, summed in pair order."""
+    columns = np.zeros((n, nbin))
+    total = np.zeros(nbin)
+    mask = WEIGHT_FLAG - 1
+    for i in range(n):
+        q = wptr[i]
+        for p in range(rowptr[i], rowptr[i + 1]):
+            c = np.int64(cell[p])
+            weight = 1.0
+            if c & WEIGHT_FLAG:
+                weight = w[q]
+                q += 1
+            c &= mask
+            columns[pj[p], c] += weight
+            total[c] += weight
+    return columns, total
+
+
+@njit(cache=True, nogil=True)
+def same_label_sums(  # pragma: no cover - compiled
+    rowptr: np.ndarray,
+    wptr: np.ndarray,
+    pj: np.ndarray,
+    cell: np.ndarray,
+    w: np.ndarray,
+    columns: np.ndarray,
+    label: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Over the pairs of the labelled points: weights binned, by row, by column, same-label.
+
+    Returns ``(rows, cols, same)``: the binned weights of the pairs whose
+    first point is labelled, whose second point is, and whose both are.
+    """
+    nbin = columns.shape[1]
+    rows = np.zeros(nbin)
+    cols = np.zeros(nbin)
+    same = np.zeros(nbin)
+    mask = WEIGHT_FLAG - 1
+    # without branches on the label of j or on the flag: adding 0.0 leaves a sum of
+    # positive weights unchanged, so the sums are the same as with the branches
+    labelled = label.astype(np.float64)
+    for i in range(rowptr.shape[0] - 1):
+        if not label[i]:
+            continue
+        for k in range(nbin):
+            cols[k] += columns[i, k]
+        q = wptr[i]
+        for p in range(rowptr[i], rowptr[i + 1]):
+            c = np.int64(cell[p])
+            flagged = c >> _FLAG_SHIFT
+            weight = w[q] if flagged else 1.0
+            q += flagged
+            c &= mask
+            rows[c] += weight
+            same[c] += weight * labelled[pj[p]]
+    return rows, cols, same
+
+
+@njit(cache=True, nogil=True)
+def batch_label_sums(  # pragma: no cover - compiled
+    rowptr: np.ndarray,
+    wptr: np.ndarray,
+    pj: np.ndarray,
+    cell: np.ndarray,
+    w: np.ndarray,
+    columns: np.ndarray,
+    labels: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`same_label_sums` for several labellings at once: ``labels`` is ``(n, batch)``.
+
+    Each pair is read once for the whole batch, not once per labelling, and
+    every labelling's sums are taken in the same order as `same_label_sums`
+    would (rows in order, pairs in order), so they are the same numbers.
+    Returns ``(rows, cols, same)``, each ``(batch, nbin)``.
+    """
+    nbin = columns.shape[1]
+    batch = labels.shape[1]
+    rows = np.zeros((batch, nbin))
+    cols = np.zeros((batch, nbin))
+    same = np.zeros((batch, nbin))
+    mask = WEIGHT_FLAG - 1
+    active = np.empty(batch, dtype=np.int64)
+    for i in range(rowptr.shape[0] - 1):
+        na = 0
+        for b in range(batch):
+            if labels[i, b]:
+                active[na] = b
+                na += 1
+        if na == 0:
+            continue
+        for a in range(na):
+            b = active[a]
+            for k in range(nbin):
+                cols[b, k] += columns[i, k]
+        q = wptr[i]
+        for p in range(rowptr[i], rowptr[i + 1]):
+            c = np.int64(cell[p])
+            flagged = c >> _FLAG_SHIFT
+            weight = w[q] if flagged else 1.0
+            q += flagged
+            c &= mask
+            j = pj[p]
+            for a in range(na):
+                b = active[a]
+                rows[b, c] += weight
+                same[b, c] += weight * labels[j, b]
+    return rows, cols, same
