@@ -37,7 +37,6 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo_stunting.errors import AnalysisError, Problem
-from geo_stunting.pattern._uniform import points_in_triangles
 from geo_stunting.study._validate import BORDER_TOLERANCE_M
 
 __all__ = [
@@ -159,6 +158,9 @@ class StudyWindow:
         """
         draws = rng.random(n)
         uv = rng.random((n, 2))
+        # compiled (numba), imported here: the access step uses windows without loading numba
+        from geo_stunting.pattern._uniform import points_in_triangles  # noqa: PLC0415
+
         return np.asarray(points_in_triangles(draws, uv, self._cumulative, self._triangles))
 
     def to_frame(self, crs: Any) -> gpd.GeoDataFrame:
