@@ -254,3 +254,14 @@ def test_classes_are_mapclassify_value_for_value(method: str) -> None:
 def test_an_unknown_classification_is_refused() -> None:
     with pytest.raises(AnalysisError, match="unknown classification 'jenks'"):
         classify(np.array([1.0, 2.0, 3.0]), method="jenks")
+
+
+def test_a_point_study_in_one_area_skips_the_area_step_and_says_why() -> None:
+    """A field study in the regency polygon (one area): skipped with the fix, not failed."""
+    study = gs.load_study(gs.demo_study_path())
+    one = study.area.dissolve().assign(name="Ogan Ilir")[["name", "geometry"]]
+    results = gs.analyze(replace(study, area=one), steps=["areas"])
+    status = results.sections["steps"]["areas"]
+    assert status["status"] == "skipped", status  # before: failed, "need at least 2 areas"
+    assert "at least 2" in status["reason"]
+    assert not results.failed_steps

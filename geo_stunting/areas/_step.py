@@ -482,6 +482,14 @@ def areas_step(study: Study) -> StepOutput:
                 data, pd.DataFrame(study.area), column=spec.group, name=spec.group_name
             )
             data = group_areas(data, groups, level=spec.group)
+    if len(data.polygons) < 2:
+        raise StepSkippedError(
+            Problem(
+                f"the area file holds {len(data.polygons)} area: rates compared between areas "
+                "and their neighbours need at least 2",
+                fix="give the village (desa) or kecamatan boundaries as [area] to compare areas",
+            )
+        )
     section, layers = analyze_areas(
         data, spec=spec, permutations=study.settings.permutations, seed=study.settings.seed
     )
