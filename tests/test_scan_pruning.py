@@ -16,7 +16,12 @@ from scipy.spatial import cKDTree
 
 from geo_stunting.scan import _kernels
 from geo_stunting.scan._bernoulli import scan_bernoulli_xy
-from geo_stunting.scan._neighbours import nearest_sorted, radix_argsort, window_lists
+from geo_stunting.scan._neighbours import (
+    nearest_sorted,
+    nearest_sorted_small,
+    radix_argsort,
+    window_lists,
+)
 
 
 @pytest.mark.parametrize("kind", ["uniform", "grid", "clustered"])
@@ -141,3 +146,22 @@ def test_observed_floor_reports_the_same_clusters(
     monkeypatch.setattr(_kernels, "best_windows", every_window)
     assert [scan_all(*run) for run in runs] == pruned
     assert any(len(p["clusters"]) > 1 for p in pruned)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "grid", "duplicates"])
+@pytest.mark.parametrize("radius", [math.inf, 60.0])
+def test_the_numpy_lists_for_few_locations_are_the_compiled_lists(kind: str, radius: float) -> None:
+    rng = np.random.default_rng(9)
+    if kind == "uniform":
+        xy = rng.uniform(0, 500, size=(300, 2))
+    elif kind == "grid":  # many equal distances: ties must come in index order
+        xy = np.array(np.meshgrid(np.arange(15.0), np.arange(15.0))).reshape(2, -1).T * 7.3
+    else:  # homes at identical coordinates
+        xy = np.repeat(rng.uniform(0, 500, size=(60, 2)), 4, axis=0)
+    xy = np.ascontiguousarray(xy)
+    for first, count, k in ((0, len(xy), len(xy) // 2 + 1), (17, 40, len(xy))):
+        compiled = nearest_sorted(xy, first, count, k, radius)
+        numpy = nearest_sorted_small(xy, first, count, k, radius)
+        assert np.array_equal(compiled[0], numpy[0])
+        assert np.array_equal(compiled[1], numpy[1])
+        assert numpy[0].dtype == compiled[0].dtype

@@ -45,7 +45,13 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from geo_stunting.progress import progress
-from geo_stunting.scan._neighbours import nearest_sorted, spatial_order, window_lists
+from geo_stunting.scan._neighbours import (
+    SMALL_LOCATIONS,
+    nearest_sorted,
+    nearest_sorted_small,
+    spatial_order,
+    window_lists,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -429,7 +435,8 @@ def neighbour_chunks(
     xy = np.ascontiguousarray(xy, dtype=float)
     for first in range(0, n_loc, per_chunk):
         count = min(per_chunk, n_loc - first)
-        idx, dist = nearest_sorted(xy, first, count, k, radius)
+        sort = nearest_sorted_small if n_loc <= SMALL_LOCATIONS else nearest_sorted
+        idx, dist = sort(xy, first, count, k, radius)
         starts, nbr, wsize, wdist = window_lists(idx, dist, pop, max_pop)
         yield Chunk(first=first, starts=starts, nbr=nbr, wsize=wsize, dist=wdist)
 
