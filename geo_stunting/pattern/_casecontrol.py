@@ -332,9 +332,7 @@ class _LabelledK:
     def __call__(self, case: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n1 = int(case.sum())
         n0 = len(case) - n1
-        # a writable copy: a read-only mask (the observed labels) would make numba compile a
-        # second specialisation of the kernel (about 1 s on a first run)
-        small = np.array(case) if n1 <= n0 else ~case
+        small = case if n1 <= n0 else ~case
         p = self.pairs
         rows, cols, same = same_label_sums(p.rowptr, p.wptr, p.pj, p.cell, p.w, p.columns, small)
         other = p.total - rows - cols + same

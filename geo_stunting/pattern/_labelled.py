@@ -204,8 +204,7 @@ def _column_sums(  # pragma: no cover - compiled
     return columns, total
 
 
-@njit(cache=True, nogil=True)
-def same_label_sums(  # pragma: no cover - compiled
+def same_label_sums(
     rowptr: np.ndarray,
     wptr: np.ndarray,
     pj: np.ndarray,
@@ -218,30 +217,11 @@ def same_label_sums(  # pragma: no cover - compiled
 
     Returns ``(rows, cols, same)``: the binned weights of the pairs whose
     first point is labelled, whose second point is, and whose both are.
+    `batch_label_sums` with a batch of one (one compiled kernel for both).
     """
-    nbin = columns.shape[1]
-    rows = np.zeros(nbin)
-    cols = np.zeros(nbin)
-    same = np.zeros(nbin)
-    mask = WEIGHT_FLAG - 1
-    # without branches on the label of j or on the flag: adding 0.0 leaves a sum of
-    # positive weights unchanged, so the sums are the same as with the branches
-    labelled = label.astype(np.float64)
-    for i in range(rowptr.shape[0] - 1):
-        if not label[i]:
-            continue
-        for k in range(nbin):
-            cols[k] += columns[i, k]
-        q = wptr[i]
-        for p in range(rowptr[i], rowptr[i + 1]):
-            c = np.int64(cell[p])
-            flagged = c >> _FLAG_SHIFT
-            weight = w[q] if flagged else 1.0
-            q += flagged
-            c &= mask
-            rows[c] += weight
-            same[c] += weight * labelled[pj[p]]
-    return rows, cols, same
+    labels = np.ascontiguousarray(np.asarray(label, dtype=np.float64)[:, None])
+    rows, cols, same = batch_label_sums(rowptr, wptr, pj, cell, w, columns, labels)
+    return rows[0], cols[0], same[0]
 
 
 @njit(cache=True, nogil=True)
@@ -257,9 +237,11 @@ def batch_label_sums(  # pragma: no cover - compiled
     """`same_label_sums` for several labellings at once: ``labels`` is ``(n, batch)``.
 
     Each pair is read once for the whole batch, not once per labelling, and
-    every labelling's sums are taken in the same order as `same_label_sums`
-    would (rows in order, pairs in order), so they are the same numbers.
-    Returns ``(rows, cols, same)``, each ``(batch, nbin)``.
+    every labelling's sums are taken in the same order (rows in order, pairs
+    in order), so they are the same numbers whatever the batch. A label
+    multiplies a pair's weight instead of a branch on it: adding 0.0 leaves
+    a sum of positive weights unchanged. Returns ``(rows, cols, same)``,
+    each ``(batch, nbin)``.
     """
     nbin = columns.shape[1]
     batch = labels.shape[1]
