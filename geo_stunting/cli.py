@@ -10,29 +10,24 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from geo_stunting import __version__
+from geo_stunting._console import (
+    err_console,
+    out_console,
+    print_report,
+    print_summary,
+    progress_bars,
+    reporter,
+    say_estimate,
+)
 from geo_stunting.errors import GeoStuntingError, Problem, StudyFileError
-from geo_stunting.progress import Advance, Reporter
 from geo_stunting.study._config import STEP_NAMES, StudyConfig, read_study_file
 from geo_stunting.study._demo import demo_study_path
 from geo_stunting.study._study import Study, load_study
@@ -60,8 +55,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out_console = Console(markup=False)
-err_console = Console(stderr=True, markup=False)
 
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print only errors and the final summary.")
@@ -205,7 +198,7 @@ def validate(
             highlight=False,
         )
     else:
-        _print_report(study, all_rejects=True)
+        print_report(study, all_rejects=True)
     if rejects is not None:
         from geo_stunting.outputs._safe import neutralise_frame  # noqa: PLC0415
 
@@ -398,7 +391,7 @@ def _run(
                 if problems:
                     raise OutputFolderError(problems)
                 if not quiet:
-                    _print_report(study, all_rejects=False)
+                    print_report(study, all_rejects=False)
             results, written = _analyse_and_write(
                 config,
                 study,
@@ -415,7 +408,7 @@ def _run(
             folder.commit()
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
-    _print_summary(results.sections, out, written, started)
+    print_summary(results.sections, out, written, started)
     if results.failed_steps:
         err_console.print(
             f"{len(results.failed_steps)} step(s) failed: {', '.join(results.failed_steps)}; "
@@ -442,7 +435,7 @@ def _analyse_and_write(
     from geo_stunting.pipeline import analyze as run_analysis  # noqa: PLC0415
     from geo_stunting.progress import use_reporter  # noqa: PLC0415
 
-    with _progress_bars(quiet=quiet) as bar, use_reporter(_reporter(bar)):
+    with progress_bars(quiet=quiet) as bar, use_reporter(reporter(bar)):
         task = bar.add_task("analysing", total=None)
         if study is None:
             results = _run_dask(config, folder.staging, scheduler or config.analysis.scheduler)
@@ -450,7 +443,7 @@ def _analyse_and_write(
 
             def progress(name: str, title: str) -> None:
                 bar.update(task, description=f"{name}: {title}")
-                _say_estimate(bar, name, study, permutations, quiet=quiet)
+                say_estimate(bar, name, study, permutations, quiet=quiet)
 
             results = run_analysis(
                 study,
@@ -472,18 +465,6 @@ def _analyse_and_write(
     return results, written
 
 
-def _say_estimate(
-    bar: Progress, name: str, study: Study, permutations: int | None, *, quiet: bool
-) -> None:
-    """Before a step expected to be long: how long, and how to shorten it."""
-    from geo_stunting.estimate import SAY_ABOVE_S, estimate_step  # noqa: PLC0415
-
-    settings = study.settings.with_overrides(permutations=permutations)
-    estimate = estimate_step(name, study.with_settings(settings))
-    if estimate is not None and estimate.seconds > SAY_ABOVE_S and not quiet:
-        bar.console.print(estimate.sentence(), highlight=False)
-
-
 def _engine(given: str | None, configured: str) -> str:
     engine = given or configured
     if engine not in ("local", "dask"):
@@ -499,97 +480,6 @@ def _run_dask(config: StudyConfig, out: Path, scheduler: str | None) -> Results:
     levels = dict(config.area.levels) if config.area is not None and config.area.levels else None
     scaled, sample = run_scale(config, out=out, scheduler=scheduler, levels=levels)
     return scale_results(scaled, sample)
-
-
-def _print_summary(
-    sections: dict[str, Any], out: Path, written: dict[str, Path], started: float
-) -> None:
-    summary = sections["study"]
-    if not summary["n_subjects"] and "areas" in sections:  # an area study
-        what = f"{sections['areas']['n_areas']} areas ({', '.join(sections['areas']['periods'])})"
-    else:
-        what = (
-            f"{summary['n_cases']} cases, {summary['n_controls']} controls, "
-            f"{summary['n_facilities']} facilities"
-        )
-    out_console.print(
-        f"{summary['name']}: {what}, {summary['n_rejected']} rejected rows; "
-        f"CRS {summary['crs']}; {time.perf_counter() - started:.1f} s",
-        highlight=False,
-    )
-    for name, state in sections["steps"].items():
-        if state["status"] != "done":
-            out_console.print(f"  {name}: {state['status']} ({state['reason']})", highlight=False)
-    out_console.print(f"outputs in {out}/: {', '.join(written)}", highlight=False)
-
-
-def _progress_bars(*, quiet: bool) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    )
-
-
-def _reporter(bar: Progress) -> Reporter:
-    @contextmanager
-    def report(description: str, total: int) -> Iterator[Advance]:
-        task = bar.add_task(description, total=total)
-
-        def advance(n: int = 1) -> None:
-            bar.advance(task, n)
-
-        try:
-            yield advance
-        finally:
-            bar.remove_task(task)
-
-    return report
-
-
-def _print_report(study: Study, *, all_rejects: bool) -> None:
-    table = Table(title=f"{study.name}", title_justify="left", show_edge=False)
-    for column in ("layer", "rows read", "loaded", "rejected"):
-        table.add_column(column, justify="left" if column == "layer" else "right")
-    loaded = {"subjects": len(study.subjects)}
-    if study.facilities is not None:
-        loaded["facilities"] = len(study.facilities)
-    if study.area is not None:
-        loaded["area"] = len(study.area)
-    rejected = study.rejects["layer"].value_counts()
-    if study.areas is not None:
-        loaded["areas"] = study.rows_read.get("areas", 0) - int(rejected.get("areas", 0))
-    for layer, read in study.rows_read.items():
-        table.add_row(layer, str(read), str(loaded.get(layer, 0)), str(rejected.get(layer, 0)))
-    out_console.print(table)
-    counted = f"cases {study.n_cases}, controls {study.n_controls}"
-    if study.areas is not None and len(study.subjects) == 0:
-        counted = f"an area study: {len(study.areas.polygons)} areas joined to the table"
-    out_console.print(
-        f"{counted}; analysis CRS {study.crs_code} ({study.crs.name}), {study.crs_reason}",
-        highlight=False,
-    )
-    for note in study.notes:
-        out_console.print(f"note: {note}", highlight=False, markup=False)
-    if len(study.rejects):
-        out_console.print(f"{len(study.rejects)} rejected row(s):", highlight=False)
-        shown = study.rejects if all_rejects else study.rejects.head(10)
-        for row in shown.itertuples(index=False):
-            where = f"{row.file}, row {row.row}" + (
-                f", column {row.column!r}" if row.column else ""
-            )
-            value = f" value {row.value!r}:" if row.value else ":"
-            out_console.print(f"  {where}{value} {row.reason}", highlight=False, markup=False)
-        if len(shown) < len(study.rejects):
-            out_console.print(
-                f"  … and {len(study.rejects) - len(shown)} more in rejects.csv", highlight=False
-            )
 
 
 @app.command()
