@@ -54,7 +54,7 @@ from geo_stunting.scan._neighbours import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "HIGH",
@@ -74,6 +74,9 @@ HIGH = 1
 LOW = 2
 #: Neighbour entries held at once (int32 + int32 + float64 each).
 CHUNK_ENTRIES = 2_000_000
+#: Up to this many subjects the scan runs in NumPy (`geo_stunting.scan._small`): as fast,
+#: the same results, and a first run compiles none of the kernels below.
+SMALL_SCAN_SUBJECTS = 500
 #: Replications per block: one SIMD pass updates this many labellings.
 MAX_BLOCK = 256
 #: After these shares of the centres, replications are regrouped by their best ratio so far.
@@ -425,9 +428,17 @@ class ScanArrays:
 
 
 def neighbour_chunks(
-    xy: np.ndarray, pop: np.ndarray, max_pop: int, max_radius: float | None
+    xy: np.ndarray,
+    pop: np.ndarray,
+    max_pop: int,
+    max_radius: float | None,
+    *,
+    lists: Callable[..., tuple[np.ndarray, ...]] = window_lists,
 ) -> Iterator[Chunk]:
-    """Neighbour lists of the centres (all locations), a chunk at a time, cut at the size limits."""
+    """Neighbour lists of the centres (all locations), a chunk at a time, cut at the size limits.
+
+    `lists` cuts the sorted rows into windows (`window_lists`, or its NumPy twin).
+    """
     n_loc = len(xy)
     k = min(n_loc, max_pop + 1)
     per_chunk = max(1, CHUNK_ENTRIES // k)
@@ -437,7 +448,7 @@ def neighbour_chunks(
         count = min(per_chunk, n_loc - first)
         sort = nearest_sorted_small if n_loc <= SMALL_LOCATIONS else nearest_sorted
         idx, dist = sort(xy, first, count, k, radius)
-        starts, nbr, wsize, wdist = window_lists(idx, dist, pop, max_pop)
+        starts, nbr, wsize, wdist = lists(idx, dist, pop, max_pop)
         yield Chunk(first=first, starts=starts, nbr=nbr, wsize=wsize, dist=wdist)
 
 
@@ -516,6 +527,10 @@ def run_scan(
     replication's best ratio and the counts of recorded windows
     (``blocks × (max_pop + 1) × rb``) live for the whole run.
     """
+    if int(locs.pop.sum()) <= SMALL_SCAN_SUBJECTS:
+        from geo_stunting.scan._small import run_scan_small  # noqa: PLC0415
+
+        return run_scan_small(locs, max_pop, max_radius, direction, permutations, rng)
     n_loc = len(locs.xy)
     n_total = int(locs.pop.sum())
     c_total = int(locs.cases.sum())
