@@ -15,6 +15,7 @@ from shapely.geometry.polygon import orient
 from geo_stunting.pattern import _pairs, _setcov, _small
 from geo_stunting.pattern._boundary import candidate_distances, edge_index
 from geo_stunting.pattern._kernels import sector_total
+from geo_stunting.pattern._labelled import labelled_pairs
 from geo_stunting.pattern._uniform import points_in_triangles
 from geo_stunting.pattern._window import StudyWindow, _finish
 
@@ -94,3 +95,18 @@ def test_coverage_deposits_are_the_compiled_deposits(window: StudyWindow, pixel:
     assert small.tobytes() == compiled.tobytes()
     coverage = np.clip(np.abs(np.cumsum(small, axis=1)[:, :nx]), 0, 1)
     assert coverage.sum() * pixel**2 == pytest.approx(window.area_m2, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_labelled_pairs_are_the_compiled_pairs(
+    window: StudyWindow, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pair counts and column sums (in pair order) as the compiled kernels give them."""
+    xy = _points(window, seed)
+    breaks = np.linspace(0.0, 2_500.0, 26)
+    small = labelled_pairs(xy, window, breaks)
+    monkeypatch.setattr(_small, "SMALL_PATTERN_POINTS", 0)
+    compiled = labelled_pairs(xy, window, breaks)
+    for name in ("rowptr", "wptr", "pj", "cell", "w", "columns", "total"):
+        assert getattr(small, name).tobytes() == getattr(compiled, name).tobytes(), name
+    assert small.wptr[-1] > 100  # pairs weighted for the edge

@@ -12,6 +12,7 @@ its kernel on windows with holes, ties and points on the boundary.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,9 @@ __all__ = [
     "SMALL_RASTER_STEPS",
     "accumulate_small",
     "candidate_distances_small",
+    "column_sums_small",
     "nn_distances_small",
+    "pair_counts_small",
     "points_in_triangles_small",
     "raster_steps",
     "sector_total_small",
@@ -31,6 +34,8 @@ SMALL_PATTERN_POINTS = 1_000
 #: Up to this many row steps of the window's edges the coverage raster is built here.
 SMALL_RASTER_STEPS = 100_000
 TWO_PI = 2.0 * math.pi
+#: `geo_stunting.pattern._kernels.WEIGHT_FLAG` (a pair's bin carries it when its weight is stored).
+WEIGHT_FLAG = 1 << 15
 
 
 def points_in_triangles_small(
@@ -211,3 +216,53 @@ def accumulate_small(
             x = xnext
             row += 1
     return acc
+
+
+def pair_counts_small(
+    x: np.ndarray, y: np.ndarray, b: np.ndarray, *grid_and_rmax: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """`geo_stunting.pattern._labelled.pair_counts` in NumPy: neighbours within rmax, far ones.
+
+    Called as the kernel is: its grid arguments (order, start, ox, oy, cs,
+    ncx, ncy) are not needed; the last argument is rmax.
+
+    >>> x, y = np.array([0.0, 3.0, 0.0]), np.array([0.0, 4.0, 10.0])
+    >>> [a.tolist() for a in pair_counts_small(x, y, np.array([1.0, 9.0, 1.0]), 7.0)]
+    [[1, 2, 1], [1, 0, 1]]
+    """
+    rmax = float(grid_and_rmax[-1])
+    d2 = (x[None, :] - x[:, None]) ** 2 + (y[None, :] - y[:, None]) ** 2
+    within = d2 <= rmax * rmax
+    np.fill_diagonal(within, False)
+    far = within & (np.sqrt(d2) > b[:, None])
+    return within.sum(axis=1, dtype=np.int64), far.sum(axis=1, dtype=np.int64)
+
+
+def column_sums_small(
+    rowptr: np.ndarray,
+    wptr: np.ndarray,
+    pj: np.ndarray,
+    cell: np.ndarray,
+    w: np.ndarray,
+    n: int,
+    nbin: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`geo_stunting.pattern._labelled._column_sums` in NumPy, summed in pair order.
+
+    A pair's weight is 1, or the next of `w` when its cell carries `WEIGHT_FLAG`
+    (the rows' weights are consecutive: ``wptr`` runs from 0 without gaps);
+    ``numpy.add.at`` adds unbuffered, in index order, so each sum takes its
+    terms in the compiled loop's order.
+    """
+    flag = WEIGHT_FLAG
+    pairs = slice(int(rowptr[0]), int(rowptr[-1]))
+    c = cell[pairs].astype(np.int64)
+    flagged = (c & flag) != 0
+    weights = np.ones(c.size)
+    weights[flagged] = w[int(wptr[0]) : int(wptr[-1])]
+    c &= flag - 1
+    columns = np.zeros((n, nbin))
+    total = np.zeros(nbin)
+    np.add.at(columns, (pj[pairs].astype(np.int64), c), weights)
+    np.add.at(total, c, weights)
+    return columns, total
