@@ -34,7 +34,7 @@ def _scan(
     xy: np.ndarray, is_case: np.ndarray, *, small: bool, seed: int, **options: object
 ) -> tuple[dict[str, Any], bytes]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_kernels, "SMALL_SCAN_SUBJECTS", 10**9 if small else 0)
+        patch.setattr(_small, "SMALL_SCAN_SUBJECTS", 10**9 if small else 0)
         result = scan_bernoulli_xy(xy[:, 0], xy[:, 1], is_case, seed=seed, **options)  # type: ignore[arg-type]
     return result.to_dict(), result.simulated_llr.tobytes()
 

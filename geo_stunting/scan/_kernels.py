@@ -74,9 +74,6 @@ HIGH = 1
 LOW = 2
 #: Neighbour entries held at once (int32 + int32 + float64 each).
 CHUNK_ENTRIES = 2_000_000
-#: Up to this many subjects the scan runs in NumPy (`geo_stunting.scan._small`): as fast,
-#: the same results, and a first run compiles none of the kernels below.
-SMALL_SCAN_SUBJECTS = 500
 #: Replications per block: one SIMD pass updates this many labellings.
 MAX_BLOCK = 256
 #: After these shares of the centres, replications are regrouped by their best ratio so far.
@@ -527,10 +524,6 @@ def run_scan(
     replication's best ratio and the counts of recorded windows
     (``blocks × (max_pop + 1) × rb``) live for the whole run.
     """
-    if int(locs.pop.sum()) <= SMALL_SCAN_SUBJECTS:
-        from geo_stunting.scan._small import run_scan_small  # noqa: PLC0415
-
-        return run_scan_small(locs, max_pop, max_radius, direction, permutations, rng)
     n_loc = len(locs.xy)
     n_total = int(locs.pop.sum())
     c_total = int(locs.cases.sum())

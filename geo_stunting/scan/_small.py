@@ -29,7 +29,18 @@ from geo_stunting.scan._kernels import (
 )
 from geo_stunting.scan._neighbours import spatial_order
 
-__all__ = ["llr_table", "run_scan_small", "thresholds", "window_lists_small"]
+__all__ = [
+    "SMALL_SCAN_SUBJECTS",
+    "llr_table",
+    "run_scan_small",
+    "thresholds",
+    "window_lists_small",
+]
+
+#: Up to this many subjects the scan runs here: the same results, and a first run compiles
+#: none of the scan kernels (about 9 CPU s); at 300 subjects and 999 replications it takes
+#: 0.38 s against 0.09 s compiled.
+SMALL_SCAN_SUBJECTS = 300
 
 
 def _xlog(x: float, y: float) -> float:
