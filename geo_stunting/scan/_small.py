@@ -63,7 +63,7 @@ def llr_table(max_pop: int, n_total: int, c_total: int) -> np.ndarray:
 
     >>> t = llr_table(3, 10, 4)
     >>> t.shape, float(t[0, 0]), round(float(t[3, 3]), 4)
-    ((4, 4), 0.0, 3.1969)
+    ((4, 4), 0.0, 3.8593)
     """
     table = np.zeros((max_pop + 1, max_pop + 1))
     for n in range(1, max_pop + 1):
