@@ -4,7 +4,9 @@ Each run is a fresh process, ``python -m geo_stunting demo --out … --quiet``;
 the first uses an empty numba cache (``NUMBA_CACHE_DIR`` set to a new
 folder), as on a new install, the second the cache the first filled. Wall
 and CPU seconds (user + system, the process and its children) of each, and
-the SHA-256 of each ``results.json`` (the same seed gives the same file).
+the SHA-256 of each ``results.json`` (the same seed gives the same file);
+then the geo_stunting kernels the first run compiled (the index files it
+left in the numba cache).
 
 Usage: ``python benchmarks/cold_demo.py``. To measure another checkout of
 the package, put it first on ``PYTHONPATH``.
@@ -47,10 +49,16 @@ def main() -> None:
         cache = folder / "numba_cache"
         cache.mkdir()
         cold = run_demo(folder / "cold", cache)
+        # an index file per compiled function: <package>_<hash>/<module>.<function>-<line>.pyXY.nbi
+        kernels = sorted(
+            f"{p.parent.name.rsplit('_', 1)[0]}.{p.name.split('.py')[0].rsplit('-', 1)[0]}"
+            for p in cache.rglob("*.nbi")
+        )
         warm = run_demo(folder / "warm", cache)
     print("geo-stunting demo in a fresh process (wall s, CPU s, results.json SHA-256)")
     for label, (wall, cpu, digest) in (("first (empty numba cache)", cold), ("second", warm)):
         print(f"  {label:<28}{wall:7.2f} s {cpu:7.2f} s  {digest[:16]}")
+    print(f"kernels compiled by the first run ({len(kernels)}): {', '.join(kernels) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -299,6 +299,7 @@ def test_bandwidth_search_sums_within_the_stated_bound_of_exact(
         return seen["out"]
 
     monkeypatch.setattr(_bandwidth, "_loo_sums", capture)
+    monkeypatch.setattr(_bandwidth, "SMALL_BANDWIDTH_POINTS", 0)  # the compiled, truncated sums
     choice = _bandwidth.bandwidth_relrisk(
         xy[:, 0], xy[:, 1], is_case, window=shapely.box(-25_000, -25_000, 25_000, 25_000)
     )

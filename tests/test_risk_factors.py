@@ -236,7 +236,8 @@ def test_logistic_odds_ratio_per_chosen_units(
 def test_logistic_regression_without_statsmodels_says_how_to_install(
     subjects: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "statsmodels.api", None)
+    for name in ("statsmodels.genmod.generalized_linear_model", "statsmodels.genmod.families"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if statsmodels were not installed
     spec = {"categorical": ["mother_knowledge"], "logistic": ["mother_knowledge"]}
     section = analyze_risk_factors(subjects, spec=spec).to_dict()
     assert section["logistic"]["status"] == "skipped"

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+import pytest
 import shapely
 
 import geo_stunting as gs
@@ -18,6 +19,7 @@ from geo_stunting.autocorrelation import (
 )
 from geo_stunting.estimate import estimate_step
 from geo_stunting.progress import Advance, use_reporter
+from geo_stunting.scan import _bandwidth
 from geo_stunting.scan._relative_risk import relative_risk_xy
 
 
@@ -45,7 +47,9 @@ def _bar(recorder: Recorder, word: str) -> tuple[int, int]:
     return recorder.totals[keys[0]], recorder.done[keys[0]]
 
 
-def test_relative_risk_counts_bandwidth_tasks_and_cells() -> None:
+def test_relative_risk_counts_bandwidth_tasks_and_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the compiled bandwidth search (a small one is a NumPy matrix of a few milliseconds)
+    monkeypatch.setattr(_bandwidth, "SMALL_BANDWIDTH_POINTS", 0)
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 2_000, size=(121, 2))
     is_case = rng.random(121) < 0.3

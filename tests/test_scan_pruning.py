@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from geo_stunting.scan import _kernels
+from geo_stunting.scan import _kernels, _small
 from geo_stunting.scan._bernoulli import scan_bernoulli_xy
 from geo_stunting.scan._neighbours import (
     nearest_sorted,
@@ -104,6 +104,7 @@ def test_pruned_regrouped_maxima_equal_brute_force(
     xy = rng.uniform(0, 1_000, size=(n, 2))
     is_case = rng.random(n) < np.where(xy[:, 0] < 300, 0.6, 0.3)
     # small chunks and blocks: several blocks, several chunks, every regrouping
+    monkeypatch.setattr(_small, "SMALL_SCAN_SUBJECTS", 0)  # the compiled scan
     monkeypatch.setattr(_kernels, "CHUNK_ENTRIES", 4 * (n // 2 + 1))
     monkeypatch.setattr(_kernels, "MAX_BLOCK", 32)
     permutations, seed = 150, 9
@@ -123,6 +124,7 @@ def test_observed_floor_reports_the_same_clusters(
     direction: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Scoring only observed windows above the replications' floor changes no reported cluster."""
+    monkeypatch.setattr(_small, "SMALL_SCAN_SUBJECTS", 0)  # the compiled scan
     rng = np.random.default_rng(21)
     runs = []
     for seed in range(4):

@@ -27,6 +27,7 @@ import shapely
 from numba import njit
 from shapely.geometry.base import BaseGeometry
 
+from geo_stunting.pattern import _small
 from geo_stunting.pattern._kernels import _segment_distance
 from geo_stunting.pattern._window import StudyWindow
 
@@ -57,8 +58,9 @@ class EdgeIndex:
 
     def distances(self, xy: np.ndarray, cap: float) -> np.ndarray:
         """Distance from each point to the boundary, exact below `cap` and `cap` above."""
+        small = len(xy) <= _small.SMALL_PATTERN_POINTS  # NumPy, the same distances
         return np.asarray(
-            candidate_distances(
+            (_small.candidate_distances_small if small else candidate_distances)(
                 np.ascontiguousarray(xy[:, 0], dtype=float),
                 np.ascontiguousarray(xy[:, 1], dtype=float),
                 self.ox,

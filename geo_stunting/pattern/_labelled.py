@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit
 
 from geo_stunting.pattern import _pairs as kf
+from geo_stunting.pattern import _small
 from geo_stunting.pattern._kernels import WEIGHT_FLAG
 from geo_stunting.pattern._threads import map_in_order
 from geo_stunting.pattern._window import StudyWindow
@@ -89,7 +90,8 @@ def labelled_pairs(xy: np.ndarray, window: StudyWindow, breaks: np.ndarray) -> L
     rmax = float(breaks[-1])
     grid, b, total_angle = kf.prepare_scan(xy, window, np.array([-rmax / 512, 0.0, rmax]), None)
     order, start = grid.sort(xy)
-    per_row, weighted = pair_counts(
+    small = n <= _small.SMALL_PATTERN_POINTS  # NumPy twins: nothing to compile on a first run
+    per_row, weighted = (_small.pair_counts_small if small else pair_counts)(
         np.ascontiguousarray(xy[:, 0]),
         np.ascontiguousarray(xy[:, 1]),
         b,
@@ -126,7 +128,8 @@ def labelled_pairs(xy: np.ndarray, window: StudyWindow, breaks: np.ndarray) -> L
                 raise RuntimeError(msg)
             advance(hi - lo)
     pj, cell, w = out
-    columns, total = _column_sums(rowptr, wptr, pj, cell, w, n, nbin)
+    sums = _small.column_sums_small if small else _column_sums
+    columns, total = sums(rowptr, wptr, pj, cell, w, n, nbin)
     return LabelledPairs(rowptr, wptr, pj, cell, w, columns, total)
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo_stunting.pattern import _kernels
+from geo_stunting.pattern import _kernels, _small
 from geo_stunting.pattern._boundary import EdgeIndex, edge_index
 from geo_stunting.pattern._setcov import SetCovariance, set_covariance
 from geo_stunting.pattern._threads import map_in_order, thread_count
@@ -172,6 +172,8 @@ def nn_distances(xy: np.ndarray) -> np.ndarray:
     n = len(xy)
     if n < 2:
         return np.full(n, np.inf)
+    if n <= _small.SMALL_PATTERN_POINTS:  # NumPy, the same distances
+        return _small.nn_distances_small(xy)
     minx, miny = xy.min(axis=0)
     maxx, maxy = xy.max(axis=0)
     width, height = max(maxx - minx, 1e-9), max(maxy - miny, 1e-9)
@@ -225,10 +227,13 @@ def prepare_scan(
     if grid is None or grid.reach < rmax * (1 + 1e-9):
         grid = window_grid(window, rmax * (1 + 1e-9) + 1e-9, cell=rmax / 2)
     b = grid.boundary_distances(xy)
+    sector_total = (
+        _small.sector_total_small
+        if len(xy) <= _small.SMALL_PATTERN_POINTS
+        else _kernels.sector_total
+    )
     total = np.asarray(
-        _kernels.sector_total(
-            np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), b, grid.edges
-        )
+        sector_total(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), b, grid.edges)
     )
     return grid, b, total
 

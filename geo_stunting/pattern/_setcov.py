@@ -37,6 +37,7 @@ import shapely
 from numba import njit
 from shapely.geometry.base import BaseGeometry
 
+from geo_stunting.pattern import _small
 from geo_stunting.pattern._window import StudyWindow
 
 __all__ = ["TRANSLATION_RTOL", "SetCovariance", "coverage_raster", "set_covariance"]
@@ -118,7 +119,11 @@ def coverage_raster(
     inside the grid.
     """
     ny, nx = shape
-    acc = _accumulate(np.ascontiguousarray(edges, dtype=float), origin[0], origin[1], pixel, nx, ny)
+    edges = np.ascontiguousarray(edges, dtype=float)
+    small = _small.raster_steps(edges, origin[1], pixel, ny) <= _small.SMALL_RASTER_STEPS
+    acc = (_small.accumulate_small if small else _accumulate)(
+        edges, origin[0], origin[1], pixel, nx, ny
+    )
     coverage: np.ndarray = np.clip(np.abs(np.cumsum(acc, axis=1)[:, :nx]), 0.0, 1.0)
     return coverage
 

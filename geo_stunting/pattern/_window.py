@@ -158,6 +158,13 @@ class StudyWindow:
         """
         draws = rng.random(n)
         uv = rng.random((n, 2))
+        from geo_stunting.pattern._small import (  # noqa: PLC0415
+            SMALL_PATTERN_POINTS,
+            points_in_triangles_small,
+        )
+
+        if n <= SMALL_PATTERN_POINTS:  # NumPy, the same points: nothing to compile on a first run
+            return points_in_triangles_small(draws, uv, self._cumulative, self._triangles)
         # compiled (numba), imported here: the access step uses windows without loading numba
         from geo_stunting.pattern._uniform import points_in_triangles  # noqa: PLC0415
 

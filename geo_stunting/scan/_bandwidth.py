@@ -24,6 +24,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from geo_stunting.progress import progress
+from geo_stunting.scan._small_bandwidth import SMALL_BANDWIDTH_POINTS, loo_sums_dense
 
 __all__ = ["N_BANDWIDTHS", "BandwidthChoice", "bandwidth_relrisk"]
 
@@ -148,6 +149,8 @@ def _loo_sums(
     lim_all = np.minimum(cut_all[None, :] ** 2, near_all[:, None] ** 2 + reach[None, :])
     lim_same = np.minimum(cut_type[types] ** 2, near_same[:, None] ** 2 + reach[None, :])
     n = len(xy)
+    if n <= SMALL_BANDWIDTH_POINTS:  # NumPy: nothing to compile on a first run
+        return loo_sums_dense(xy, types, 1.0 / (2.0 * h * h), lim_all, lim_same)
     threads = numba.get_num_threads()
     total = np.zeros((threads, n, len(h)))
     same = np.zeros((threads, n, len(h)))

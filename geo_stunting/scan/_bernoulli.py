@@ -42,6 +42,7 @@ from pyproj import CRS, Transformer
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.scan import _kernels as kernels
+from geo_stunting.scan import _small
 from geo_stunting.study._config import DEFAULT_SEED
 from geo_stunting.study._status import case_indicator
 
@@ -344,7 +345,8 @@ def scan_bernoulli_xy(
         seed = None
     locs = kernels.Locations.build(xy, cases)
     max_pop = math.floor(max_share * n_total + 1e-9)
-    scan = kernels.run_scan(locs, max_pop, max_radius_m, _DIRECTIONS[direction], permutations, rng)
+    run_scan = kernels.run_scan if n_total > _small.SMALL_SCAN_SUBJECTS else _small.run_scan_small
+    scan = run_scan(locs, max_pop, max_radius_m, _DIRECTIONS[direction], permutations, rng)
     clusters = _select_clusters(locs, scan, names, n_total, int(cases.sum()))
     log.info(
         "scan: %d subjects at %d locations, %d cluster(s) reported",

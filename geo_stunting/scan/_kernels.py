@@ -54,7 +54,7 @@ from geo_stunting.scan._neighbours import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "HIGH",
@@ -425,9 +425,17 @@ class ScanArrays:
 
 
 def neighbour_chunks(
-    xy: np.ndarray, pop: np.ndarray, max_pop: int, max_radius: float | None
+    xy: np.ndarray,
+    pop: np.ndarray,
+    max_pop: int,
+    max_radius: float | None,
+    *,
+    lists: Callable[..., tuple[np.ndarray, ...]] = window_lists,
 ) -> Iterator[Chunk]:
-    """Neighbour lists of the centres (all locations), a chunk at a time, cut at the size limits."""
+    """Neighbour lists of the centres (all locations), a chunk at a time, cut at the size limits.
+
+    `lists` cuts the sorted rows into windows (`window_lists`, or its NumPy twin).
+    """
     n_loc = len(xy)
     k = min(n_loc, max_pop + 1)
     per_chunk = max(1, CHUNK_ENTRIES // k)
@@ -437,7 +445,7 @@ def neighbour_chunks(
         count = min(per_chunk, n_loc - first)
         sort = nearest_sorted_small if n_loc <= SMALL_LOCATIONS else nearest_sorted
         idx, dist = sort(xy, first, count, k, radius)
-        starts, nbr, wsize, wdist = window_lists(idx, dist, pop, max_pop)
+        starts, nbr, wsize, wdist = lists(idx, dist, pop, max_pop)
         yield Chunk(first=first, starts=starts, nbr=nbr, wsize=wsize, dist=wdist)
 
 
