@@ -25,6 +25,7 @@ __all__ = [
     "coverage_polygons",
     "facility_buffers",
     "locate_in_areas",
+    "nearest_ends",
     "nearest_lines",
 ]
 
@@ -328,24 +329,22 @@ def area_coverage(
     return area.rename(columns=clash).assign(**new)
 
 
-def nearest_lines(
+def nearest_ends(
     subjects_access: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame
-) -> gpd.GeoDataFrame:
-    """A line from every subject to its nearest facility, for maps.
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
+    """The two ends of each subject's line to its nearest facility: home and facility x, y.
 
     Parameters
     ----------
     subjects_access
-        Subjects with ``nearest_facility_id`` and ``distance_m``.
+        Subjects with ``nearest_facility_id``.
     facilities
         The facilities they were measured to (unique ``facility_id``).
 
     Returns
     -------
-    geopandas.GeoDataFrame
-        ``subject_id`` and ``status`` (if present), ``facility_id``,
-        ``distance_m``, ``within_buffer`` (if present) and the line, on the
-        subjects' index.
+    start, end
+        ``(n, 2)`` coordinates in the frames' CRS, in the subjects' order.
     """
     check_frames({"subjects_access": subjects_access, "facilities": facilities})
     ids, _, _ = facility_labels(facilities)
@@ -371,6 +370,29 @@ def nearest_lines(
         )
     start = shapely.get_coordinates(np.asarray(subjects_access.geometry.array, dtype=object))
     end = shapely.get_coordinates(np.asarray(facilities.geometry.array, dtype=object))[position]
+    return start, end
+
+
+def nearest_lines(
+    subjects_access: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """A line from every subject to its nearest facility, for maps.
+
+    Parameters
+    ----------
+    subjects_access
+        Subjects with ``nearest_facility_id`` and ``distance_m``.
+    facilities
+        The facilities they were measured to (unique ``facility_id``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``subject_id`` and ``status`` (if present), ``facility_id``,
+        ``distance_m``, ``within_buffer`` (if present) and the line, on the
+        subjects' index.
+    """
+    start, end = nearest_ends(subjects_access, facilities)
     lines = shapely.linestrings(np.stack([start, end], axis=1))
     data = {
         column: subjects_access[column].to_numpy()

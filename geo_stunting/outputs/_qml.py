@@ -330,7 +330,7 @@ def layer_rules(name: str, frame: pd.DataFrame, ctx: MapContext) -> list[RuleSpe
         spec = LayerStyle(groups=(Group(name, style=GENERIC_STYLE),))
     rules = []
     for group in spec.groups:
-        if group.kind == "features":
+        if group.kind == "features" and all(c in frame for c in group.needs):
             rules += _group_rules(group, frame, ctx, name)
     return rules
 

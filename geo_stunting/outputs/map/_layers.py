@@ -126,6 +126,9 @@ class Group:
         formatted and inserted as text.
     legend
         Labels of the `style_by` values in the legend.
+    needs
+        Columns the group needs: without them it is left out (of the map,
+        the QGIS style and the print maps) instead of drawn empty.
     """
 
     title: str
@@ -141,6 +144,7 @@ class Group:
     tooltip: str = ""
     legend: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -505,25 +509,6 @@ LAYER_STYLES: dict[str, LayerStyle] = {
         ),
         public=Public("mask", columns=("status", "scan_cluster")),
     ),
-    "subjects_access": LayerStyle(
-        extends="subjects",
-        key="subject_id",
-        groups=(
-            Group(
-                "Beyond {buffer} of any facility",
-                where=_beyond_buffer,
-                style={"fill": False, "color": "#e6550d", "weight": 2.5, "radius": 10},
-                show=True,
-                show_max=2000,
-                tooltip="{distance_m} from {nearest_facility_name}",
-            ),
-        ),
-        popup_first=("distance_m", "nearest_facility_name", "nearest_facility_kind"),
-        public=Public(
-            "mask",
-            columns=("status", "within_buffer", "nearest_facility_name", "nearest_facility_kind"),
-        ),
-    ),
     "subjects": LayerStyle(
         groups=(
             Group(
@@ -546,8 +531,35 @@ LAYER_STYLES: dict[str, LayerStyle] = {
                 where=_equals("status", "case"),
                 options={"radius": 22, "blur": 18, "minOpacity": 0.25, "maxZoom": 16},
             ),
+            # the access step's columns are on the subjects layer itself (one row per child)
+            Group(
+                "Beyond {buffer} of any facility",
+                where=_beyond_buffer,
+                style={"fill": False, "color": "#e6550d", "weight": 2.5, "radius": 10},
+                show=True,
+                show_max=2000,
+                tooltip="{distance_m} from {nearest_facility_name}",
+                needs=("within_buffer",),
+            ),
         ),
-        popup_first=("subject_id", "status", "stratum"),
-        public=Public("mask", columns=("status", "stratum")),
+        popup_first=(
+            "subject_id",
+            "status",
+            "stratum",
+            "distance_m",
+            "nearest_facility_name",
+            "nearest_facility_kind",
+        ),
+        # distance + facility would give the home back: the public layer keeps neither
+        public=Public(
+            "mask",
+            columns=(
+                "status",
+                "stratum",
+                "within_buffer",
+                "nearest_facility_name",
+                "nearest_facility_kind",
+            ),
+        ),
     ),
 }
