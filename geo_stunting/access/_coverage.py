@@ -316,12 +316,16 @@ def nearest_facility(
         for kind in sorted(set(kinds)):
             key = kind_key(kind, taken)
             mask = kinds == kind
-            part = _nearest(
-                subject_xy,
-                facility_xy[mask],
-                subject_ll,
-                None if facility_ll is None else facility_ll[mask],
-                workers,
+            part = (
+                found  # one kind: its nearest facility is the nearest of all (same query)
+                if mask.all()
+                else _nearest(
+                    subject_xy,
+                    facility_xy[mask],
+                    subject_ll,
+                    None if facility_ll is None else facility_ll[mask],
+                    workers,
+                )
             )
             positions = np.flatnonzero(mask)[part.index]
             columns[f"nearest_{key}_id"] = id_array.take(positions)
@@ -523,7 +527,7 @@ def access_step(study: Study) -> StepOutput:
 
     rings = sorted({*STEP_RINGS_M, buffer_m})
     buffers = facility_buffers(facilities, radius_m=buffer_m, rings_m=rings)
-    cover = coverage_polygons(facilities, radius_m=buffer_m, rings_m=rings)
+    cover = coverage_polygons(facilities, radius_m=buffer_m, rings_m=rings, buffers=buffers)
     section["rings_m"] = [float(r) for r in rings]
     layers: dict[str, gpd.GeoDataFrame] = {
         "subjects": access,

@@ -114,6 +114,7 @@ def coverage_polygons(
     radius_m: float,
     rings_m: Iterable[float] = (),
     quad_segs: int = 64,
+    buffers: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """The dissolved union of the facility buffers, one row per radius.
 
@@ -123,13 +124,19 @@ def coverage_polygons(
         Facility points in a projected CRS in metres.
     radius_m, rings_m, quad_segs
         As in `facility_buffers`.
+    buffers
+        `facility_buffers` of the same facilities, radii and `quad_segs`,
+        when the caller has them already (they are not made twice).
 
     Returns
     -------
     geopandas.GeoDataFrame
         ``radius_m``, ``n_facilities``, ``area_m2`` and the (multi)polygon.
     """
-    buffers = facility_buffers(facilities, radius_m=radius_m, rings_m=rings_m, quad_segs=quad_segs)
+    if buffers is None:
+        buffers = facility_buffers(
+            facilities, radius_m=radius_m, rings_m=rings_m, quad_segs=quad_segs
+        )
     rows: dict[str, list[Any]] = {"radius_m": [], "n_facilities": [], "area_m2": []}
     geoms = []
     for radius, group in buffers.groupby("radius_m", sort=True):

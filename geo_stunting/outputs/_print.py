@@ -615,6 +615,7 @@ def write_print_maps(
         for page, draw in _VIEWS:
             fig = _page(page, draw, layers, ctx, paper=paper, points=points, today=day)
             pdf.savefig(fig, dpi=_DPI)  # the dpi of rasterised layers only; the rest stays vector
-            fig.savefig(folder / page.key, dpi=_DPI)
+            # zlib level 1: a third less CPU than the default 6 for files about 15 % larger
+            fig.savefig(folder / page.key, dpi=_DPI, pil_kwargs={"compress_level": 1})
             written.append(page.key)
     return ["map.pdf", *written]
