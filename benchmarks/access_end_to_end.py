@@ -8,8 +8,9 @@ uniform in 60 × 60 km of UTM 48S) is written to a temporary folder, then:
   (pyogrio through Arrow);
 - ours: ``load_study`` (reading, validating, projecting), ``analyze`` with only
   the access step, and ``write_outputs`` (results.json, layers.gpkg, map.html,
-  report.html, run.json), and the same with the imports of a fresh process
-  (``python -m geo_stunting analyze --only access``).
+  report.html, print maps, tables.xlsx, run.json; CPU seconds of each), and the
+  same with the imports of a fresh process (``python -m geo_stunting analyze
+  --only access``), against the floor in process and in a fresh process too.
 
 Usage: ``python benchmarks/access_end_to_end.py [--n 100000] [--m 1000]``
 """
@@ -17,13 +18,17 @@ Usage: ``python benchmarks/access_end_to_end.py [--n 100000] [--m 1000]``
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import itertools
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -98,14 +103,56 @@ def floor(folder: Path) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-def ours(path: Path, out: Path) -> tuple[tuple[float, float], dict[str, tuple[float, float]]]:
+#: The writers ``write_outputs`` calls, timed one by one: (module, function, label).
+WRITERS = (
+    ("geo_stunting.outputs._export", "write_gpkg", "layers.gpkg + layers.qgz"),
+    ("geo_stunting.outputs.map._render", "make_map", "map.html (data and page)"),
+    ("geo_stunting.outputs._print", "write_print_maps", "map.pdf + map*.png"),
+    ("geo_stunting.outputs.report._page", "make_report", "report.html"),
+    ("geo_stunting.outputs._workbook", "write_workbook", "tables.xlsx"),
+    ("geo_stunting.outputs._export", "run_info", "run.json (versions)"),
+    ("geo_stunting.outputs._export", "file_list", "run.json (file hashes)"),
+)
+
+
+@contextlib.contextmanager
+def timed_writers(seconds: dict[str, float]) -> Iterator[None]:
+    """Add the CPU seconds of each of `WRITERS` to `seconds` while inside."""
+    saved = []
+    for module_name, name, label in WRITERS:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+        saved.append((module, name, original))
+        setattr(module, name, _timer(original, label, seconds))
+    try:
+        yield
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
+
+
+def _timer(func: Callable[..., Any], label: str, seconds: dict[str, float]) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        cpu = time.process_time()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            seconds[label] = seconds.get(label, 0.0) + time.process_time() - cpu
+
+    return timed
+
+
+def ours(
+    path: Path, out: Path, writers: dict[str, float] | None = None
+) -> tuple[tuple[float, float], dict[str, tuple[float, float]]]:
     """Wall and CPU seconds in all and per part (load, access, write outputs)."""
     marks = [("load", time.perf_counter(), time.process_time())]
     study = gs.load_study(path)
     marks.append(("access", time.perf_counter(), time.process_time()))
     results = gs.analyze(study, steps=["access"])
     marks.append(("write outputs", time.perf_counter(), time.process_time()))
-    write_outputs(results, out)
+    with timed_writers(writers if writers is not None else {}):
+        write_outputs(results, out)
     marks.append(("end", time.perf_counter(), time.process_time()))
     parts = {a[0]: (b[1] - a[1], b[2] - a[2]) for a, b in itertools.pairwise(marks)}
     return (marks[-1][1] - marks[0][1], marks[-1][2] - marks[0][2]), parts
@@ -120,24 +167,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--m", type=int, default=1_000)
+    parser.add_argument("--floor-only", type=Path, help=argparse.SUPPRESS)  # the fresh floor
     args = parser.parse_args()
+    if args.floor_only is not None:
+        floor(args.floor_only)
+        return
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         path = write_study(folder, args.n, args.m)
         ours(path, folder / "warm")  # numba kernels from the cache, files in the OS cache
         floor_s = floor(folder)
-        ours_s, parts = ours(path, folder / "out")
+        writers: dict[str, float] = {}
+        ours_s, parts = ours(path, folder / "out", writers)
         command = [sys.executable, "-m", "geo_stunting", "analyze", str(path)]
         command += ["--only", "access", "--out", str(folder / "cli"), "--quiet"]
-        started, cpu = time.perf_counter(), _children_cpu()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        cli_s = time.perf_counter() - started, _children_cpu() - cpu
+        cli_s = _fresh(command)
+        fresh_floor_s = _fresh([sys.executable, __file__, "--floor-only", str(folder)])
     print(f"access end to end, {args.n:,} subjects × {args.m:,} facilities (wall s, CPU s)")
     print(f"  {'floor (read CSV + project + cKDTree + write GPKG)':<50}{_pair(floor_s)}")
     print(f"  {'ours in process':<50}{_pair(ours_s, floor_s)}")
     for part, seconds in parts.items():
         print(f"    {part:<48}{_pair(seconds)}")
+        if part == "write outputs":
+            for label, cpu in writers.items():
+                print(f"      {label:<46}{'':>9} {cpu:7.2f} s")
+    print(f"  {'floor, fresh process (imports included)':<50}{_pair(fresh_floor_s)}")
     print(f"  {'ours, fresh process (imports included)':<50}{_pair(cli_s, floor_s)}")
+    print(f"  {'  the same against the fresh floor':<50}{_pair(cli_s, fresh_floor_s)}")
+
+
+def _fresh(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of a command in a fresh process."""
+    started, cpu = time.perf_counter(), _children_cpu()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started, _children_cpu() - cpu
 
 
 def _pair(seconds: tuple[float, float], floor: tuple[float, float] | None = None) -> str:

@@ -102,7 +102,7 @@ def expected_counts(results: gs.Results) -> dict[str, int]:
     """The number of features each layer-control entry must draw, from the frames."""
     layers = results.layers
     subjects = layers["subjects"]
-    access = layers["subjects_access"]
+    access = layers["subjects"]  # the access step's columns are on the subjects layer
     buffer_m = results.sections["settings"]["buffer_m"]
     counts = {
         "Villages (9)": len(layers["area"]),

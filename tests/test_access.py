@@ -428,7 +428,7 @@ def test_demo_every_case_within_2_km(demo_results: gs.Results) -> None:
 
 def test_demo_flags_match_brute_force_shapely(demo: gs.Study, demo_results: gs.Results) -> None:
     assert demo.facilities is not None
-    access = demo_results.layers["subjects_access"]
+    access = demo_results.layers["subjects"]
     subject_geoms = np.asarray(demo.subjects.geometry.array)
     facility_geoms = np.asarray(demo.facilities.geometry.array)
     every = shapely.distance(subject_geoms[:, None], facility_geoms[None, :])
@@ -465,14 +465,15 @@ def test_demo_section_contract(demo: gs.Study, demo_results: gs.Results) -> None
     assert 0 < check["max_relative_difference"] < 1e-3
     assert isinstance(check["method"], str)
     # Same figure from the public function.
-    again = acc.geodesic_check(demo_results.layers["subjects_access"], demo.facilities)
+    again = acc.geodesic_check(demo_results.layers["subjects"], demo.facilities)
     assert again.max_relative_difference == pytest.approx(check["max_relative_difference"])
 
 
 def test_demo_layers_contract(demo_results: gs.Results) -> None:
     layers = demo_results.layers
+    assert "subjects_access" not in layers  # one subjects layer carries the access columns
     for name in (
-        "subjects_access",
+        "subjects",
         "facility_buffers",
         "coverage",
         "area_coverage",
@@ -483,7 +484,7 @@ def test_demo_layers_contract(demo_results: gs.Results) -> None:
     assert {
         "nearest_facility_id", "nearest_facility_name", "nearest_facility_kind", "distance_m",
         "within_buffer", "distance_posyandu_m", "distance_puskesmas_m", "distance_pustu_m",
-    } <= set(layers["subjects_access"].columns)  # fmt: skip
+    } <= set(layers["subjects"].columns)  # fmt: skip
     assert {
         "covered_m2", "covered_pct", "subjects_within", "subjects_outside", "cases_within",
         "cases_outside",

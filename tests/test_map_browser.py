@@ -256,3 +256,24 @@ def test_online_map_offers_tiles_and_still_draws_everything(browser, tmp_path):
     assert drawn["Cases (67)"] == 67
     assert errors == []
     page.close()
+
+
+def test_a_map_of_very_many_children_draws_cells(browser, tmp_path, monkeypatch):
+    from geo_stunting.outputs.map import _data  # noqa: PLC0415
+
+    monkeypatch.setattr(_data, "MAP_POINTS_MAX", 200)  # the demo's 201 children count as many
+    results = demo_results()
+    masked, report = public_layers(results.layers, seed=4)
+    opened = _open(
+        browser, map_html(render_map(masked, results.sections, masking=report)), tmp_path
+    )
+    page = opened.page
+    assert "counted per 100 m cell" in page.inner_text("#gs-side")
+    _switch_all_on(page)
+    drawn = {title: n for title, _, n in page.evaluate(DRAWN)}
+    cells = drawn["Cases per 100 m cell"]
+    assert cells == drawn["Children per 100 m cell"] > 0
+    assert not [t for t in drawn if t.startswith(("Cases (", "Controls ("))]
+    assert "Cases per 100 m cell" in page.inner_text(".gs-legend")
+    assert _problems(opened.console) == []
+    page.close()

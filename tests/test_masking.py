@@ -111,8 +111,7 @@ def test_a_seed_is_required(points):
 
 
 def _run_layers(points, villages):
-    subjects = points.assign(stratum="Big", income=np.arange(len(points)))
-    access = subjects.assign(
+    subjects = points.assign(stratum="Big", income=np.arange(len(points))).assign(
         distance_m=np.arange(len(points)) * 10.0,
         within_buffer=True,
         nearest_facility_name="Puskesmas A",
@@ -142,7 +141,6 @@ def _run_layers(points, villages):
     return {
         "subjects": subjects,
         "area": villages,
-        "subjects_access": access,
         "subjects_autocorrelation": auto,
         "subjects_scan": scan_subjects,
         "scan_clusters": clusters,
@@ -157,16 +155,21 @@ def test_public_layers_keep_no_ids_and_move_every_copy_of_a_home_alike(points, v
     assert set(public) == {
         "subjects",
         "area",
-        "subjects_access",
         "subjects_autocorrelation",
         "subjects_scan",
         "scan_clusters",
     }
     assert report.layers["nearest_lines"] == "left out"
     assert report.layers["someone_elses_layer"] == "left out"
-    assert list(public["subjects"].columns) == ["status", "stratum", "geometry"]
-    assert "distance_m" not in public["subjects_access"]  # distance + facility → home
-    for name in ("subjects_access", "subjects_autocorrelation", "subjects_scan"):
+    assert list(public["subjects"].columns) == [
+        "status",
+        "stratum",
+        "within_buffer",
+        "nearest_facility_name",
+        "nearest_facility_kind",
+        "geometry",
+    ]  # no distance_m: distance + facility → home
+    for name in ("subjects_autocorrelation", "subjects_scan"):
         assert "subject_id" not in public[name]
         # the same child is at the same masked place in every layer (no averaging attack)
         assert public[name].geometry.geom_equals(public["subjects"].geometry).all()

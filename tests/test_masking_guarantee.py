@@ -83,11 +83,11 @@ def test_a_row_missing_from_the_subjects_layer_is_not_published_at_zero_metres()
     points = _points_in(villages, 10, 0)
     other = points.copy()
     other.loc[0, "subject_id"] = "NOT-A-SUBJECT"  # before: fillna(0.0) published it unmoved
-    layers = {"subjects": points, "subjects_access": other, "area": villages}
+    layers = {"subjects": points, "subjects_scan": other, "area": villages}
     public, report = public_layers(layers, min_m=MIN_M, max_m=MAX_M, seed=4)
-    assert len(public["subjects_access"]) == 9
-    assert report.n_left_out == {"subjects_access": 1}
-    assert public["subjects_access"].distance(points.geometry.iloc[0]).min() >= MIN_M
+    assert len(public["subjects_scan"]) == 9
+    assert report.n_left_out == {"subjects_scan": 1}
+    assert public["subjects_scan"].distance(points.geometry.iloc[0]).min() >= MIN_M
 
 
 @pytest.mark.parametrize(("low", "high"), [(0, 1e-9), (0, 5), (100, 1e7)])

@@ -401,9 +401,9 @@ def test_the_report_of_a_huge_study_stays_small(demo_study_small):
     from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
 
     results = gs.analyze(demo_study_small, steps=["access", "autocorrelation"], permutations=9)
-    big = pd.concat([results.layers["subjects_access"]] * 500, ignore_index=True)  # 100,500 rows
+    big = pd.concat([results.layers["subjects"]] * 500, ignore_index=True)  # 100,500 rows
     big_auto = pd.concat([results.layers["subjects_autocorrelation"]] * 500, ignore_index=True)
-    layers = {**results.layers, "subjects_access": big, "subjects_autocorrelation": big_auto}
+    layers = {**results.layers, "subjects": big, "subjects_autocorrelation": big_auto}
     huge = dc_replace(results, layers=layers)
     page = make_report(huge)  # before: one SVG circle per child (148 MB at 2 million)
     assert len(page.encode()) < 5 * 2**20

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from geo_stunting.access._compare import AccessComparison, compare_access
 from geo_stunting.access._coverage import (
+    NEAREST_LINES_MAX,
     area_coverage,
     coverage,
     coverage_polygons,
@@ -19,6 +20,7 @@ from geo_stunting.access._coverage import (
 )
 
 __all__ = [
+    "NEAREST_LINES_MAX",
     "AccessComparison",
     "area_coverage",
     "compare_access",

@@ -29,7 +29,6 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from pyproj import CRS
 
 from geo_stunting.access._compare import AccessComparison, compare_access
@@ -52,6 +51,7 @@ from geo_stunting.access._overlay import (
     coverage_polygons,
     facility_buffers,
     locate_in_areas,
+    nearest_ends,
     nearest_lines,
 )
 from geo_stunting.errors import AnalysisError, Problem
@@ -60,6 +60,7 @@ from geo_stunting.stats._twobytwo import distance_summary
 from geo_stunting.study._study import Study
 
 __all__ = [
+    "NEAREST_LINES_MAX",
     "STEP_RINGS_M",
     "AccessArrays",
     "AccessComparison",
@@ -83,6 +84,10 @@ log = logging.getLogger(__name__)
 Metric = Literal["auto", "planar", "geodesic"]
 #: Radii of the coverage rings the step draws, besides the buffer itself.
 STEP_RINGS_M: tuple[float, ...] = (1000.0, 2000.0, 5000.0)
+#: The step writes ``nearest_lines`` (a line per subject) for at most this many subjects, unless
+#: ``[analysis] nearest_lines`` says otherwise: above it the lines cost more than the rest of the
+#: access outputs and hide the map.
+NEAREST_LINES_MAX = 20_000
 _GEODESIC_METHOD = (
     "planar distance in the analysis CRS vs pyproj Geod(ellps='WGS84').inv after transforming "
     "to EPSG:4326, for every subject and its nearest facility; max |planar - geodesic| / geodesic"
@@ -311,12 +316,16 @@ def nearest_facility(
         for kind in sorted(set(kinds)):
             key = kind_key(kind, taken)
             mask = kinds == kind
-            part = _nearest(
-                subject_xy,
-                facility_xy[mask],
-                subject_ll,
-                None if facility_ll is None else facility_ll[mask],
-                workers,
+            part = (
+                found  # one kind: its nearest facility is the nearest of all (same query)
+                if mask.all()
+                else _nearest(
+                    subject_xy,
+                    facility_xy[mask],
+                    subject_ll,
+                    None if facility_ll is None else facility_ll[mask],
+                    workers,
+                )
             )
             positions = np.flatnonzero(mask)[part.index]
             columns[f"nearest_{key}_id"] = id_array.take(positions)
@@ -423,9 +432,7 @@ def geodesic_check(
         The largest relative difference, for ``run.json``.
     """
     crs = check_frames({"subjects_access": subjects_access, "facilities": facilities})
-    lines = nearest_lines(subjects_access, facilities)
-    coords = shapely.get_coordinates(np.asarray(lines.geometry.array, dtype=object))
-    start, end = coords[0::2], coords[1::2]
+    start, end = nearest_ends(subjects_access, facilities)
     zones = utm_zones_spanned(start, crs)
     return _geodesic_check(start, end, crs, zones)
 
@@ -464,8 +471,10 @@ def access_step(study: Study) -> StepOutput:
     -------
     StepOutput
         The ``access`` section of ``results.json`` and the layers
-        ``subjects_access``, ``facility_buffers``, ``coverage``,
-        ``area_coverage`` (with a study area) and ``nearest_lines``.
+        ``subjects`` (the study's subjects with the access columns),
+        ``facility_buffers``, ``coverage``, ``area_coverage`` (with a study
+        area) and ``nearest_lines`` (see `NEAREST_LINES_MAX`; when left out,
+        the section's ``nearest_lines`` says why and how to get them).
     """
     facilities = study.facilities
     if facilities is None or len(facilities) == 0:
@@ -518,10 +527,10 @@ def access_step(study: Study) -> StepOutput:
 
     rings = sorted({*STEP_RINGS_M, buffer_m})
     buffers = facility_buffers(facilities, radius_m=buffer_m, rings_m=rings)
-    cover = coverage_polygons(facilities, radius_m=buffer_m, rings_m=rings)
+    cover = coverage_polygons(facilities, radius_m=buffer_m, rings_m=rings, buffers=buffers)
     section["rings_m"] = [float(r) for r in rings]
     layers: dict[str, gpd.GeoDataFrame] = {
-        "subjects_access": access,
+        "subjects": access,
         "facility_buffers": buffers,
         "coverage": cover,
     }
@@ -542,9 +551,13 @@ def access_step(study: Study) -> StepOutput:
     else:
         section["per_area"] = None
         notes.append("per_area skipped: the study has no study area")
-    layers["nearest_lines"] = nearest_lines(access, facilities)
-    coords = shapely.get_coordinates(np.asarray(layers["nearest_lines"].geometry.array))
-    start, end = coords[0::2], coords[1::2]
+    lines = _lines_choice(len(access), study.settings.nearest_lines)
+    if lines["written"]:
+        layers["nearest_lines"] = nearest_lines(access, facilities)
+    else:
+        section["nearest_lines"] = lines  # results.json says so only when they are left out
+        notes.append(f"nearest_lines left out: {lines['reason']}; {lines['fix']}")
+    start, end = nearest_ends(access, facilities)
     zones = utm_zones_spanned(start, study.crs)
     section["geodesic_check"] = _geodesic_check(start, end, study.crs, zones).to_dict()
     if metric == "geodesic":
@@ -556,8 +569,31 @@ def access_step(study: Study) -> StepOutput:
         section=section,
         layers=layers,
         notes=tuple(notes),
-        provenance={"geodesic_check": section["geodesic_check"]},
+        provenance={"geodesic_check": section["geodesic_check"], "nearest_lines": lines},
     )
+
+
+def _lines_choice(n_subjects: int, asked: bool | None) -> dict[str, Any]:
+    """Whether the step writes ``nearest_lines``, why, and how to change it.
+
+    >>> _lines_choice(25_000, None)["written"], _lines_choice(25_000, True)["written"]
+    (False, True)
+    """
+    if asked is None:
+        written = n_subjects <= NEAREST_LINES_MAX
+        reason = (
+            f"{n_subjects:,} subjects, "
+            f"{'at most' if written else 'more than'} {NEAREST_LINES_MAX:,} (the default limit)"
+        )
+    else:
+        written = asked
+        reason = f"[analysis] nearest_lines = {'true' if asked else 'false'}"
+    fix = (
+        "to leave them out, write nearest_lines = false under [analysis] in the study file"
+        if written
+        else "to get them, write nearest_lines = true under [analysis] in the study file"
+    )
+    return {"written": written, "reason": reason, "fix": fix}
 
 
 def _plain(value: Any) -> Any:

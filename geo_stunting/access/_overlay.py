@@ -25,6 +25,7 @@ __all__ = [
     "coverage_polygons",
     "facility_buffers",
     "locate_in_areas",
+    "nearest_ends",
     "nearest_lines",
 ]
 
@@ -113,6 +114,7 @@ def coverage_polygons(
     radius_m: float,
     rings_m: Iterable[float] = (),
     quad_segs: int = 64,
+    buffers: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """The dissolved union of the facility buffers, one row per radius.
 
@@ -122,13 +124,19 @@ def coverage_polygons(
         Facility points in a projected CRS in metres.
     radius_m, rings_m, quad_segs
         As in `facility_buffers`.
+    buffers
+        `facility_buffers` of the same facilities, radii and `quad_segs`,
+        when the caller has them already (they are not made twice).
 
     Returns
     -------
     geopandas.GeoDataFrame
         ``radius_m``, ``n_facilities``, ``area_m2`` and the (multi)polygon.
     """
-    buffers = facility_buffers(facilities, radius_m=radius_m, rings_m=rings_m, quad_segs=quad_segs)
+    if buffers is None:
+        buffers = facility_buffers(
+            facilities, radius_m=radius_m, rings_m=rings_m, quad_segs=quad_segs
+        )
     rows: dict[str, list[Any]] = {"radius_m": [], "n_facilities": [], "area_m2": []}
     geoms = []
     for radius, group in buffers.groupby("radius_m", sort=True):
@@ -328,24 +336,22 @@ def area_coverage(
     return area.rename(columns=clash).assign(**new)
 
 
-def nearest_lines(
+def nearest_ends(
     subjects_access: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame
-) -> gpd.GeoDataFrame:
-    """A line from every subject to its nearest facility, for maps.
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
+    """The two ends of each subject's line to its nearest facility: home and facility x, y.
 
     Parameters
     ----------
     subjects_access
-        Subjects with ``nearest_facility_id`` and ``distance_m``.
+        Subjects with ``nearest_facility_id``.
     facilities
         The facilities they were measured to (unique ``facility_id``).
 
     Returns
     -------
-    geopandas.GeoDataFrame
-        ``subject_id`` and ``status`` (if present), ``facility_id``,
-        ``distance_m``, ``within_buffer`` (if present) and the line, on the
-        subjects' index.
+    start, end
+        ``(n, 2)`` coordinates in the frames' CRS, in the subjects' order.
     """
     check_frames({"subjects_access": subjects_access, "facilities": facilities})
     ids, _, _ = facility_labels(facilities)
@@ -371,6 +377,29 @@ def nearest_lines(
         )
     start = shapely.get_coordinates(np.asarray(subjects_access.geometry.array, dtype=object))
     end = shapely.get_coordinates(np.asarray(facilities.geometry.array, dtype=object))[position]
+    return start, end
+
+
+def nearest_lines(
+    subjects_access: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """A line from every subject to its nearest facility, for maps.
+
+    Parameters
+    ----------
+    subjects_access
+        Subjects with ``nearest_facility_id`` and ``distance_m``.
+    facilities
+        The facilities they were measured to (unique ``facility_id``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``subject_id`` and ``status`` (if present), ``facility_id``,
+        ``distance_m``, ``within_buffer`` (if present) and the line, on the
+        subjects' index.
+    """
+    start, end = nearest_ends(subjects_access, facilities)
     lines = shapely.linestrings(np.stack([start, end], axis=1))
     data = {
         column: subjects_access[column].to_numpy()

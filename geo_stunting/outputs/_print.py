@@ -377,7 +377,9 @@ def _overview(ax: Axes, layers: Mapping[str, Any], ctx: MapContext, points: Poin
     else:
         handles += _draw_layer(ax, layers, "area", ctx, 1, titles=("Villages ({n})",))
         if points == "masked":  # without villages the private map has nothing to count children in
-            handles += _draw_layer(ax, layers, "subjects", ctx, 20)
+            handles += _draw_layer(
+                ax, layers, "subjects", ctx, 20, titles=("Cases ({n})", "Controls ({n})")
+            )
     if area is not None:
         _village_labels(ax, area, names)
     handles += _draw_layer(ax, layers, "facilities", ctx, 30)
@@ -398,7 +400,9 @@ def _access(ax: Axes, layers: Mapping[str, Any], ctx: MapContext, points: Points
         handles += _draw_layer(
             ax, layers, "subjects", ctx, 20, titles=("Cases ({n})", "Controls ({n})")
         )
-        handles += _draw_layer(ax, layers, "subjects_access", ctx, 25)
+        handles += _draw_layer(
+            ax, layers, "subjects", ctx, 25, titles=("Beyond {buffer} of any facility",)
+        )
     area = layers.get("area_coverage")
     if area is not None and {"name", "covered_pct"} <= set(area.columns):
         _village_labels(ax, area, {i: _access_label(r, ctx) for i, r in area.iterrows()})
@@ -611,6 +615,7 @@ def write_print_maps(
         for page, draw in _VIEWS:
             fig = _page(page, draw, layers, ctx, paper=paper, points=points, today=day)
             pdf.savefig(fig, dpi=_DPI)  # the dpi of rasterised layers only; the rest stays vector
-            fig.savefig(folder / page.key, dpi=_DPI)
+            # zlib level 1: a third less CPU than the default 6 for files about 15 % larger
+            fig.savefig(folder / page.key, dpi=_DPI, pil_kwargs={"compress_level": 1})
             written.append(page.key)
     return ["map.pdf", *written]

@@ -64,11 +64,11 @@ _DEFAULT_BUFFER_M = 2000.0
 
 LAYER_DESCRIPTIONS: dict[str, str] = {
     "subjects": "Cases and controls at their home points, with the input attributes "
+    "and, after the access step, the distance (m) to the nearest facility, overall and per "
+    "kind, and whether it lies within the coverage radius "
     "(identifiable health data: do not share).",
     "facilities": "Health facilities (puskesmas, pustu, posyandu, hospitals) by kind.",
     "area": "Study-area polygons (villages).",
-    "subjects_access": "Each subject with the distance (m) to the nearest facility, overall "
-    "and per kind, and whether it lies within the coverage radius.",
     "facility_buffers": "Circles of each coverage radius around each facility.",
     "coverage": "The area within each radius of any facility (dissolved).",
     "area_coverage": "Per village: the share of its area and the subjects within the "
@@ -333,7 +333,7 @@ def read_layers(path: Path) -> dict[str, gpd.GeoDataFrame]:
 #: Groups of the project's layer tree, top (drawn last) to bottom.
 _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Study data", ("facilities", "subjects")),
-    ("Access", ("subjects_access", "nearest_lines", "facility_buffers", "coverage")),
+    ("Access", ("nearest_lines", "facility_buffers", "coverage")),
     (
         "Clusters and risk",
         (

@@ -330,17 +330,23 @@ def layer_rules(name: str, frame: pd.DataFrame, ctx: MapContext) -> list[RuleSpe
         spec = LayerStyle(groups=(Group(name, style=GENERIC_STYLE),))
     rules = []
     for group in spec.groups:
-        if group.kind == "features":
+        if group.kind == "features" and all(c in frame for c in group.needs):
             rules += _group_rules(group, frame, ctx, name)
     return rules
 
 
 def _geometry_kind(frame: pd.DataFrame) -> str:
-    geom_type = getattr(frame, "geom_type", pd.Series(dtype=str))
-    types = {str(t) for t in geom_type.dropna().unique()}  # unique first: 100k rows in C
-    if types & {"Point", "MultiPoint"}:
+    geometry = getattr(frame, "geometry", None)
+    if geometry is None:
+        return "polygon"
+    import shapely  # noqa: PLC0415
+
+    # shapely's type ids (-1 missing, 0 point, 1 line, 2 ring, 3 polygon, 4 multipoint, 5
+    # multiline): one C pass, not 100k type names
+    ids = set(np.unique(shapely.get_type_id(np.asarray(geometry.array))).tolist())
+    if ids & {0, 4}:
         return "point"
-    if types & {"LineString", "MultiLineString"}:
+    if ids & {1, 5}:
         return "line"
     return "polygon"
 

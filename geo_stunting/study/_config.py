@@ -171,6 +171,10 @@ class AnalysisSettings:
     scheduler
         Address of an existing dask scheduler (``"tcp://host:8786"``); a
         local cluster when ``None``.
+    nearest_lines
+        Write the access step's ``nearest_lines`` layer: ``True`` always,
+        ``False`` never, ``None`` only with at most
+        `geo_stunting.access.NEAREST_LINES_MAX` subjects.
     """
 
     crs: str = "auto"
@@ -183,6 +187,7 @@ class AnalysisSettings:
     relative_risk: RelativeRiskOptions = field(default_factory=RelativeRiskOptions)
     engine: Engine = "local"
     scheduler: str | None = None
+    nearest_lines: bool | None = None
 
     def with_overrides(
         self,

@@ -329,6 +329,13 @@ class AnalysisSection(_Section):
         ]
         | None
     ) = Field(None, description="Dask engine: the address of an existing scheduler.")
+    nearest_lines: (
+        Annotated[bool, Say("true or false", "write nearest_lines = true (no quotes)")] | None
+    ) = Field(
+        None,
+        description="Write the nearest_lines layer (a line from each home to its nearest "
+        "facility): true or false; default: only for studies of at most 20,000 subjects.",
+    )
 
 
 class ScanSection(_Section):

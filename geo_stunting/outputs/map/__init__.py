@@ -2,7 +2,8 @@
 
 - `_render`: `make_map`, `render_map`, `map_html`; `_data`: the data the page draws;
 - `_layers`: the layer registry and styles; `_columns`: popup columns;
-- `_summary`: the headline panel; ``runtime.js`` and ``style.css``: the page's own assets.
+- `_summary`: the headline panel; ``runtime.js`` and ``style.css``: the page's own assets;
+- `_bins`: counts per grid cell instead of points on a map of very many children.
 
 folium is slow to import, so the public names load on first use.
 """

@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 
 from geo_stunting.outputs.map._area_layers import area_layer_style
+from geo_stunting.outputs.map._bins import GRID_LAYER, HIGHLIGHT_MAX, MAP_POINTS_MAX, grid_counts
 from geo_stunting.outputs.map._columns import column_format, column_label
 from geo_stunting.outputs.map._layers import (
     GENERIC_STYLE,
@@ -64,6 +65,8 @@ class MapData:
     tables: dict[str, dict[str, Any]]
     groups: list[dict[str, Any]]
     bounds: list[list[float]] | None
+    #: How the children are drawn when they are counted per cell ("" when drawn as points).
+    binned: str = ""
 
     def to_json(self) -> str:
         """The JSON text (not yet escaped for HTML)."""
@@ -103,8 +106,22 @@ def build_map_data(layers: Mapping[str, gpd.GeoDataFrame], ctx: MapContext) -> M
     Returns
     -------
     MapData
-        Tables and groups; groups with no feature are left out.
+        Tables and groups; groups with no feature are left out. With more
+        than `MAP_POINTS_MAX` subjects, their counts per grid cell replace
+        their points (see `geo_stunting.outputs.map._bins`).
     """
+    subjects = layers.get("subjects")
+    binned = subjects is not None and len(subjects) > MAP_POINTS_MAX
+    said = ""
+    if binned and subjects is not None:
+        grid = grid_counts(subjects)
+        if grid is not None:
+            layers = {**layers, GRID_LAYER: grid}
+            said = (
+                f"{len(subjects):,} children, more than the {MAP_POINTS_MAX:,} this map draws "
+                f"one by one: cases and controls are counted per {grid['cell'].iloc[0]} cell. "
+                "The points themselves are in layers.gpkg."
+            )
     tables: dict[str, _Table] = {}
     home: dict[str, str] = {}  # layer name → table holding its rows
     order = registry_order(layers)
@@ -128,8 +145,18 @@ def build_map_data(layers: Mapping[str, gpd.GeoDataFrame], ctx: MapContext) -> M
             continue
         spec = _style_of(name) or _generic_spec(name)
         table = tables[home[name]]
+        if binned and spec.link is not None and "subjects" in (spec.link[0], spec.link[2]):
+            log.info("map: %s not drawn (%s subjects: counted per cell)", name, len(table.frame))
+            continue
         for entry in spec.groups:
-            groups.extend(_expand(entry, table, ctx, layer=name))
+            expanded = _expand(entry, table, ctx, layer=name)
+            if (
+                binned
+                and table.name == "subjects"
+                and (entry.binned or sum(g["n"] for g in expanded) > HIGHLIGHT_MAX)
+            ):
+                continue  # the grid's counts say it
+            groups.extend(expanded)
     for rank, group in enumerate(groups):
         group["rank"] = rank
         group["id"] = f"g{rank}"
@@ -140,7 +167,7 @@ def build_map_data(layers: Mapping[str, gpd.GeoDataFrame], ctx: MapContext) -> M
     }
     encoded = {name: _encode_table(table, drawn) for name, table in drawn.items()}
     _encode_rows(groups, {name: t["n"] for name, t in encoded.items()})
-    return MapData(encoded, groups, _bounds(drawn))
+    return MapData(encoded, groups, _bounds(drawn), binned=said)
 
 
 def _encode_rows(groups: list[dict[str, Any]], sizes: Mapping[str, int]) -> None:

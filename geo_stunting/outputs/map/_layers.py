@@ -126,6 +126,13 @@ class Group:
         formatted and inserted as text.
     legend
         Labels of the `style_by` values in the legend.
+    needs
+        Columns the group needs: without them it is left out (of the map,
+        the QGIS style and the print maps) instead of drawn empty.
+    binned
+        A group of every child: on a web map of more children than
+        `geo_stunting.outputs.map._bins.MAP_POINTS_MAX` the grid counts
+        (``subjects_grid``) are drawn instead.
     """
 
     title: str
@@ -141,6 +148,8 @@ class Group:
     tooltip: str = ""
     legend: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+    binned: bool = False
 
 
 @dataclass(frozen=True)
@@ -446,6 +455,45 @@ LAYER_STYLES: dict[str, LayerStyle] = {
         link=("subjects", "subject_id", "facilities", "facility_id"),
         public=Public("drop"),
     ),
+    # children counted per cell, drawn instead of their points on a map of very many children
+    # (made from the points the map is given: masked ones on a public map; see map._bins)
+    "subjects_grid": LayerStyle(
+        groups=(
+            Group(
+                "Cases per {value} cell",
+                split_by="cell",
+                ramp=Ramp(
+                    "cases",
+                    ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"),
+                    label="cases in the cell",
+                ),
+                style={"color": "#737373", "weight": 0.3, "fillOpacity": 0.7},
+                show=True,
+                tooltip="{cases} cases, {controls} controls",
+            ),
+            Group(
+                "Children per {value} cell",
+                split_by="cell",
+                ramp=Ramp(
+                    "subjects",
+                    ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"),
+                    label="children (cases and controls) in the cell",
+                ),
+                style={"color": "#737373", "weight": 0.3, "fillOpacity": 0.7},
+                tooltip="{subjects} children: {cases} cases, {controls} controls",
+            ),
+        ),
+        columns=(
+            "subjects",
+            "cases",
+            "controls",
+            "share_cases_pct",
+            "beyond_buffer",
+            "cell",
+        ),
+        popup_first=("subjects", "cases", "controls", "share_cases_pct", "beyond_buffer"),
+        public=Public("drop"),  # never published as such: the public map counts masked points
+    ),
     # facilities below the children: at a regency's zoom a facility symbol would hide the
     # children living around it (runtime.js draws the facilities' outlines again on top)
     "facilities": LayerStyle(
@@ -505,25 +553,6 @@ LAYER_STYLES: dict[str, LayerStyle] = {
         ),
         public=Public("mask", columns=("status", "scan_cluster")),
     ),
-    "subjects_access": LayerStyle(
-        extends="subjects",
-        key="subject_id",
-        groups=(
-            Group(
-                "Beyond {buffer} of any facility",
-                where=_beyond_buffer,
-                style={"fill": False, "color": "#e6550d", "weight": 2.5, "radius": 10},
-                show=True,
-                show_max=2000,
-                tooltip="{distance_m} from {nearest_facility_name}",
-            ),
-        ),
-        popup_first=("distance_m", "nearest_facility_name", "nearest_facility_kind"),
-        public=Public(
-            "mask",
-            columns=("status", "within_buffer", "nearest_facility_name", "nearest_facility_kind"),
-        ),
-    ),
     "subjects": LayerStyle(
         groups=(
             Group(
@@ -532,6 +561,7 @@ LAYER_STYLES: dict[str, LayerStyle] = {
                 style={**_POINT, "shape": "square", "fillColor": CONTROL, "radius": 4},
                 show=True,
                 tooltip="Control {subject_id} · {stratum}",
+                binned=True,
             ),
             Group(
                 "Cases ({n})",
@@ -539,15 +569,44 @@ LAYER_STYLES: dict[str, LayerStyle] = {
                 style={**_POINT, "shape": "circle", "fillColor": CASE, "radius": 5},
                 show=True,
                 tooltip="Case {subject_id} · {stratum}",
+                binned=True,
             ),
             Group(
                 "Heat map of cases",
                 kind="heat",
                 where=_equals("status", "case"),
                 options={"radius": 22, "blur": 18, "minOpacity": 0.25, "maxZoom": 16},
+                binned=True,
+            ),
+            # the access step's columns are on the subjects layer itself (one row per child)
+            Group(
+                "Beyond {buffer} of any facility",
+                where=_beyond_buffer,
+                style={"fill": False, "color": "#e6550d", "weight": 2.5, "radius": 10},
+                show=True,
+                show_max=2000,
+                tooltip="{distance_m} from {nearest_facility_name}",
+                needs=("within_buffer",),
             ),
         ),
-        popup_first=("subject_id", "status", "stratum"),
-        public=Public("mask", columns=("status", "stratum")),
+        popup_first=(
+            "subject_id",
+            "status",
+            "stratum",
+            "distance_m",
+            "nearest_facility_name",
+            "nearest_facility_kind",
+        ),
+        # distance + facility would give the home back: the public layer keeps neither
+        public=Public(
+            "mask",
+            columns=(
+                "status",
+                "stratum",
+                "within_buffer",
+                "nearest_facility_name",
+                "nearest_facility_kind",
+            ),
+        ),
     ),
 }

@@ -235,7 +235,7 @@ def render_map(
     name = str(study.get("name") or "Study")
     root: Any = fmap.get_root()
     root.header.add_child(_Raw(f"<title>{html.escape(name)} · geo_stunting map</title>"))
-    root.html.add_child(_side_panel(name, sections, masking), name="gs_side")
+    root.html.add_child(_side_panel(name, sections, masking, data.binned), name="gs_side")
     root.html.add_child(
         _Raw(
             f'<script type="application/json" id="gs-data">{dumps_for_html(data.to_json())}'
@@ -296,8 +296,10 @@ def _add_assets(fmap: folium.Map, *, online: bool) -> None:
         )
 
 
-def _side_panel(name: str, sections: Mapping[str, Any], masking: MaskingReport | None) -> _Raw:
-    """Title, the privacy notice and the headline results, as escaped text."""
+def _side_panel(
+    name: str, sections: Mapping[str, Any], masking: MaskingReport | None, binned: str = ""
+) -> _Raw:
+    """Title, the privacy notice, how children are drawn and the headline results, as text."""
     study = sections.get("study") or {}
     if masking is None and not study.get("n_subjects") and "areas" in sections:
         note = (
@@ -312,6 +314,8 @@ def _side_panel(name: str, sections: Mapping[str, Any], masking: MaskingReport |
         )
     else:
         note = f'<p class="gs-public">Public version: {html.escape(masking.describe())}.</p>'
+    if binned:
+        note += f'<p class="gs-note" id="gs-binned">{html.escape(binned)}</p>'
     items = "".join(f"<li>{html.escape(line)}</li>" for line in headlines(sections))
     notes = "".join(
         f'<li class="gs-note">{html.escape(line)}</li>' for line in step_notes(sections)

@@ -178,7 +178,7 @@ def _quality(results: Results) -> Markup:
 
 
 def _access_plot(results: Results, buffer_m: float) -> Markup:
-    layer = results.layers.get("subjects_access")
+    layer = results.layers.get("subjects")  # the access step adds distance_m to it
     if layer is None or "distance_m" not in layer or "status" not in layer:
         return Markup("")
     status = layer["status"].to_numpy()
