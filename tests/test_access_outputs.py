@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -90,29 +88,3 @@ def test_results_json_of_a_run_without_lines_is_plain_json(demo, monkeypatch) ->
     results = gs.analyze(demo, steps=["access"])
     sections = json.loads(results.to_json())
     assert sections["access"]["nearest_lines"]["written"] is False
-
-
-def test_an_access_run_does_not_import_scipy_stats(tmp_path) -> None:
-    """scipy.stats costs half a CPU second to import; chi-square and Mann-Whitney need none."""
-    code = (
-        "import sys, numpy as np, geopandas as gpd, geo_stunting as gs\n"
-        "from geo_stunting.outputs._export import write_outputs\n"
-        "rng = np.random.default_rng(3)\n"
-        "xy = rng.uniform(0, 10_000, (400, 2))\n"
-        "subjects = gpd.GeoDataFrame({'subject_id': [f'S{i}' for i in range(400)],\n"
-        "    'status': np.where(np.arange(400) % 2 == 0, 'case', 'control')},\n"
-        "    geometry=gpd.points_from_xy(xy[:, 0] + 440_000, xy[:, 1] + 9_600_000),\n"
-        "    crs='EPSG:32748')\n"
-        "facilities = gpd.GeoDataFrame({'facility_id': ['F1', 'F2'], 'name': ['A', 'B'],\n"
-        "    'kind': ['puskesmas', 'pustu']}, geometry=gpd.points_from_xy(\n"
-        "    [442_000, 448_000], [9_602_000, 9_608_000]), crs='EPSG:32748')\n"
-        "study = gs.study_from_frames(subjects, facilities)\n"
-        "results = gs.analyze(study, steps=['access'])\n"
-        f"write_outputs(results, {str(tmp_path / 'out')!r})\n"
-        "print(results.sections['access']['test']['name'])\n"
-        "print('scipy.stats' in sys.modules)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
-    )
-    assert done.stdout.strip().splitlines()[-2:] == ["chi-square (Yates)", "False"]

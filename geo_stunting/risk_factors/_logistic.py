@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import stats
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.risk_factors._separation import separated_terms
-from geo_stunting.stats._asymptotic import Z975
 
 if TYPE_CHECKING:
     from geo_stunting.study._risk_spec import ResolvedFactor
@@ -40,7 +39,7 @@ __all__ = [
 ]
 
 INSTALL_HINT = "pip install statsmodels"
-_Z975 = Z975  # scipy.stats.norm.ppf(0.975); scipy.stats is slow to import
+_Z975 = float(stats.norm.ppf(0.975))
 #: Fewer cases (or controls) than this per model term makes the estimates unstable.
 MIN_EVENTS_PER_TERM = 10
 METHOD = (
@@ -336,7 +335,7 @@ def logistic_regression(
             coefficient=b,
             se=se,
             z=z,
-            p_value=float(2 * special.ndtr(-abs(z))),  # 2 * scipy.stats.norm.sf(|z|)
+            p_value=float(2 * stats.norm.sf(abs(z))),
             odds_ratio=_exp(b * per),
             ci95=(_exp((b - _Z975 * se) * per), _exp((b + _Z975 * se) * per)),
             per=per,

@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
 from geo_stunting.errors import AnalysisError, Problem
-from geo_stunting.stats._asymptotic import Z975
 from geo_stunting.stats._describe import NumericSummary, describe, finite_or_none
 from geo_stunting.stats._twobytwo import MIN_EXPECTED, table_test
 
@@ -64,7 +63,7 @@ MAX_EXACT_STATES = 2_000_000
 MONTE_CARLO_DRAWS = 99_999
 #: Tables whose probability is within this relative tolerance of the observed count as ties (R).
 _REL_ERR = 1 + 1e-7
-_Z975 = Z975
+_Z975 = float(stats.norm.ppf(0.975))
 
 
 @dataclass(frozen=True)
@@ -279,8 +278,6 @@ def contingency_test(table: Any, *, seed: int | None = None) -> ContingencyTest:
     expected = np.outer(counts.sum(axis=1), counts.sum(axis=0)) / total
     min_expected = float(expected.min())
     if min_expected >= MIN_EXPECTED:
-        from scipy import stats  # noqa: PLC0415 - slow to import (the access step needs none)
-
         chi2 = stats.chi2_contingency(counts, correction=False)
         return ContingencyTest(
             "chi-square (Pearson)",
@@ -333,8 +330,6 @@ def fisher_freeman_halton(table: Any, *, seed: int | None = None) -> tuple[float
                 exact,
                 "exact: every table with the observed margins enumerated (as R fisher.test)",
             )
-    from scipy import stats  # noqa: PLC0415 - slow to import (the access step needs none)
-
     result = stats.fisher_exact(
         counts,
         method=stats.MonteCarloMethod(
@@ -450,7 +445,7 @@ def trend_test(cases: Any, totals: Any, *, scores: Any = None) -> TrendTest:
     statistic = sxy**2 / (p * (1 - p) * sxx)
     return TrendTest(
         float(statistic),
-        float(special.chdtrc(1, statistic)),  # scipy.stats.chi2.sf(statistic, 1)
+        float(stats.chi2.sf(statistic, 1)),
         tuple(float(v) for v in s),
         sxy / sxx,
     )
@@ -485,8 +480,6 @@ def pearson(x: Any, y: Any) -> Correlation:
         t, p = math.copysign(math.inf, r), 0.0
     else:
         t = r * math.sqrt(df / (1 - r * r))
-        from scipy import stats  # noqa: PLC0415 - slow to import (the access step needs none)
-
         p = float(2 * stats.t.sf(abs(t), df))
     ci = None
     if n >= 4 and abs(r) < 1:
@@ -505,8 +498,6 @@ def spearman(x: Any, y: Any) -> Correlation:
     n = len(a)
     if n < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return Correlation("spearman", None, None, None, None, n)
-    from scipy import stats  # noqa: PLC0415 - slow to import (the access step needs none)
-
     rho = float(np.corrcoef(stats.rankdata(a), stats.rankdata(b))[0, 1])
     rho = max(-1.0, min(1.0, rho))
     s_stat = (n**3 - n) * (1 - rho) / 6
@@ -533,8 +524,6 @@ def welch_t(x: Any, y: Any) -> WelchT:
     se = math.sqrt(se2)
     df = se2**2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     t = diff / se
-    from scipy import stats  # noqa: PLC0415 - slow to import (the access step needs none)
-
     half = float(stats.t.ppf(0.975, df)) * se
     return WelchT(t, float(df), float(2 * stats.t.sf(abs(t), df)), diff, (diff - half, diff + half))
 
@@ -546,7 +535,5 @@ def shapiro_wilk(values: Any) -> ShapiroWilk:
     n = len(v)
     if n < 3 or n > 5000 or np.ptp(v) == 0:
         return ShapiroWilk(None, None, n)
-    from scipy import stats  # noqa: PLC0415 - slow to import (the access step needs none)
-
     result = stats.shapiro(v)
     return ShapiroWilk(float(result.statistic), float(result.pvalue), n)

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from geo_stunting.errors import AnalysisError, Problem
-from geo_stunting.stats._asymptotic import Z975, chi2_yates, mann_whitney_asymptotic
 from geo_stunting.stats._describe import describe, finite_or_none
 
 __all__ = [
@@ -52,7 +52,7 @@ __all__ = [
 
 #: Below this expected count the chi-square test gives way to Fisher's exact test.
 MIN_EXPECTED = 5.0
-_Z975 = Z975
+_Z975 = float(stats.norm.ppf(0.975))
 _MW_METHOD = (
     "two-sided Mann-Whitney U test, normal approximation with continuity correction and "
     "tie-corrected variance (as R wilcox.test(cases, controls, exact = FALSE, correct = TRUE)); "
@@ -214,8 +214,6 @@ def table_test(table: Any) -> TableTest:
     )
     min_expected = float(expected.min())
     if min_expected < MIN_EXPECTED:
-        from scipy import stats  # noqa: PLC0415 - slow to import, needed only for small tables
-
         result = stats.fisher_exact(counts, alternative="two-sided")
         return TableTest(
             "Fisher exact",
@@ -224,11 +222,11 @@ def table_test(table: Any) -> TableTest:
             min_expected,
             f"an expected count is below {MIN_EXPECTED:g} ({min_expected:.3g})",
         )
-    statistic, p_value = chi2_yates(counts)  # scipy's chi2_contingency(correction=True)
+    chi2 = stats.chi2_contingency(counts, correction=True)
     return TableTest(
         "chi-square (Yates)",
-        statistic,
-        p_value,
+        float(chi2.statistic),
+        float(chi2.pvalue),
         min_expected,
         f"every expected count is at least {MIN_EXPECTED:g}",
     )
@@ -284,9 +282,11 @@ def mann_whitney(x: Any, y: Any) -> MannWhitney:
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if len(a) == 0 or len(b) == 0:
         raise AnalysisError(Problem("the Mann-Whitney test needs values in both groups"))
-    statistic, p_value = mann_whitney_asymptotic(a, b)  # scipy's mannwhitneyu, bit for bit
+    result = stats.mannwhitneyu(
+        a, b, alternative="two-sided", use_continuity=True, method="asymptotic"
+    )
     tied = np.unique(np.concatenate([a, b])).size == 1
-    return MannWhitney(statistic, None if tied else p_value)
+    return MannWhitney(float(result.statistic), None if tied else float(result.pvalue))
 
 
 def distance_summary(distances: Any) -> DistanceSummary:
