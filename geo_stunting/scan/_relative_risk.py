@@ -61,6 +61,7 @@ from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern._window import area_union, occupied_areas
 from geo_stunting.progress import progress
 from geo_stunting.scan._bandwidth import BandwidthChoice, bandwidth_relrisk
+from geo_stunting.scan._footprints import GridSpec, footprint_surface
 from geo_stunting.stats._permutation import bh_adjust
 from geo_stunting.study._config import DEFAULT_SEED
 
@@ -89,6 +90,9 @@ EXTENT_PAD_BANDWIDTHS = 2.0
 MAX_GRID_CELLS = 4_000_000
 #: Hull buffer when there is no study area, as a share of the larger side.
 HULL_BUFFER_SHARE = 0.05
+#: Up to this many (cell, subject, labelling) terms the surface is one dense product (the demo:
+#: 2.9e9); above, each subject's kernel footprint is added per labelling (`_footprints`).
+DENSE_MAX_TERMS = 5_000_000_000
 _CELL_CHUNK_BYTES = 32_000_000
 _EDGE_RASTER_MAX = 2048
 
@@ -421,16 +425,24 @@ def relative_risk_xy(
     ).reshape(-1)
     supported = n_within >= support_min_subjects
     weights = np.ones(len(xy)) if edge != "diggle" else 1.0 / _edge_mass(xy, window, sigma, cell)
-    labels = _labellings(cases, permutations, rng)
-    lam_case = np.empty(len(cx))
-    lam_all = np.empty(len(cx))
-    p_value = np.full(len(cx), np.nan)
-    rows = [(supported, labels), (~supported, labels[:, :1])]
-    for mask, lab in rows:
-        if mask.any():
-            lam_case[mask], lam_all[mask], p_value[mask] = _surface(
-                centres[mask], xy, weights, lab, sigma
-            )
+    if len(cx) * len(xy) * (permutations + 1) <= DENSE_MAX_TERMS:
+        lam_case, lam_all, p_value = _dense(
+            centres, xy, weights, cases, supported, permutations, rng, sigma
+        )
+    else:
+        lam_case, lam_all, p_value = footprint_surface(
+            xy,
+            weights,
+            cases,
+            GridSpec(xmin, ymin, cell, nx, ny),
+            sigma,
+            cells=index,
+            tested=supported,
+            permutations=permutations,
+            rng=rng,
+        )
+        norm = 1.0 / (2 * math.pi * sigma * sigma)
+        lam_case, lam_all = lam_case * norm, lam_all * norm
     n_case, n_control = int(cases.sum()), int((~cases).sum())
     with np.errstate(divide="ignore", invalid="ignore"):
         lam_control = lam_all - lam_case
@@ -485,6 +497,30 @@ def relative_risk_xy(
 def _bounds(geometry: shapely.Geometry) -> tuple[float, float, float, float]:
     xmin, ymin, xmax, ymax = (float(v) for v in shapely.bounds(geometry))
     return xmin, ymin, xmax, ymax
+
+
+def _dense(
+    centres: np.ndarray,
+    xy: np.ndarray,
+    weights: np.ndarray,
+    cases: np.ndarray,
+    supported: np.ndarray,
+    permutations: int,
+    rng: np.random.Generator,
+    sigma: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The surface as one dense product of kernel values and labellings (small studies)."""
+    labels = _labellings(cases, permutations, rng)
+    lam_case = np.empty(len(centres))
+    lam_all = np.empty(len(centres))
+    p_value = np.full(len(centres), np.nan)
+    rows = [(supported, labels), (~supported, labels[:, :1])]
+    for mask, lab in rows:
+        if mask.any():
+            lam_case[mask], lam_all[mask], p_value[mask] = _surface(
+                centres[mask], xy, weights, lab, sigma
+            )
+    return lam_case, lam_all, p_value
 
 
 def _labellings(cases: np.ndarray, permutations: int, rng: np.random.Generator) -> np.ndarray:
