@@ -178,3 +178,11 @@ def test_footprints_hold_the_terms_within_their_reach(exponent: float) -> None:
     assert math.isclose(
         float(np.exp(-reach2 / (2 * sigma * sigma))), math.exp(-exponent), rel_tol=1e-12
     )
+
+
+def test_the_time_model_follows_the_footprint_path() -> None:
+    from geo_stunting import estimate  # noqa: PLC0415
+
+    assert estimate._DENSE_MAX_TERMS == _relative_risk.DENSE_MAX_TERMS
+    cells = math.pi * 2 * _footprints.P_VALUE_EXPONENT * _relative_risk.CELLS_PER_BANDWIDTH**2
+    assert estimate._FOOTPRINT_CELLS == round(cells)
