@@ -185,4 +185,4 @@ def test_the_time_model_follows_the_footprint_path() -> None:
 
     assert estimate._DENSE_MAX_TERMS == _relative_risk.DENSE_MAX_TERMS
     cells = math.pi * 2 * _footprints.P_VALUE_EXPONENT * _relative_risk.CELLS_PER_BANDWIDTH**2
-    assert estimate._FOOTPRINT_CELLS == round(cells)
+    assert round(cells) == estimate._FOOTPRINT_CELLS
