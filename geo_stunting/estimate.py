@@ -204,7 +204,7 @@ def _relative_risk(study: Study) -> StepEstimate:
         memory = 2 * (p + 1) * n * 8.0
     else:  # the smaller group's kernel footprints per labelling (scan._footprints)
         group = min(study.n_cases, study.n_controls)
-        footprint = _FOOTPRINT_CELLS
+        footprint = float(_FOOTPRINT_CELLS)
         if rr.cell_m is not None and rr.bandwidth_m is not None:
             footprint = _FOOTPRINT_CELLS * (rr.bandwidth_m / rr.cell_m / 4) ** 2
         footprint = min(cells, footprint)
