@@ -209,7 +209,7 @@ def _relative_risk(study: Study) -> StepEstimate:
             footprint = _FOOTPRINT_CELLS * (rr.bandwidth_m / rr.cell_m / 4) ** 2
         footprint = min(cells, footprint)
         seconds = (p + 1) * group * footprint * _FOOTPRINT_TERM_S + 3 * n * cells * _MAC_S
-        memory = p * group * 8.0 + n * 4 * 42 * 8.0
+        memory = p * group * 4.0 + n * 4 * 42 * 8.0
     search = rr.bandwidth_m is None
     if search:
         seconds += n * n / 2 * _BANDWIDTH_PAIR_S  # likelihood cross-validation, pairs once

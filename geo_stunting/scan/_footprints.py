@@ -185,7 +185,7 @@ def footprint_surface(
     if not permutations or not tested.any():
         return case_sums[cells], total[cells], p_value
     group = np.flatnonzero(base == value)
-    members = np.empty((permutations, len(group)), np.int64)
+    members = np.empty((permutations, len(group)), np.int32)
     for r in range(permutations):
         members[r] = np.flatnonzero(rng.permuted(base) == value)
     at = cells[tested]
