@@ -106,7 +106,7 @@ def test_a_short_reach_falls_back_to_exact_sums_with_the_same_p_values(case_shar
             exponent=exponent,
         )
     centres = np.column_stack(grid.centres(cells))
-    dense_p = _relative_risk._dense(
+    dense_p = _footprints.dense_surface(
         centres, xy, weights, cases, tested, 49, np.random.default_rng(3), sigma
     )[2]
     for _, _, p_value in runs.values():

@@ -3,8 +3,10 @@
 The surface of `geo_stunting.scan._relative_risk` needs, at every grid cell
 ``c``, the Gaussian kernel sums ``Σ_j w_j K(c − x_j)`` over all subjects and
 over the cases, and for the tolerance p-values the case sums of every random
-labelling: as one dense (cells × subjects) × (subjects × labellings) product
-that is 70,000 × 30,000 × 1,000 terms at 30,000 children.
+labelling. `dense_surface` does it as one dense (cells × subjects) ×
+(subjects × labellings) product: the demo's 2.4e9 terms in about a second,
+but 70,000 × 30,000 × 1,000 terms at 30,000 children. `footprint_surface`
+gives the same p-values and sums with far fewer operations.
 
 The Gaussian is separable on a regular grid, ``K(c − x) = exp(−dx²/2σ²) ·
 exp(−dy²/2σ²)``, so
@@ -46,9 +48,11 @@ __all__ = [
     "TIE_TOLERANCE",
     "Footprints",
     "GridSpec",
+    "dense_surface",
     "footprint_surface",
     "footprint_tables",
     "grid_sums",
+    "labellings",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,7 @@ P_VALUE_EXPONENT = 12.5
 TIE_TOLERANCE = 1e-10
 #: Rounding margin (share of the total) within which a truncated comparison is redone exactly.
 _ROUNDING_MARGIN = 1e-12
+_CELL_CHUNK_BYTES = 32_000_000
 #: Subjects per block of the factor matrices of `grid_sums` (bounded memory).
 _FACTOR_BLOCK_BYTES = 32_000_000
 
@@ -217,6 +222,76 @@ def footprint_surface(
     )
     p_value[tested] = (1 + higher) / (permutations + 1)
     return case_sums[cells], total[cells], p_value
+
+
+def dense_surface(
+    centres: np.ndarray,
+    xy: np.ndarray,
+    weights: np.ndarray,
+    cases: np.ndarray,
+    supported: np.ndarray,
+    permutations: int,
+    rng: np.random.Generator,
+    sigma: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The case and total sums and p-values as one dense product (the demo and small studies).
+
+    The (cells × subjects) kernel values times the (subjects × 1 + R)
+    weighted labellings, a block of cells at a time; only the observed
+    labelling at the cells not `supported`.
+    """
+    labels = labellings(cases, permutations, rng)
+    lam_case = np.empty(len(centres))
+    lam_all = np.empty(len(centres))
+    p_value = np.full(len(centres), np.nan)
+    rows = [(supported, labels), (~supported, labels[:, :1])]
+    for mask, lab in rows:
+        if mask.any():
+            lam_case[mask], lam_all[mask], p_value[mask] = _dense_sums(
+                centres[mask], xy, weights, lab, sigma
+            )
+    return lam_case, lam_all, p_value
+
+
+def labellings(cases: np.ndarray, permutations: int, rng: np.random.Generator) -> np.ndarray:
+    """``(N, 1 + R)`` case indicators: the observed labels, then R random labellings."""
+    base = cases.astype(np.float64)
+    out = np.empty((len(base), permutations + 1))
+    out[:, 0] = base
+    for r in range(permutations):
+        out[:, r + 1] = rng.permuted(base)
+    return out
+
+
+def _dense_sums(
+    cells: np.ndarray, xy: np.ndarray, weights: np.ndarray, labels: np.ndarray, sigma: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Case and total kernel sums at the cells, and the pointwise p-values."""
+    n_cells = len(cells)
+    lam_case = np.empty(n_cells)
+    lam_all = np.empty(n_cells)
+    permutations = labels.shape[1] - 1
+    p_value = np.full(n_cells, np.nan)
+    weighted = labels * weights[:, None]
+    chunk = max(1, _CELL_CHUNK_BYTES // (8 * max(len(xy), labels.shape[1])))
+    what = f"relative risk: cells, each with {permutations} labellings"
+    with progress(what, total=n_cells) as advance:
+        for start in range(0, n_cells, chunk):
+            part = cells[start : start + chunk]
+            d2 = ((part[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)
+            kernel = np.exp(-d2 / (2 * sigma * sigma))
+            sums = kernel @ weighted
+            total = kernel @ weights
+            rows = slice(start, start + len(part))
+            lam_case[rows] = sums[:, 0]
+            lam_all[rows] = total
+            if permutations:
+                tolerance = TIE_TOLERANCE * total[:, None]
+                higher = np.count_nonzero(sums[:, 1:] >= sums[:, :1] - tolerance, axis=1)
+                p_value[rows] = (1 + higher) / (permutations + 1)
+            advance(len(part))
+    norm = 1.0 / (2 * math.pi * sigma * sigma)
+    return lam_case * norm, lam_all * norm, p_value
 
 
 def labelling_counts(
