@@ -170,15 +170,15 @@ def footprint_surface(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Case and total kernel sums at `cells` and the pointwise p-values at the `tested` ones.
 
-    The same sums and p-values as the dense product (``_relative_risk._surface``),
-    the labellings drawn from `rng` in the same order (``rng.permuted`` of the
-    case indicator, once per labelling).
+    The same sums and p-values as `dense_surface`, the labellings drawn from
+    `rng` in the same order (``rng.permuted`` of the case indicator, once per
+    labelling).
 
     Returns
     -------
     lam_case, lam_all, p_value
-        Unnormalised kernel sums and the one-sided p-values of raised risk
-        (NaN where not `tested`).
+        Kernel densities (sums divided by ``2πσ²``) and the one-sided
+        p-values of raised risk (NaN where not `tested`).
     """
     n_case = int(cases.sum())
     counted_cases = n_case <= len(cases) - n_case
@@ -186,17 +186,19 @@ def footprint_surface(
     value = 1.0 if counted_cases else 0.0
     total = grid_sums(xy, weights, np.arange(len(xy)), grid, sigma).ravel()
     case_sums = grid_sums(xy, weights, np.flatnonzero(cases), grid, sigma).ravel()
+    norm = 1.0 / (2 * math.pi * sigma * sigma)
     p_value = np.full(len(cells), np.nan)
     if not permutations or not tested.any():
-        return case_sums[cells], total[cells], p_value
+        return case_sums[cells] * norm, total[cells] * norm, p_value
     group = np.flatnonzero(base == value)
     members = np.empty((permutations, len(group)), np.int32)
     for r in range(permutations):
         members[r] = np.flatnonzero(rng.permuted(base) == value)
     at = cells[tested]
-    observed = (case_sums if counted_cases else grid_sums(xy, weights, group, grid, sigma).ravel())[
-        at
-    ]
+    if counted_cases:
+        observed = case_sums[at]
+    else:
+        observed = grid_sums(xy, weights, group, grid, sigma).ravel()[at]
     tables = footprint_tables(xy, weights, grid, sigma, exponent=exponent)
     truncated = np.zeros((grid.ny, grid.nx))
     _add_footprints(truncated, np.arange(len(xy)), *tables.unpack())
@@ -221,7 +223,7 @@ def footprint_surface(
         permutations * len(at),
     )
     p_value[tested] = (1 + higher) / (permutations + 1)
-    return case_sums[cells], total[cells], p_value
+    return case_sums[cells] * norm, total[cells] * norm, p_value
 
 
 def dense_surface(

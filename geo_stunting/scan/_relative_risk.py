@@ -439,8 +439,6 @@ def relative_risk_xy(
             permutations=permutations,
             rng=rng,
         )
-        norm = 1.0 / (2 * math.pi * sigma * sigma)
-        lam_case, lam_all = lam_case * norm, lam_all * norm
     n_case, n_control = int(cases.sum()), int((~cases).sum())
     with np.errstate(divide="ignore", invalid="ignore"):
         lam_control = lam_all - lam_case
