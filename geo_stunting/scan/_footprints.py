@@ -217,7 +217,7 @@ def footprint_surface(
         sigma=sigma,
         greater=counted_cases,
     )
-    log.info(
+    log.debug(
         "relative_risk: %d of %d comparisons decided by the exact sum",
         exact,
         permutations * len(at),
