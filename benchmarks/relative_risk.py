@@ -1,4 +1,4 @@
-"""Benchmark the relative risk's bandwidth search against the exact O(n²) sums and spatstat.
+"""Benchmark the relative risk (bandwidth search and tolerance surface) against exact sums and R.
 
 The synthetic district study of `district_study.py` (children in settlements
 of the 241 Ogan Ilir villages, a fifth of them cases) at 1,000, 5,000 and
@@ -12,6 +12,16 @@ of the 241 Ogan Ilir villages, a fifth of them cases) at 1,000, 5,000 and
 * spatstat: ``bw.relrisk(X, method = "likelihood")`` in Rscript on the same
   points in the same window (skipped past 5,000 points: minutes).
 
+Then the tolerance (p-value) surface at the chosen bandwidth, 999 labellings,
+at 5,000 and (without ``--quick``) 30,000 children:
+
+* ours: `relative_risk_xy` (footprints per labelling above `DENSE_MAX_TERMS`);
+* dense: the same with the dense (cells × subjects) × (subjects × labellings)
+  product of the previous implementation (at 30,000 only with ``--dense``:
+  minutes), and whether every p-value is the same;
+* sparr: ``risk`` and ``tolerance(method = "MC")`` on the same points, window
+  and bandwidth (5,000 only; 99 iterations, ours also at 99 for the ratio).
+
 Usage::
 
     python benchmarks/relative_risk.py --quick
@@ -21,6 +31,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import shutil
@@ -39,8 +50,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from district_study import write_district_study
 
 import geo_stunting as gs
-from geo_stunting.scan import _bandwidth
-from geo_stunting.scan._relative_risk import subjects_hull
+from geo_stunting.scan import _bandwidth, _relative_risk
+from geo_stunting.scan._relative_risk import relative_risk_xy, study_window, subjects_hull
+
+SPARR = r"""
+suppressMessages({library(spatstat); library(sparr)})
+args <- commandArgs(TRUE)
+pts <- read.csv(args[1])
+W <- as.owin(sf::st_as_sfc(readLines(args[2])))
+X <- ppp(pts$x, pts$y, window = W, marks = factor(pts$case), check = FALSE)
+f <- X[X$marks == "1"]
+g <- X[X$marks == "0"]
+t0 <- proc.time()
+rs <- risk(f, g, h0 = as.numeric(args[3]), resolution = 128, edge = "uniform", verbose = FALSE)
+tol <- tolerance(rs, method = "MC", ITER = as.integer(args[4]), verbose = FALSE)
+t1 <- proc.time() - t0
+cat(sprintf('{"seconds": %.3f, "cpu": %.3f}\n', t1[["elapsed"]], t1[["user.self"]]))
+"""
 
 SPATSTAT = r"""
 suppressMessages(library(spatstat))
@@ -91,6 +117,71 @@ def criterion(total: np.ndarray, same: np.ndarray) -> np.ndarray:
     return out
 
 
+def run_r(
+    script: str, xy: np.ndarray, is_case: np.ndarray, window: shapely.Geometry, *extra: str
+) -> dict[str, float] | None:
+    """Run an R script on the points (x, y, case) and window; its last line is JSON."""
+    if shutil.which("Rscript") is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder)
+        rows = np.column_stack([xy, is_case.astype(int)])
+        np.savetxt(base / "pts.csv", rows, delimiter=",", header="x,y,case", comments="",
+                   fmt=["%.3f", "%.3f", "%d"])  # fmt: skip
+        (base / "win.wkt").write_text(shapely.to_wkt(window) + "\n", encoding="utf-8")
+        (base / "bench.R").write_text(script, encoding="utf-8")
+        files = [str(base / name) for name in ("bench.R", "pts.csv", "win.wkt")]
+        out = subprocess.run(
+            ["Rscript", *files, *extra],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if out.returncode != 0:
+        print("  R failed:", out.stderr.strip().splitlines()[-1:])
+        return None
+    found: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return found
+
+
+def surface(sizes: tuple[int, ...], folder: Path, *, dense_30k: bool, no_r: bool) -> None:
+    """Time the tolerance surface: ours, the dense product, sparr's Monte Carlo tolerance."""
+    print("\ntolerance surface at the cross-validated bandwidth (relative_risk_xy, 999 labellings)")
+    print(
+        f"{'children':>8} {'cells':>7} {'ours s':>7} {'ours cpu':>8} {'dense s':>8} "
+        f"{'dense cpu':>9} {'x cpu':>6} {'same p':>6} {'ours 99 s':>9} {'sparr 99 s':>10}"
+    )
+    for n in sizes:
+        study = gs.load_study(write_district_study(folder / f"d{n}", n_children=n))
+        xy = shapely.get_coordinates(np.asarray(study.subjects.geometry.array))
+        is_case = (study.subjects["status"] == "case").to_numpy()
+        window, _ = study_window(study.subjects, study.area)
+        sigma = _bandwidth.bandwidth_relrisk(
+            xy[:, 0], xy[:, 1], is_case, window=subjects_hull(xy)[0]
+        ).bandwidth_m
+        run = functools.partial(
+            relative_risk_xy, xy[:, 0], xy[:, 1], is_case, window=window, bandwidth_m=sigma, seed=1
+        )
+        ours, wall, cpu = timed(run, permutations=999)
+        line = f"{n:>8,} {len(ours.x):>7,} {wall:>7.2f} {cpu:>8.2f} "
+        if n <= 5_000 or dense_30k:
+            limit = _relative_risk.DENSE_MAX_TERMS
+            _relative_risk.DENSE_MAX_TERMS = 10**18
+            try:
+                dense, d_wall, d_cpu = timed(run, permutations=999)
+            finally:
+                _relative_risk.DENSE_MAX_TERMS = limit
+            same = np.array_equal(dense.p_value, ours.p_value, equal_nan=True)
+            line += f"{d_wall:>8.2f} {d_cpu:>9.2f} {d_cpu / cpu:>5.1f}x {same!s:>6} "
+        else:
+            line += f"{'-':>8} {'-':>9} {'-':>6} {'-':>6} "
+        peer = None if no_r or n > 5_000 else run_r(SPARR, xy, is_case, window, f"{sigma}", "99")
+        if peer:
+            _, wall99, _ = timed(run, permutations=99)
+            line += f"{wall99:>9.2f} {peer['seconds']:>10.2f}"
+        print(line, flush=True)
+
+
 def spatstat_bandwidth(
     xy: np.ndarray, is_case: np.ndarray, window: shapely.Geometry
 ) -> dict[str, float] | None:
@@ -134,8 +225,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="1,000 and 5,000 children only")
-    parser.add_argument("--no-r", action="store_true", help="skip spatstat")
+    parser.add_argument("--no-r", action="store_true", help="skip spatstat and sparr")
+    parser.add_argument("--dense", action="store_true", help="time the dense product at 30,000")
+    parser.add_argument("--only", choices=("all", "bandwidth", "surface"), default="all")
     args = parser.parse_args()
+    if args.only != "bandwidth":
+        with tempfile.TemporaryDirectory() as folder:
+            sizes_s = (5_000,) if args.quick else (5_000, 30_000)
+            surface(sizes_s, Path(folder), dense_30k=args.dense, no_r=args.no_r)
+    if args.only == "surface":
+        return
     sizes = (1_000, 5_000) if args.quick else (1_000, 5_000, 20_000)
     # compile both on a few points first
     rng = np.random.default_rng(0)

@@ -6,6 +6,7 @@ areas) times a cost per operation. Pattern and scan rates were measured on
 one core of a 2020s laptop on the 241-village Ogan Ilir window
 (`benchmarks/district.py`); the others on this project's 2-core build
 machine (the relative-risk kernel sums 4e-10 s per multiply-add on the demo,
+8e-10 s per footprint cell of a labelling at 30,000 subjects,
 a Gaussian kernel value 5e-8 s, one permuted label 1.2e-8 s; the access step
 held about 2.5 KB per subject at 100,000 subjects, `run.json →
 steps.access.peak_rss_mib`). A busy machine takes longer. The command line
@@ -34,8 +35,13 @@ _POINT_S = 6e-7  # one point of a simulated pattern (nearest neighbour, G, bound
 _RELABEL_PAIR_S = 4e-9  # one pair of one relabelling (K difference)
 _SCAN_ENTRY_S = 1.5e-10  # one (window, replication) of the scan, benchmarks/scan.py
 _SCAN_WINDOW_S = 6e-8  # one window: its neighbour sorted in, and scored for the observed cases
-_BANDWIDTH_PAIR_S = 6e-8  # one pair of the relative risk's bandwidth search
-_SURFACE_TERM_S = 1e-10  # one (cell, subject, labelling) of the relative-risk surface
+_BANDWIDTH_PAIR_S = 3.5e-8  # one pair of the relative risk's bandwidth search (30k: 15 s)
+_SURFACE_TERM_S = 1e-10  # one (cell, subject, labelling) of the dense relative-risk surface
+#: Above this many terms the surface adds footprints (scan._relative_risk.DENSE_MAX_TERMS) ...
+_DENSE_MAX_TERMS = 5e9
+#: ... of about this many cells (5 bandwidths at a quarter bandwidth a cell: pi * 25 * 16)
+_FOOTPRINT_CELLS = 1257
+_FOOTPRINT_TERM_S = 8e-10  # one (footprint cell, group member, labelling), 30k: 7.5e9 in 5 s
 #: The relative-risk grid has at most about this many cells across (MIN_CELLS_ACROSS).
 _CELLS_ACROSS = 128
 _NLARGE = 3000
@@ -193,7 +199,17 @@ def _relative_risk(study: Study) -> StepEstimate:
     if rr.cell_m is not None:
         cells = area / rr.cell_m**2
     cells = min(cells, _MAX_GRID_CELLS)
-    seconds = cells * n * (p + 1) * _SURFACE_TERM_S
+    if cells * n * (p + 1) <= _DENSE_MAX_TERMS:  # one dense product (scan._relative_risk)
+        seconds = cells * n * (p + 1) * _SURFACE_TERM_S
+        memory = 2 * (p + 1) * n * 8.0
+    else:  # the smaller group's kernel footprints per labelling (scan._footprints)
+        group = min(study.n_cases, study.n_controls)
+        footprint = float(_FOOTPRINT_CELLS)
+        if rr.cell_m is not None and rr.bandwidth_m is not None:
+            footprint = _FOOTPRINT_CELLS * (rr.bandwidth_m / rr.cell_m / 4) ** 2
+        footprint = min(cells, footprint)
+        seconds = (p + 1) * group * footprint * _FOOTPRINT_TERM_S + 3 * n * cells * _MAC_S
+        memory = p * group * 4.0 + n * 4 * 42 * 8.0
     search = rr.bandwidth_m is None
     if search:
         seconds += n * n / 2 * _BANDWIDTH_PAIR_S  # likelihood cross-validation, pairs once
@@ -207,7 +223,7 @@ def _relative_risk(study: Study) -> StepEstimate:
         f"{fewer}, a larger cell_m"
         + (" or a fixed bandwidth_m" if search else "")
         + " in [relative_risk], or --only to skip it",
-        float(2 * (p + 1) * n * 8.0 + cells * 8.0 * 10 + 32e6 * 3),
+        float(memory + cells * 8.0 * 10 * (1 + threads) + 32e6 * 3),
     )
 
 

@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 
 import geo_stunting as gs
 from geo_stunting import AnalysisError
+from geo_stunting.scan import _relative_risk
 from geo_stunting.scan._relative_risk import (
     bandwidth_relrisk,
     relative_risk_surface,
@@ -44,6 +45,14 @@ def grave() -> pd.DataFrame:
 def window(ref: dict) -> shapely.Geometry:
     (x0, x1), (y0, y1) = ref["window"]["xrange"], ref["window"]["yrange"]
     return shapely.box(x0, y0, x1, y1)
+
+
+@pytest.fixture(params=["dense", "footprints"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of computing the surface: one dense product, or footprints per labelling."""
+    if request.param == "footprints":
+        monkeypatch.setattr(_relative_risk, "DENSE_MAX_TERMS", 0)
+    return str(request.param)
 
 
 def _as_float(values: list) -> np.ndarray:
@@ -85,7 +94,7 @@ def _on_spatstat_pixels(grave, window, ref, edge):
     return result, row, col
 
 
-def test_surface_equals_spatstat_exact_kernel_sums(grave, window, ref) -> None:
+def test_surface_equals_spatstat_exact_kernel_sums(grave, window, ref, path) -> None:
     result, row, col = _on_spatstat_pixels(grave, window, ref, "uniform")
     want = np.array(ref["pixels"]["exact_p_case_uniform"], dtype=float)[row, col]
     # spatstat cuts the kernel at 8 sigma; that matters only far from every point
@@ -100,7 +109,7 @@ def test_surface_equals_spatstat_exact_kernel_sums(grave, window, ref) -> None:
     np.testing.assert_allclose(result.log_rr[close], expected[close], atol=1e-6)
 
 
-def test_diggle_edge_correction_matches_spatstat(grave, window, ref) -> None:
+def test_diggle_edge_correction_matches_spatstat(grave, window, ref, path) -> None:
     result, row, col = _on_spatstat_pixels(grave, window, ref, "diggle")
     want = np.array(ref["pixels"]["exact_p_case_diggle"], dtype=float)[row, col]
     np.testing.assert_allclose(result.p_case, want, atol=2e-4)  # our edge mass is on a raster
@@ -108,7 +117,7 @@ def test_diggle_edge_correction_matches_spatstat(grave, window, ref) -> None:
     assert np.abs(want - uniform).max() > 1e-2  # so the check above is not vacuous
 
 
-def test_surface_close_to_spatstat_relrisk_image(grave, window, ref) -> None:
+def test_surface_close_to_spatstat_relrisk_image(grave, window, ref, path) -> None:
     # spatstat's relrisk image comes from an FFT on 64 x 64 pixels with the points
     # moved to pixel centres: agreement is to the discretisation error only.
     result, row, col = _on_spatstat_pixels(grave, window, ref, "uniform")
@@ -118,7 +127,7 @@ def test_surface_close_to_spatstat_relrisk_image(grave, window, ref) -> None:
     assert difference.mean() < 0.015
 
 
-def test_pointwise_p_values_by_brute_force() -> None:
+def test_pointwise_p_values_by_brute_force(path: str) -> None:
     rng = np.random.default_rng(2)
     xy = rng.uniform(0, 1000, size=(30, 2))
     is_case = np.arange(30) < 10

@@ -65,6 +65,24 @@ def test_relative_risk_counts_bandwidth_tasks_and_cells(monkeypatch: pytest.Monk
     assert total == done == len(result.x)  # supported and unsupported cells, every one
 
 
+def test_relative_risk_footprints_count_labellings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from geo_stunting.scan import _relative_risk  # noqa: PLC0415
+
+    monkeypatch.setattr(_relative_risk, "DENSE_MAX_TERMS", 0)  # the path of large studies
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 2_000, size=(121, 2))
+    recorder = Recorder()
+    with use_reporter(recorder):
+        result = relative_risk_xy(
+            xy[:, 0], xy[:, 1], rng.random(121) < 0.3, window=shapely.box(-100, -100, 2_100, 2_100),
+            permutations=19, seed=2,
+        )  # fmt: skip
+    total, done = _bar(recorder, "19 labellings")
+    assert total == done == 19
+    tested = int(result.supported.sum())
+    assert any(f"each on {tested:,} cells" in k for k in recorder.totals)  # only supported ones
+
+
 def test_autocorrelation_counts_permutations_and_subjects() -> None:
     demo = gs.load_study(gs.demo_study_path())
     subjects = demo.subjects

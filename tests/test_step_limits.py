@@ -50,6 +50,9 @@ def test_the_demo_is_not_refused_and_every_step_has_an_estimate(demo_study_small
 
 def test_relative_risk_for_days_is_refused_with_the_hours(demo_study_small: gs.Study):
     settings = demo_study_small.settings.with_overrides(permutations=999_999)
+    # cells of 5 m: a kernel of 2 km reaches 12 million of them, every one in each relabelling
+    tiny = dc_replace(settings.relative_risk, bandwidth_m=2_000.0, cell_m=5.0)
+    settings = dc_replace(settings, relative_risk=tiny)
     study = _bigger(demo_study_small.with_settings(settings), 1000)  # 201,000 subjects
     problems = resource_problems(study, ("relative_risk",), available=2**50)
     assert len(problems) == 1

@@ -5,6 +5,7 @@
 - `_maxsize`: the Gini choice of the scan's largest window (as SaTScan);
 - `_relative_risk`: the kernel relative-risk surface on its support;
 - `_bandwidth`: its cross-validated bandwidth (spatstat's ``bw.relrisk``);
+- `_footprints`: its kernel sums for the data and every random labelling;
 - `_contours`: raised-risk areas as tolerance contours that hold children;
 - `_steps`: the ``scan`` and ``relative_risk`` steps and their layers;
 """

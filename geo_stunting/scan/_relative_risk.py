@@ -59,8 +59,8 @@ from scipy.spatial import cKDTree
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern._window import area_union, occupied_areas
-from geo_stunting.progress import progress
 from geo_stunting.scan._bandwidth import BandwidthChoice, bandwidth_relrisk
+from geo_stunting.scan._footprints import GridSpec, dense_surface, footprint_surface
 from geo_stunting.stats._permutation import bh_adjust
 from geo_stunting.study._config import DEFAULT_SEED
 
@@ -89,7 +89,9 @@ EXTENT_PAD_BANDWIDTHS = 2.0
 MAX_GRID_CELLS = 4_000_000
 #: Hull buffer when there is no study area, as a share of the larger side.
 HULL_BUFFER_SHARE = 0.05
-_CELL_CHUNK_BYTES = 32_000_000
+#: Up to this many (cell, subject, labelling) terms the surface is one dense product (the demo:
+#: 2.4e9); above, each subject's kernel footprint is added per labelling (`_footprints`).
+DENSE_MAX_TERMS = 5_000_000_000
 _EDGE_RASTER_MAX = 2048
 
 
@@ -421,16 +423,22 @@ def relative_risk_xy(
     ).reshape(-1)
     supported = n_within >= support_min_subjects
     weights = np.ones(len(xy)) if edge != "diggle" else 1.0 / _edge_mass(xy, window, sigma, cell)
-    labels = _labellings(cases, permutations, rng)
-    lam_case = np.empty(len(cx))
-    lam_all = np.empty(len(cx))
-    p_value = np.full(len(cx), np.nan)
-    rows = [(supported, labels), (~supported, labels[:, :1])]
-    for mask, lab in rows:
-        if mask.any():
-            lam_case[mask], lam_all[mask], p_value[mask] = _surface(
-                centres[mask], xy, weights, lab, sigma
-            )
+    if len(cx) * len(xy) * (permutations + 1) <= DENSE_MAX_TERMS:
+        lam_case, lam_all, p_value = dense_surface(
+            centres, xy, weights, cases, supported, permutations, rng, sigma
+        )
+    else:
+        lam_case, lam_all, p_value = footprint_surface(
+            xy,
+            weights,
+            cases,
+            GridSpec(xmin, ymin, cell, nx, ny),
+            sigma,
+            cells=index,
+            tested=supported,
+            permutations=permutations,
+            rng=rng,
+        )
     n_case, n_control = int(cases.sum()), int((~cases).sum())
     with np.errstate(divide="ignore", invalid="ignore"):
         lam_control = lam_all - lam_case
@@ -485,47 +493,6 @@ def relative_risk_xy(
 def _bounds(geometry: shapely.Geometry) -> tuple[float, float, float, float]:
     xmin, ymin, xmax, ymax = (float(v) for v in shapely.bounds(geometry))
     return xmin, ymin, xmax, ymax
-
-
-def _labellings(cases: np.ndarray, permutations: int, rng: np.random.Generator) -> np.ndarray:
-    """``(N, 1 + R)`` case indicators: the observed labels, then R random labellings."""
-    base = cases.astype(np.float64)
-    out = np.empty((len(base), permutations + 1))
-    out[:, 0] = base
-    for r in range(permutations):
-        out[:, r + 1] = rng.permuted(base)
-    return out
-
-
-def _surface(
-    cells: np.ndarray, xy: np.ndarray, weights: np.ndarray, labels: np.ndarray, sigma: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Case and total kernel sums at the cells, and the pointwise p-values."""
-    n_cells = len(cells)
-    lam_case = np.empty(n_cells)
-    lam_all = np.empty(n_cells)
-    permutations = labels.shape[1] - 1
-    p_value = np.full(n_cells, np.nan)
-    weighted = labels * weights[:, None]
-    chunk = max(1, _CELL_CHUNK_BYTES // (8 * max(len(xy), labels.shape[1])))
-    what = f"relative risk: cells, each with {permutations} labellings"
-    with progress(what, total=n_cells) as advance:
-        for start in range(0, n_cells, chunk):
-            part = cells[start : start + chunk]
-            d2 = ((part[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)
-            kernel = np.exp(-d2 / (2 * sigma * sigma))
-            sums = kernel @ weighted
-            total = kernel @ weights
-            rows = slice(start, start + len(part))
-            lam_case[rows] = sums[:, 0]
-            lam_all[rows] = total
-            if permutations:
-                tolerance = 1e-10 * total[:, None]
-                higher = np.count_nonzero(sums[:, 1:] >= sums[:, :1] - tolerance, axis=1)
-                p_value[rows] = (1 + higher) / (permutations + 1)
-            advance(len(part))
-    norm = 1.0 / (2 * math.pi * sigma * sigma)
-    return lam_case * norm, lam_all * norm, p_value
 
 
 def _edge_mass(xy: np.ndarray, window: shapely.Geometry, sigma: float, cell: float) -> np.ndarray:
