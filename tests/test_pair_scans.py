@@ -7,8 +7,13 @@ import pytest
 import shapely
 
 from geo_stunting.pattern._boundary import edge_index
-from geo_stunting.pattern._kernels import _segment_distance
-from geo_stunting.pattern._labelled import batch_label_sums, labelled_pairs, same_label_sums
+from geo_stunting.pattern._kernels import WEIGHT_FLAG, _segment_distance
+from geo_stunting.pattern._labelled import (
+    labelled_pairs,
+    pack_labels,
+    packed_label_sums,
+    same_label_sums,
+)
 from geo_stunting.pattern._pairs import breaks_from_r, close_pairs, k_estimates
 from geo_stunting.pattern._setcov import set_covariance
 from tests.pattern_fixture import fixture_subjects, fixture_window
@@ -92,13 +97,52 @@ def test_labelled_pairs_sum_to_the_plain_pair_list() -> None:
     np.testing.assert_allclose(compact.total, np.bincount(cell, pairs.w_iso, len(r)), rtol=1e-12)
 
 
-def test_batched_relabellings_give_the_sums_of_one_at_a_time() -> None:
-    xy = WINDOW.random_points(800, rng=np.random.default_rng(9))
+def _float_label_sums(
+    rowptr: np.ndarray,
+    wptr: np.ndarray,
+    pj: np.ndarray,
+    cell: np.ndarray,
+    w: np.ndarray,
+    columns: np.ndarray,
+    labels: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sums as they were taken before the labels were packed (9998e35): every labelled
+    row's pairs in order, each weight times the second point's 0.0/1.0 label."""
+    nbin = columns.shape[1]
+    batch = labels.shape[1]
+    rows, cols, same = np.zeros((batch, nbin)), np.zeros((batch, nbin)), np.zeros((batch, nbin))
+    weights = np.ones(len(pj))
+    weights[(cell & WEIGHT_FLAG) > 0] = w
+    bins = (cell & (WEIGHT_FLAG - 1)).astype(np.int64)
+    for i in range(len(rowptr) - 1):
+        active = np.flatnonzero(labels[i])
+        for b in active:
+            cols[b] += columns[i]
+        for p in range(rowptr[i], rowptr[i + 1]):
+            for b in active:
+                rows[b, bins[p]] += weights[p]
+                same[b, bins[p]] += weights[p] * labels[pj[p], b]
+    return rows, cols, same
+
+
+def test_packed_relabellings_give_the_sums_of_the_float_labels_bit_for_bit() -> None:
+    xy = WINDOW.random_points(400, rng=np.random.default_rng(9))
     compact = labelled_pairs(xy, WINDOW, breaks_from_r(np.linspace(0.0, 600.0, 31)))
-    labels = np.random.default_rng(4).random((5, len(xy))) < 0.25
+    assert len(compact.w) > 0  # flagged (non-unit) weights take part
+    labels = np.random.default_rng(4).random((64, len(xy))) < 0.25
     args = (compact.rowptr, compact.wptr, compact.pj, compact.cell, compact.w, compact.columns)
-    together = batch_label_sums(*args, np.ascontiguousarray(labels.T, dtype=np.float64))
-    for b, label in enumerate(labels):
-        alone = same_label_sums(*args, label)
+    packed = packed_label_sums(*args, pack_labels(labels), 64)
+    plain = _float_label_sums(*args, labels.T.astype(float))
+    for part in range(3):
+        assert packed[part].tobytes() == plain[part].tobytes()
+    for b in (0, 37, 63):  # a batch of one gives the same numbers
+        alone = same_label_sums(*args, labels[b])
         for part in range(3):
-            assert together[part][b].tobytes() == alone[part].tobytes()
+            assert alone[part].tobytes() == packed[part][b].tobytes()
+    part_batch = packed_label_sums(*args, pack_labels(labels[:5]), 5)
+    assert part_batch[2].tobytes() == packed[2][:5].tobytes()
+
+
+def test_pack_labels_refuses_more_than_a_word() -> None:
+    with pytest.raises(ValueError, match="at most 64 labellings a word, got 65"):
+        pack_labels(np.zeros((65, 3), dtype=bool))

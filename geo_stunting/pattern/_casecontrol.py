@@ -42,9 +42,11 @@ from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kfunction import bands, r_grid
 from geo_stunting.pattern._labelled import (
+    LABELS_PER_WORD,
     LabelledPairs,
-    batch_label_sums,
     labelled_pairs,
+    pack_labels,
+    packed_label_sums,
     same_label_sums,
 )
 from geo_stunting.pattern._threads import map_in_order
@@ -347,8 +349,10 @@ class _LabelledK:
         n0 = cases.shape[1] - n1
         small = cases if n1 <= n0 else ~cases
         p = self.pairs
-        labels = np.ascontiguousarray(small.T, dtype=np.float64)
-        rows, cols, same = batch_label_sums(p.rowptr, p.wptr, p.pj, p.cell, p.w, p.columns, labels)
+        words = pack_labels(small)
+        rows, cols, same = packed_label_sums(
+            p.rowptr, p.wptr, p.pj, p.cell, p.w, p.columns, words, len(cases)
+        )
         other = p.total - rows - cols + same
         s11, s00 = (same, other) if n1 <= n0 else (other, same)
         k1 = np.cumsum(s11, axis=1) / (n1 * (n1 - 1) / self.area)
@@ -356,8 +360,8 @@ class _LabelledK:
         return np.asarray(k1 - k0)
 
 
-#: Relabellings of the K difference summed in one pass over the pairs.
-_BATCH = 16
+#: Relabellings of the K difference summed in one pass over the pairs (a bit each of a word).
+_BATCH = LABELS_PER_WORD
 #: Relabellings of Cuzick–Edwards' test drawn and summed at once.
 _CHUNK = 100
 
