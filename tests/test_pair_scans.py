@@ -7,7 +7,7 @@ import pytest
 import shapely
 
 from geo_stunting.pattern._boundary import edge_index
-from geo_stunting.pattern._kernels import WEIGHT_FLAG, _segment_distance
+from geo_stunting.pattern._kernels import WEIGHT_FLAG, _segment_distance, border_counts
 from geo_stunting.pattern._labelled import (
     labelled_pairs,
     pack_labels,
@@ -35,6 +35,35 @@ def test_border_alone_equals_border_of_the_full_scan(r: np.ndarray) -> None:
     assert np.isfinite(full[1:]).all()
     assert alone.tobytes() == full.tobytes()
     assert shared.tobytes() == full.tobytes()
+
+
+def test_border_counts_two_pass_binning_equals_the_plain_loop_on_ties() -> None:
+    # a 1 m lattice with duplicates: many distances fall exactly on the breaks 0, 1, 2, … m
+    gx, gy = np.meshgrid(np.arange(40.0), np.arange(30.0))
+    xy = np.column_stack([gx.ravel(), gy.ravel()])
+    xy = np.vstack([xy, xy[::7]])
+    rng = np.random.default_rng(5)
+    xy = np.vstack([xy, rng.uniform(0, 30, (300, 2))])
+    b = rng.uniform(-1.0, 14.0, len(xy))
+    b[:50] = np.arange(50) % 12  # boundary distances on the breaks too
+    breaks = breaks_from_r(np.linspace(0.0, 12.0, 13))
+    cs = 1.5
+    ncx, ncy = 28, 21
+    cell = np.clip((xy[:, 0] / cs).astype(np.int64), 0, ncx - 1) * ncy + np.clip(
+        (xy[:, 1] / cs).astype(np.int64), 0, ncy - 1
+    )
+    order = np.argsort(cell, kind="stable").astype(np.int64)
+    start = np.searchsorted(cell[order], np.arange(ncx * ncy + 1)).astype(np.int64)
+    grid = (start, 0.0, 0.0, cs, ncx, ncy, breaks, 12.0, 0, len(xy))
+    # cell order and the identity: the two-pass kernel; original order: the plain loop
+    sorted_xy, sorted_b = np.ascontiguousarray(xy[order]), b[order]
+    identity = np.arange(len(xy), dtype=np.int64)
+    fast = border_counts(sorted_xy[:, 0].copy(), sorted_xy[:, 1].copy(), sorted_b, identity, *grid)
+    plain = border_counts(xy[:, 0].copy(), xy[:, 1].copy(), b, order, *grid)
+    assert not np.array_equal(order, identity)
+    assert fast[0].sum() > 10_000
+    for part in range(2):
+        assert fast[part].tobytes() == plain[part].tobytes()
 
 
 @pytest.mark.parametrize("cap", [50.0, 400.0, 5000.0])
