@@ -21,6 +21,7 @@ from geo_stunting.pattern._casecontrol import (
     k_difference,
     sharing_pairs,
 )
+from geo_stunting.pattern._labelled import pack_labels, packed_link_counts
 from tests.pattern_fixture import (
     PATTERN,
     as_array,
@@ -158,3 +159,20 @@ def test_sharing_pairs_finds_the_pairs_once_with_the_same_results(
         assert a.p_value == b.p_value
     k_difference(subjects, window=WINDOW, permutations=9, seed=2)
     assert len(calls) == 2  # outside the block nothing is kept
+
+
+def test_packed_link_counts_are_cuzick_edwards_t_of_each_labelling() -> None:
+    rng = np.random.default_rng(21)
+    xy = np.round(rng.uniform(0, 50, (400, 2)))  # whole metres: ties at the k-th distance
+    matrix = k_nearest(xy, 5).matrix
+    assert matrix.nnz > 5 * len(xy)
+    labels = rng.random((64, len(xy))) < 0.3
+    counts = packed_link_counts(
+        matrix.indptr.astype(np.int64),
+        matrix.indices.astype(np.int64),
+        pack_labels(labels),
+        64,
+    )
+    y = labels.astype(float)
+    expected = np.einsum("ij,ij->i", y, (matrix @ y.T).T)
+    assert counts.tolist() == expected.astype(np.int64).tolist()

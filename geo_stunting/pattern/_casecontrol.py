@@ -47,6 +47,7 @@ from geo_stunting.pattern._labelled import (
     labelled_pairs,
     pack_labels,
     packed_label_sums,
+    packed_link_counts,
     same_label_sums,
 )
 from geo_stunting.pattern._threads import map_in_order
@@ -362,8 +363,8 @@ class _LabelledK:
 
 #: Relabellings of the K difference summed in one pass over the pairs (a bit each of a word).
 _BATCH = LABELS_PER_WORD
-#: Relabellings of Cuzick–Edwards' test drawn and summed at once.
-_CHUNK = 100
+#: Relabellings of Cuzick–Edwards' test drawn and counted at once (a bit each of a word).
+_CHUNK = LABELS_PER_WORD
 
 
 def _dplus_p(observed: np.ndarray, sims: np.ndarray) -> float:
@@ -514,11 +515,13 @@ def _t_pvalue(
 ) -> float:
     relabel = Relabeller(is_case, labels, rng)
     sims = np.empty(permutations)
-    # in chunks: 999 relabellings of 30,000 subjects as floats would take 240 MB at once
+    # whole numbers: links between two cases counted per relabelling, 64 packed a word
+    indptr = np.asarray(matrix.indptr, dtype=np.int64)
+    indices = np.asarray(matrix.indices, dtype=np.int64)
     for lo in range(0, permutations, _CHUNK):
         hi = min(lo + _CHUNK, permutations)
-        draws = np.vstack([relabel.draw() for _ in range(hi - lo)]).astype(float)
-        sims[lo:hi] = np.einsum("ij,ij->i", draws, (matrix @ draws.T).T)
+        words = pack_labels(np.vstack([relabel.draw() for _ in range(hi - lo)]))
+        sims[lo:hi] = packed_link_counts(indptr, indices, words, hi - lo)
         advance(hi - lo)
     return float((1 + np.sum(sims >= observed - 1e-9)) / (permutations + 1))
 

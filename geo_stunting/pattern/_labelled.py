@@ -39,6 +39,7 @@ __all__ = [
     "labelled_pairs",
     "pack_labels",
     "packed_label_sums",
+    "packed_link_counts",
     "pair_counts",
     "same_label_sums",
 ]
@@ -310,3 +311,27 @@ def packed_label_sums(  # pragma: no cover - compiled
                 both &= both - np.uint64(1)
                 same[b, bins[t]] += weights[t]
     return rows, cols, same
+
+
+@njit(cache=True, nogil=True)
+def packed_link_counts(  # pragma: no cover - compiled
+    indptr: np.ndarray, indices: np.ndarray, words: np.ndarray, batch: int
+) -> np.ndarray:
+    """Links ``i → j`` of a 0/1 neighbour matrix (CSR) whose both ends are labelled, per labelling.
+
+    `words` packs up to 64 labellings (`pack_labels`); a link adds one to each
+    labelling in which both of its points are labelled (``words[i] &
+    words[j]``). Cuzick–Edwards' T of each labelling: whole numbers, so the
+    same as ``y @ (matrix @ y)`` in any order.
+    """
+    out = np.zeros(batch, dtype=np.int64)
+    for i in range(indptr.shape[0] - 1):
+        mine = words[i]
+        if mine == 0:
+            continue
+        for p in range(indptr[i], indptr[i + 1]):
+            both = mine & words[indices[p]]
+            while both:
+                out[trailing_zeros(both)] += 1
+                both &= both - np.uint64(1)
+    return out
