@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 import shapely
 
+from geo_stunting.pattern._border_counts import border_counts
 from geo_stunting.pattern._boundary import edge_index
-from geo_stunting.pattern._kernels import WEIGHT_FLAG, _segment_distance, border_counts
+from geo_stunting.pattern._kernels import WEIGHT_FLAG, _segment_distance
 from geo_stunting.pattern._labelled import (
     labelled_pairs,
     pack_labels,
     packed_label_sums,
     same_label_sums,
 )
-from geo_stunting.pattern._pairs import breaks_from_r, close_pairs, k_estimates
+from geo_stunting.pattern._pairs import breaks_from_r, close_pairs, k_estimates, nn_distances
 from geo_stunting.pattern._setcov import set_covariance
 from tests.pattern_fixture import fixture_subjects, fixture_window
 
@@ -175,3 +176,22 @@ def test_packed_relabellings_give_the_sums_of_the_float_labels_bit_for_bit() -> 
 def test_pack_labels_refuses_more_than_a_word() -> None:
     with pytest.raises(ValueError, match="at most 64 labellings a word, got 65"):
         pack_labels(np.zeros((65, 3), dtype=bool))
+
+
+@pytest.mark.parametrize("layout", ["window", "clusters", "lattice"])
+def test_nearest_distances_equal_brute_force_to_the_bit(layout: str) -> None:
+    rng = np.random.default_rng(17)
+    if layout == "window":
+        xy = WINDOW.random_points(1500, rng=rng)
+    elif layout == "clusters":  # two tight clusters far apart and a lone point: many empty rings
+        xy = np.vstack(
+            [rng.normal(0, 5, (700, 2)), rng.normal(5000, 5, (700, 2)), [[2500.0, 9000.0]]]
+        )
+    else:  # on the grid's cell edges, with shared locations
+        gx, gy = np.meshgrid(np.arange(0.0, 300.0, 10.0), np.arange(0.0, 200.0, 10.0))
+        xy = np.column_stack([gx.ravel(), gy.ravel()])
+        xy = np.vstack([xy, xy[::9]])
+    ours = nn_distances(xy)
+    d2 = (xy[:, None, 0] - xy[None, :, 0]) ** 2 + (xy[:, None, 1] - xy[None, :, 1]) ** 2
+    np.fill_diagonal(d2, np.inf)
+    assert ours.tobytes() == np.sqrt(d2.min(axis=1)).tobytes()
