@@ -171,12 +171,12 @@ def _border_counts_even(  # pragma: no cover - compiled
             for t in range(m):  # no branches: the bin, -1 near a break, nbin beyond the radius
                 d2 = (x[lo + t] - xi) ** 2 + (y[lo + t] - yi) ** 2
                 u = (math.sqrt(d2) - b0) * inv
-                kd = np.int64(u)
-                part = u - kd
-                kd = -1 if (part < _CLEAR_OF_BREAKS) | (part > 1.0 - _CLEAR_OF_BREAKS) else kd
-                bins[t] = nbin if d2 > r2 else kd
+                whole = int(u)
+                part = u - whole
+                near = (part < _CLEAR_OF_BREAKS) | (part > 1.0 - _CLEAR_OF_BREAKS)
+                bins[t] = nbin if d2 > r2 else (-1 if near else whole)
             for t in range(m):
-                kd = bins[t]
+                kd = int(bins[t])
                 if kd < 0:  # near a break (or the point itself, at distance 0)
                     if lo + t == i:
                         continue

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numba import njit
@@ -45,6 +47,8 @@ __all__ = [
 ]
 
 _FLAG_SHIFT = WEIGHT_FLAG.bit_length() - 1
+#: The index of the lowest set bit of a word (LLVM's cttz), typed for mypy.
+_lowest_bit = cast("Callable[[np.uint64], int]", trailing_zeros)
 #: Labellings summed in one pass over the pairs: one bit each of a ``uint64`` per point.
 LABELS_PER_WORD = 64
 #: Blocks of points whose pairs are found in turn (in threads), for the progress bar.
@@ -298,7 +302,7 @@ def packed_label_sums(  # pragma: no cover - compiled
             bins[t] = c & mask
         bits = mine
         while bits:
-            b = trailing_zeros(bits)
+            b = _lowest_bit(bits)
             bits &= bits - np.uint64(1)
             for k in range(nbin):
                 cols[b, k] += columns[i, k]
@@ -307,7 +311,7 @@ def packed_label_sums(  # pragma: no cover - compiled
         for t in range(m):
             both = mine & words[pj[first + t]]
             while both:
-                b = trailing_zeros(both)
+                b = _lowest_bit(both)
                 both &= both - np.uint64(1)
                 same[b, bins[t]] += weights[t]
     return rows, cols, same
@@ -332,6 +336,6 @@ def packed_link_counts(  # pragma: no cover - compiled
         for p in range(indptr[i], indptr[i + 1]):
             both = mine & words[indices[p]]
             while both:
-                out[trailing_zeros(both)] += 1
+                out[_lowest_bit(both)] += 1
                 both &= both - np.uint64(1)
     return out
