@@ -458,50 +458,53 @@ def cuzick_edwards(
     streams = np.random.SeedSequence(seed).spawn(2 * len(ks))
     used = [k for k in ks if k < n]
     total = len(used) * permutations * (1 if labels is None else 2)
+    found: list[tuple[int, Any, float, float, float | None]] = []
+    jobs: list[tuple[Any, np.ndarray | None, Any, float]] = []
+    for pos, k in enumerate(ks):
+        if k >= n:
+            continue
+        matrix = k_nearest(xy, k).matrix
+        observed = float(y @ (matrix @ y))
+        expected = float(matrix.nnz * n1 * (n1 - 1) / (n * (n - 1)))
+        e_strata = None if labels is None else _expected_within(matrix, is_case, labels)
+        found.append((k, matrix, observed, expected, e_strata))
+        jobs.append((matrix, None, streams[2 * pos], observed))
+        if labels is not None:
+            jobs.append((matrix, labels, streams[2 * pos + 1], observed))
+
+    def run(job: tuple[Any, np.ndarray | None, Any, float]) -> float:
+        matrix, within, stream, observed = job
+        rng = np.random.default_rng(stream)
+        return _t_pvalue(matrix, is_case, within, permutations, rng, observed, _no_advance)
+
+    # each (k, labelling) has its own random stream: the tests run in threads, the same numbers
+    p_values: list[float] = []
     with progress(
         f"Cuzick–Edwards T_k (k = {', '.join(map(str, used))}): relabellings", total=total
     ) as advance:
-        for pos, k in enumerate(ks):
-            if k >= n:
-                continue
-            matrix = k_nearest(xy, k).matrix
-            observed = float(y @ (matrix @ y))
-            expected = float(matrix.nnz * n1 * (n1 - 1) / (n * (n - 1)))
-            p_mc = _t_pvalue(
-                matrix,
-                is_case,
-                None,
-                permutations,
-                np.random.default_rng(streams[2 * pos]),
-                observed,
-                advance,
+        for value in map_in_order(run, iter(jobs)):
+            p_values.append(value)
+            advance(permutations)
+    per_k = 1 if labels is None else 2
+    for pos, (k, matrix, observed, expected, e_strata) in enumerate(found):
+        out.append(
+            CuzickEdwards(
+                k=k,
+                T=observed,
+                expected=expected,
+                p_mc=p_values[per_k * pos],
+                expected_strata=e_strata,
+                p_mc_strata=None if labels is None else p_values[per_k * pos + 1],
+                n_links=int(matrix.nnz),
+                permutations=permutations,
+                seed=seed,
             )
-            e_strata = p_strata = None
-            if labels is not None:
-                e_strata = _expected_within(matrix, is_case, labels)
-                p_strata = _t_pvalue(
-                    matrix,
-                    is_case,
-                    labels,
-                    permutations,
-                    np.random.default_rng(streams[2 * pos + 1]),
-                    observed,
-                    advance,
-                )
-            out.append(
-                CuzickEdwards(
-                    k=k,
-                    T=observed,
-                    expected=expected,
-                    p_mc=p_mc,
-                    expected_strata=e_strata,
-                    p_mc_strata=p_strata,
-                    n_links=int(matrix.nnz),
-                    permutations=permutations,
-                    seed=seed,
-                )
-            )
+        )
     return out
+
+
+def _no_advance(n: int = 1) -> None:
+    """Progress inside a thread: counted by the caller when the test is done."""
 
 
 def _t_pvalue(
