@@ -176,3 +176,22 @@ def test_packed_link_counts_are_cuzick_edwards_t_of_each_labelling() -> None:
     y = labels.astype(float)
     expected = np.einsum("ij,ij->i", y, (matrix @ y.T).T)
     assert counts.tolist() == expected.astype(np.int64).tolist()
+
+
+def test_cuzick_edwards_packed_and_sparse_counts_give_the_same_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    subjects = SUBJECTS.assign(stratum=np.arange(len(SUBJECTS)) % 4)
+    runs = []
+    for packed_from in (0, 10**9):  # every study packed, then none
+        monkeypatch.setattr(_casecontrol, "_PACKED_FROM", packed_from)
+        runs.append(
+            [
+                c.to_dict()
+                for c in cuzick_edwards(
+                    subjects, ks=(1, 3), permutations=130, strata="stratum", seed=3
+                )
+            ]
+        )
+    assert runs[0] == runs[1]
+    assert 0 < runs[0][0]["p_mc"] < 1

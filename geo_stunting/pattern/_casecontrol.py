@@ -365,6 +365,9 @@ class _LabelledK:
 _BATCH = LABELS_PER_WORD
 #: Relabellings of Cuzick–Edwards' test drawn and counted at once (a bit each of a word).
 _CHUNK = LABELS_PER_WORD
+#: From this many subjects Cuzick–Edwards' T is counted by the packed kernel; below, by a
+#: sparse product (the same whole numbers; the demo then compiles one kernel less).
+_PACKED_FROM = 2000
 
 
 def _dplus_p(observed: np.ndarray, sims: np.ndarray) -> float:
@@ -523,8 +526,12 @@ def _t_pvalue(
     indices = np.asarray(matrix.indices, dtype=np.int64)
     for lo in range(0, permutations, _CHUNK):
         hi = min(lo + _CHUNK, permutations)
-        words = pack_labels(np.vstack([relabel.draw() for _ in range(hi - lo)]))
-        sims[lo:hi] = packed_link_counts(indptr, indices, words, hi - lo)
+        draws = np.vstack([relabel.draw() for _ in range(hi - lo)])
+        if len(is_case) < _PACKED_FROM:  # a sparse product: no kernel to compile on a first run
+            y = draws.astype(float)
+            sims[lo:hi] = np.einsum("ij,ij->i", y, (matrix @ y.T).T)
+        else:
+            sims[lo:hi] = packed_link_counts(indptr, indices, pack_labels(draws), hi - lo)
         advance(hi - lo)
     return float((1 + np.sum(sims >= observed - 1e-9)) / (permutations + 1))
 
