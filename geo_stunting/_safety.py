@@ -42,9 +42,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Seconds of the pattern step per subject and permutation, measured on the demo (201
-#: subjects) on a 2-core machine shared with others: 0.011 s per permutation.
-PATTERN_SECONDS_PER_SUBJECT_PERMUTATION = 5.3e-5
 #: A run the estimate puts above this many hours is refused.
 MAX_HOURS = 24
 
@@ -164,7 +161,12 @@ def resource_problems(
         needs.append(("pattern", pattern_memory_bytes(study), "pairs within rmax"))
     problems = []
     if "pattern" in steps:
-        hours = PATTERN_SECONDS_PER_SUBJECT_PERMUTATION * n * perms / 3600
+        # the cost model of geo_stunting.estimate, measured on the district studies
+        # (benchmarks/district.py): one model for the warning, the refusal and the CLI
+        from geo_stunting.estimate import estimate_step  # noqa: PLC0415 - estimate imports Study
+
+        estimate = estimate_step("pattern", study)
+        hours = 0.0 if estimate is None else estimate.seconds / 3600
         if hours > MAX_HOURS:
             problems.append(
                 Problem(

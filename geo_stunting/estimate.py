@@ -27,12 +27,15 @@ __all__ = ["StepEstimate", "estimate_step", "pattern_memory_bytes", "scan_memory
 #: Say something before a step expected to take longer than this (seconds).
 SAY_ABOVE_S = 10.0
 
-# seconds per unit of work (one core), from benchmarks/district.py
+# seconds per unit of work (one core), from benchmarks/district.py; the pattern rates
+# fitted to the CPU seconds of each part of the step on 30,000 children in Ogan Ilir
+# (143 CPU s in all, tests/test_pattern_time_model.py)
 _ISOTROPIC_PAIR_S = 2e-7  # one pair of a simulated pattern, isotropic weight
-_BORDER_PAIR_S = 2.5e-9  # one pair closer than rmax, border correction only
+_BORDER_PAIR_S = 3.1e-9  # one pair closer than rmax, border correction only
 _TRANSLATE_PAIR_S = 2e-8  # one pair of a simulated pattern, translation weight (table)
-_POINT_S = 6e-7  # one point of a simulated pattern (nearest neighbour, G, boundary)
-_RELABEL_PAIR_S = 4e-9  # one pair of one relabelling (K difference)
+_POINT_S = 1.6e-7  # one point of a simulated pattern (nearest neighbour, G, boundary)
+_RELABEL_PAIR_S = 3e-9  # one pair of one relabelling (K difference)
+_CUZICK_SUBJECT_S = 3.1e-8  # one subject of one relabelling for one k (Cuzick–Edwards)
 _SCAN_ENTRY_S = 1.5e-10  # one (window, replication) of the scan, benchmarks/scan.py
 _SCAN_WINDOW_S = 6e-8  # one window: its neighbour sorted in, and scored for the observed cases
 _BANDWIDTH_PAIR_S = 3.5e-8  # one pair of the relative risk's bandwidth search (30k: 15 s)
@@ -148,6 +151,7 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         seconds += p * 3 * n * _POINT_S  # Clark–Evans of cases, controls and all
         strata = 2 if "stratum" in subjects and subjects["stratum"].nunique() > 1 else 1
         seconds += strata * p * n * n * share * 0.2 * _RELABEL_PAIR_S
+        seconds += strata * p * 4 * n * _CUZICK_SUBJECT_S  # T_k for k = 1, 3, 5, 10
         threads = _threads()
         return StepEstimate(
             name,

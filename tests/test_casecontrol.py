@@ -21,6 +21,7 @@ from geo_stunting.pattern._casecontrol import (
     k_difference,
     sharing_pairs,
 )
+from geo_stunting.pattern._labelled import pack_labels, packed_link_counts
 from tests.pattern_fixture import (
     PATTERN,
     as_array,
@@ -158,3 +159,39 @@ def test_sharing_pairs_finds_the_pairs_once_with_the_same_results(
         assert a.p_value == b.p_value
     k_difference(subjects, window=WINDOW, permutations=9, seed=2)
     assert len(calls) == 2  # outside the block nothing is kept
+
+
+def test_packed_link_counts_are_cuzick_edwards_t_of_each_labelling() -> None:
+    rng = np.random.default_rng(21)
+    xy = np.round(rng.uniform(0, 50, (400, 2)))  # whole metres: ties at the k-th distance
+    matrix = k_nearest(xy, 5).matrix
+    assert matrix.nnz > 5 * len(xy)
+    labels = rng.random((64, len(xy))) < 0.3
+    counts = packed_link_counts(
+        matrix.indptr.astype(np.int64),
+        matrix.indices.astype(np.int64),
+        pack_labels(labels),
+        64,
+    )
+    y = labels.astype(float)
+    expected = np.einsum("ij,ij->i", y, (matrix @ y.T).T)
+    assert counts.tolist() == expected.astype(np.int64).tolist()
+
+
+def test_cuzick_edwards_packed_and_sparse_counts_give_the_same_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    subjects = SUBJECTS.assign(stratum=np.arange(len(SUBJECTS)) % 4)
+    runs = []
+    for packed_from in (0, 10**9):  # every study packed, then none
+        monkeypatch.setattr(_casecontrol, "_PACKED_FROM", packed_from)
+        runs.append(
+            [
+                c.to_dict()
+                for c in cuzick_edwards(
+                    subjects, ks=(1, 3), permutations=130, strata="stratum", seed=3
+                )
+            ]
+        )
+    assert runs[0] == runs[1]
+    assert 0 < runs[0][0]["p_mc"] < 1

@@ -42,9 +42,12 @@ from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern._kfunction import bands, r_grid
 from geo_stunting.pattern._labelled import (
+    LABELS_PER_WORD,
     LabelledPairs,
-    batch_label_sums,
     labelled_pairs,
+    pack_labels,
+    packed_label_sums,
+    packed_link_counts,
     same_label_sums,
 )
 from geo_stunting.pattern._threads import map_in_order
@@ -347,8 +350,10 @@ class _LabelledK:
         n0 = cases.shape[1] - n1
         small = cases if n1 <= n0 else ~cases
         p = self.pairs
-        labels = np.ascontiguousarray(small.T, dtype=np.float64)
-        rows, cols, same = batch_label_sums(p.rowptr, p.wptr, p.pj, p.cell, p.w, p.columns, labels)
+        words = pack_labels(small)
+        rows, cols, same = packed_label_sums(
+            p.rowptr, p.wptr, p.pj, p.cell, p.w, p.columns, words, len(cases)
+        )
         other = p.total - rows - cols + same
         s11, s00 = (same, other) if n1 <= n0 else (other, same)
         k1 = np.cumsum(s11, axis=1) / (n1 * (n1 - 1) / self.area)
@@ -356,10 +361,13 @@ class _LabelledK:
         return np.asarray(k1 - k0)
 
 
-#: Relabellings of the K difference summed in one pass over the pairs.
-_BATCH = 16
-#: Relabellings of Cuzick–Edwards' test drawn and summed at once.
-_CHUNK = 100
+#: Relabellings of the K difference summed in one pass over the pairs (a bit each of a word).
+_BATCH = LABELS_PER_WORD
+#: Relabellings of Cuzick–Edwards' test drawn and counted at once (a bit each of a word).
+_CHUNK = LABELS_PER_WORD
+#: From this many subjects Cuzick–Edwards' T is counted by the packed kernel; below, by a
+#: sparse product (the same whole numbers; the demo then compiles one kernel less).
+_PACKED_FROM = 2000
 
 
 def _dplus_p(observed: np.ndarray, sims: np.ndarray) -> float:
@@ -453,50 +461,53 @@ def cuzick_edwards(
     streams = np.random.SeedSequence(seed).spawn(2 * len(ks))
     used = [k for k in ks if k < n]
     total = len(used) * permutations * (1 if labels is None else 2)
+    found: list[tuple[int, Any, float, float, float | None]] = []
+    jobs: list[tuple[Any, np.ndarray | None, Any, float]] = []
+    for pos, k in enumerate(ks):
+        if k >= n:
+            continue
+        matrix = k_nearest(xy, k).matrix
+        observed = float(y @ (matrix @ y))
+        expected = float(matrix.nnz * n1 * (n1 - 1) / (n * (n - 1)))
+        e_strata = None if labels is None else _expected_within(matrix, is_case, labels)
+        found.append((k, matrix, observed, expected, e_strata))
+        jobs.append((matrix, None, streams[2 * pos], observed))
+        if labels is not None:
+            jobs.append((matrix, labels, streams[2 * pos + 1], observed))
+
+    def run(job: tuple[Any, np.ndarray | None, Any, float]) -> float:
+        matrix, within, stream, observed = job
+        rng = np.random.default_rng(stream)
+        return _t_pvalue(matrix, is_case, within, permutations, rng, observed, _no_advance)
+
+    # each (k, labelling) has its own random stream: the tests run in threads, the same numbers
+    p_values: list[float] = []
     with progress(
         f"Cuzick–Edwards T_k (k = {', '.join(map(str, used))}): relabellings", total=total
     ) as advance:
-        for pos, k in enumerate(ks):
-            if k >= n:
-                continue
-            matrix = k_nearest(xy, k).matrix
-            observed = float(y @ (matrix @ y))
-            expected = float(matrix.nnz * n1 * (n1 - 1) / (n * (n - 1)))
-            p_mc = _t_pvalue(
-                matrix,
-                is_case,
-                None,
-                permutations,
-                np.random.default_rng(streams[2 * pos]),
-                observed,
-                advance,
+        for value in map_in_order(run, iter(jobs)):
+            p_values.append(value)
+            advance(permutations)
+    per_k = 1 if labels is None else 2
+    for pos, (k, matrix, observed, expected, e_strata) in enumerate(found):
+        out.append(
+            CuzickEdwards(
+                k=k,
+                T=observed,
+                expected=expected,
+                p_mc=p_values[per_k * pos],
+                expected_strata=e_strata,
+                p_mc_strata=None if labels is None else p_values[per_k * pos + 1],
+                n_links=int(matrix.nnz),
+                permutations=permutations,
+                seed=seed,
             )
-            e_strata = p_strata = None
-            if labels is not None:
-                e_strata = _expected_within(matrix, is_case, labels)
-                p_strata = _t_pvalue(
-                    matrix,
-                    is_case,
-                    labels,
-                    permutations,
-                    np.random.default_rng(streams[2 * pos + 1]),
-                    observed,
-                    advance,
-                )
-            out.append(
-                CuzickEdwards(
-                    k=k,
-                    T=observed,
-                    expected=expected,
-                    p_mc=p_mc,
-                    expected_strata=e_strata,
-                    p_mc_strata=p_strata,
-                    n_links=int(matrix.nnz),
-                    permutations=permutations,
-                    seed=seed,
-                )
-            )
+        )
     return out
+
+
+def _no_advance(n: int = 1) -> None:
+    """Progress inside a thread: counted by the caller when the test is done."""
 
 
 def _t_pvalue(
@@ -510,11 +521,17 @@ def _t_pvalue(
 ) -> float:
     relabel = Relabeller(is_case, labels, rng)
     sims = np.empty(permutations)
-    # in chunks: 999 relabellings of 30,000 subjects as floats would take 240 MB at once
+    # whole numbers: links between two cases counted per relabelling, 64 packed a word
+    indptr = np.asarray(matrix.indptr, dtype=np.int64)
+    indices = np.asarray(matrix.indices, dtype=np.int64)
     for lo in range(0, permutations, _CHUNK):
         hi = min(lo + _CHUNK, permutations)
-        draws = np.vstack([relabel.draw() for _ in range(hi - lo)]).astype(float)
-        sims[lo:hi] = np.einsum("ij,ij->i", draws, (matrix @ draws.T).T)
+        draws = np.vstack([relabel.draw() for _ in range(hi - lo)])
+        if len(is_case) < _PACKED_FROM:  # a sparse product: no kernel to compile on a first run
+            y = draws.astype(float)
+            sims[lo:hi] = np.einsum("ij,ij->i", y, (matrix @ y.T).T)
+        else:
+            sims[lo:hi] = packed_link_counts(indptr, indices, pack_labels(draws), hi - lo)
         advance(hi - lo)
     return float((1 + np.sum(sims >= observed - 1e-9)) / (permutations + 1))
 

@@ -2,18 +2,15 @@
 
 Kernels, each a plain loop over a uniform grid of cells:
 
-`nn_distances`
-    The distance from each point to its nearest other point.
 `scan_pairs`
     Every ordered pair ``(i, j)`` closer than ``rmax``, either binned into
     histograms on the fly (K function of one pattern: memory stays O(n)) or
     written out (pairs reused under random labelling), with Ripley's
     isotropic edge weight of each pair.
-`border_counts`
-    The pair counts of the border correction alone.
-
-(The distance from each point to the boundary is in
-`geo_stunting.pattern._boundary`.)
+(The pair counts of the border correction alone are in
+`geo_stunting.pattern._border_counts`, nearest neighbours in
+`geo_stunting.pattern._nearest`, the distance from each point to the boundary
+in `geo_stunting.pattern._boundary`.)
 
 Ripley's isotropic weight of a pair is ``2π / θ`` where θ is the angle of
 the circle centred at point *i* through point *j* that lies inside the
@@ -34,7 +31,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["border_counts", "nn_distances", "scan_pairs", "sector_total"]
+__all__ = ["scan_pairs", "sector_total"]
 
 MAX_WEIGHT = 100.0
 #: Added to a pair's bin in the compact pair rows when its weight is stored (d > b_i).
@@ -71,51 +68,6 @@ def _bin(breaks: np.ndarray, d: float) -> int:  # pragma: no cover - compiled
         else:
             hi = mid
     return lo
-
-
-@njit(cache=True, nogil=True)
-def nn_distances(  # pragma: no cover - compiled
-    x: np.ndarray,
-    y: np.ndarray,
-    order: np.ndarray,
-    start: np.ndarray,
-    ox: float,
-    oy: float,
-    cs: float,
-    ncx: int,
-    ncy: int,
-) -> np.ndarray:
-    """Distance from each point to its nearest other point (0 for duplicates)."""
-    n = x.shape[0]
-    out = np.empty(n)
-    for i in range(n):
-        cx = min(max(int((x[i] - ox) / cs), 0), ncx - 1)
-        cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
-        best = np.inf
-        ring = 0
-        while True:
-            for gx in range(cx - ring, cx + ring + 1):
-                if gx < 0 or gx >= ncx:
-                    continue
-                edge_x = gx == cx - ring or gx == cx + ring
-                for gy in range(cy - ring, cy + ring + 1):
-                    if gy < 0 or gy >= ncy:
-                        continue
-                    if not edge_x and gy != cy - ring and gy != cy + ring:
-                        continue
-                    c = gx * ncy + gy
-                    for k in range(start[c], start[c + 1]):
-                        j = order[k]
-                        if j == i:
-                            continue
-                        d2 = (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2
-                        best = min(best, d2)
-            # every point not yet seen is at least `ring * cs` away
-            if best <= (ring * cs) ** 2 or (ring > ncx and ring > ncy):
-                break
-            ring += 1
-        out[i] = math.sqrt(best)
-    return out
 
 
 @njit(cache=True)
@@ -471,71 +423,3 @@ def scan_pairs(  # pragma: no cover - compiled
                         area,
                     )
     return raw, iso, nco, ncc, trans, pi_, pj, pd, pw, count
-
-
-@njit(cache=True, nogil=True)
-def border_counts(  # pragma: no cover - compiled
-    x: np.ndarray,
-    y: np.ndarray,
-    b: np.ndarray,
-    order: np.ndarray,
-    start: np.ndarray,
-    ox: float,
-    oy: float,
-    cs: float,
-    ncx: int,
-    ncy: int,
-    breaks: np.ndarray,
-    rmax: float,
-    first: int,
-    last: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The border correction's counts alone: ``nco`` and ``ncc`` of `scan_pairs`.
-
-    Only pairs with ``d <= b_i`` count, so each point searches only as far as
-    its own distance to the boundary (at most `rmax`), not rmax. Counts the
-    pairs of the points ``first … last - 1`` (with every other point).
-    """
-    nbin = breaks.shape[0] - 1
-    nco = np.zeros(nbin)
-    ncc = np.zeros(nbin)
-    b0 = breaks[0]
-    inv = nbin / (breaks[nbin] - b0)
-    for i in range(first, last):
-        radius = min(b[i], rmax)
-        if radius < 0.0:
-            continue
-        r2 = radius * radius
-        kb = _bin(breaks, b[i])
-        xi = x[i]
-        yi = y[i]
-        cx = min(max(int((xi - ox) / cs), 0), ncx - 1)
-        reach = math.ceil(radius / cs)
-        found = 0
-        for gx in range(max(cx - reach, 0), min(cx + reach, ncx - 1) + 1):
-            # only the rows of this column that the circle reaches
-            dx = max(ox + gx * cs - xi, xi - (ox + (gx + 1) * cs), 0.0)
-            if dx > radius:
-                continue
-            half = math.sqrt(r2 - dx * dx)
-            gy0 = min(max(int((yi - half - oy) / cs), 0), ncy - 1)
-            gy1 = min(max(int((yi + half - oy) / cs), 0), ncy - 1)
-            # the cells gy0 … gy1 of column gx are consecutive: one range of points
-            for k in range(start[gx * ncy + gy0], start[gx * ncy + gy1 + 1]):
-                j = order[k]
-                if j == i:
-                    continue
-                d2 = (x[j] - xi) ** 2 + (y[j] - yi) ** 2
-                if d2 > r2:
-                    continue
-                d = math.sqrt(d2)
-                # the bin as if the breaks were even, checked against the breaks
-                kd = int((d - b0) * inv)
-                if kd < 0 or kd >= nbin or not breaks[kd] <= d < breaks[kd + 1]:
-                    kd = _bin(breaks, d)
-                if kd >= 0:
-                    nco[kd] += 1.0
-                    found += 1
-        if kb >= 0:
-            ncc[kb] += found
-    return nco, ncc

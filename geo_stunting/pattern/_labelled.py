@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern import _small
@@ -34,14 +37,21 @@ from geo_stunting.pattern._window import StudyWindow
 from geo_stunting.progress import progress
 
 __all__ = [
+    "LABELS_PER_WORD",
     "LabelledPairs",
-    "batch_label_sums",
     "labelled_pairs",
+    "pack_labels",
+    "packed_label_sums",
+    "packed_link_counts",
     "pair_counts",
     "same_label_sums",
 ]
 
 _FLAG_SHIFT = WEIGHT_FLAG.bit_length() - 1
+#: The index of the lowest set bit of a word (LLVM's cttz), typed for mypy.
+_lowest_bit = cast("Callable[[np.uint64], int]", trailing_zeros)
+#: Labellings summed in one pass over the pairs: one bit each of a ``uint64`` per point.
+LABELS_PER_WORD = 64
 #: Blocks of points whose pairs are found in turn (in threads), for the progress bar.
 _BLOCKS = 50
 
@@ -220,61 +230,135 @@ def same_label_sums(
 
     Returns ``(rows, cols, same)``: the binned weights of the pairs whose
     first point is labelled, whose second point is, and whose both are.
-    `batch_label_sums` with a batch of one (one compiled kernel for both).
+    `packed_label_sums` with a batch of one (one compiled kernel for both).
     """
-    labels = np.ascontiguousarray(np.asarray(label, dtype=np.float64)[:, None])
-    rows, cols, same = batch_label_sums(rowptr, wptr, pj, cell, w, columns, labels)
+    words = pack_labels(np.asarray(label, dtype=bool)[None, :])
+    rows, cols, same = packed_label_sums(rowptr, wptr, pj, cell, w, columns, words, 1)
     return rows[0], cols[0], same[0]
 
 
+def pack_labels(labels: np.ndarray) -> np.ndarray:
+    """Up to 64 labellings (rows of a boolean ``(batch, n)`` array) as one ``uint64`` per point.
+
+    Bit b of point i's word is labelling b's label of point i.
+
+    Examples
+    --------
+    >>> pack_labels(np.array([[True, False, True], [False, False, True]])).tolist()
+    [1, 0, 3]
+    """
+    batch, n = labels.shape
+    if batch > LABELS_PER_WORD:
+        msg = f"at most {LABELS_PER_WORD} labellings a word, got {batch}"
+        raise ValueError(msg)
+    padded = np.zeros((n, LABELS_PER_WORD), dtype=bool)
+    padded[:, :batch] = labels.T
+    return np.packbits(padded, axis=1, bitorder="little").view("<u8").ravel().astype(np.uint64)
+
+
 @njit(cache=True, nogil=True)
-def batch_label_sums(  # pragma: no cover - compiled
+def packed_label_sums(  # pragma: no cover - compiled
     rowptr: np.ndarray,
     wptr: np.ndarray,
     pj: np.ndarray,
     cell: np.ndarray,
     w: np.ndarray,
     columns: np.ndarray,
-    labels: np.ndarray,
+    words: np.ndarray,
+    batch: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`same_label_sums` for several labellings at once: ``labels`` is ``(n, batch)``.
+    """`same_label_sums` for up to 64 labellings at once, packed a bit each (`pack_labels`).
 
-    Each pair is read once for the whole batch, not once per labelling, and
-    every labelling's sums are taken in the same order (rows in order, pairs
-    in order), so they are the same numbers whatever the batch. A label
-    multiplies a pair's weight instead of a branch on it: adding 0.0 leaves
-    a sum of positive weights unchanged. Returns ``(rows, cols, same)``,
+    One pass over the pairs serves the whole batch. A labelled row adds its
+    pairs to its labellings' row sums (only the labellings whose bit is set),
+    and a pair adds to the same-label sums only of the labellings in which
+    both of its points are labelled (``words[i] & words[j]``, about p² of
+    the bits): never a multiply by a zero label. Every labelling's sums are
+    taken in the same order as one by one (rows in order, pairs in order;
+    adding a 0.0 that the plain sum would add changes no bit), so they are
+    the same numbers whatever the batch. Returns ``(rows, cols, same)``,
     each ``(batch, nbin)``.
     """
     nbin = columns.shape[1]
-    batch = labels.shape[1]
+    n = rowptr.shape[0] - 1
     rows = np.zeros((batch, nbin))
     cols = np.zeros((batch, nbin))
     same = np.zeros((batch, nbin))
     mask = WEIGHT_FLAG - 1
-    active = np.empty(batch, dtype=np.int64)
-    for i in range(rowptr.shape[0] - 1):
-        na = 0
-        for b in range(batch):
-            if labels[i, b]:
-                active[na] = b
-                na += 1
-        if na == 0:
+    longest = 0
+    for i in range(n):
+        longest = max(longest, rowptr[i + 1] - rowptr[i])
+    bins = np.empty(longest, dtype=np.int64)
+    weights = np.empty(longest)
+    active = np.empty(LABELS_PER_WORD, dtype=np.int64)
+    for i in range(n):
+        mine = words[i]
+        if mine == 0:
             continue
-        for a in range(na):
-            b = active[a]
+        first = rowptr[i]
+        m = rowptr[i + 1] - first
+        q = wptr[i]
+        for t in range(m):
+            c = np.int64(cell[first + t])
+            flagged = c >> _FLAG_SHIFT
+            weights[t] = w[q] if flagged else 1.0
+            q += flagged
+            bins[t] = c & mask
+        na = 0
+        bits = mine
+        while bits:
+            b = _lowest_bit(bits)
+            bits &= bits - np.uint64(1)
+            active[na] = b
+            na += 1
             for k in range(nbin):
                 cols[b, k] += columns[i, k]
-        q = wptr[i]
-        for p in range(rowptr[i], rowptr[i + 1]):
-            c = np.int64(cell[p])
-            flagged = c >> _FLAG_SHIFT
-            weight = w[q] if flagged else 1.0
-            q += flagged
-            c &= mask
-            j = pj[p]
-            for a in range(na):
-                b = active[a]
-                rows[b, c] += weight
-                same[b, c] += weight * labels[j, b]
+        # the row's pairs added to four labellings' row sums at a time: four
+        # independent chains of additions, each still in pair order
+        a = 0
+        while a + 4 <= na:
+            b0, b1, b2, b3 = active[a], active[a + 1], active[a + 2], active[a + 3]
+            for t in range(m):
+                c = bins[t]
+                wt = weights[t]
+                rows[b0, c] += wt
+                rows[b1, c] += wt
+                rows[b2, c] += wt
+                rows[b3, c] += wt
+            a += 4
+        while a < na:
+            b = active[a]
+            for t in range(m):
+                rows[b, bins[t]] += weights[t]
+            a += 1
+        for t in range(m):
+            both = mine & words[pj[first + t]]
+            while both:
+                b = _lowest_bit(both)
+                both &= both - np.uint64(1)
+                same[b, bins[t]] += weights[t]
     return rows, cols, same
+
+
+@njit(cache=True, nogil=True)
+def packed_link_counts(  # pragma: no cover - compiled
+    indptr: np.ndarray, indices: np.ndarray, words: np.ndarray, batch: int
+) -> np.ndarray:
+    """Links ``i → j`` of a 0/1 neighbour matrix (CSR) whose both ends are labelled, per labelling.
+
+    `words` packs up to 64 labellings (`pack_labels`); a link adds one to each
+    labelling in which both of its points are labelled (``words[i] &
+    words[j]``). Cuzick–Edwards' T of each labelling: whole numbers, so the
+    same as ``y @ (matrix @ y)`` in any order.
+    """
+    out = np.zeros(batch, dtype=np.int64)
+    for i in range(indptr.shape[0] - 1):
+        mine = words[i]
+        if mine == 0:
+            continue
+        for p in range(indptr[i], indptr[i + 1]):
+            both = mine & words[indices[p]]
+            while both:
+                out[_lowest_bit(both)] += 1
+                both &= both - np.uint64(1)
+    return out

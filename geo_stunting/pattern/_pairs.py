@@ -33,7 +33,9 @@ import numpy as np
 import shapely
 
 from geo_stunting.pattern import _kernels, _small
+from geo_stunting.pattern._border_counts import border_counts
 from geo_stunting.pattern._boundary import EdgeIndex, edge_index
+from geo_stunting.pattern._nearest import nearest_distances
 from geo_stunting.pattern._setcov import SetCovariance, set_covariance
 from geo_stunting.pattern._threads import map_in_order, thread_count
 from geo_stunting.pattern._translate import translation_counts
@@ -181,27 +183,17 @@ def nn_distances(xy: np.ndarray) -> np.ndarray:
     ncx = min(int(width / cs) + 1, 4096)
     ncy = min(int(height / cs) + 1, 4096)
     cs = max(cs, width / ncx * (1 + 1e-12), height / ncy * (1 + 1e-12))
-    ix = np.clip(((xy[:, 0] - minx) / cs).astype(np.int64), 0, ncx - 1)
-    iy = np.clip(((xy[:, 1] - miny) / cs).astype(np.int64), 0, ncy - 1)
-    cell = ix * ncy + iy
-    order = np.argsort(cell, kind="stable").astype(np.int64)
-    start = np.searchsorted(cell[order], np.arange(ncx * ncy + 1)).astype(np.int64)
-    # the points stored in cell order: neighbours are read from nearby memory
-    ordered = xy[order]
-    found = _kernels.nn_distances(
-        np.ascontiguousarray(ordered[:, 0]),
-        np.ascontiguousarray(ordered[:, 1]),
-        np.arange(n, dtype=np.int64),
-        start,
-        float(minx),
-        float(miny),
-        float(cs),
-        ncx,
-        ncy,
+    return np.asarray(
+        nearest_distances(
+            np.ascontiguousarray(xy[:, 0], dtype=float),
+            np.ascontiguousarray(xy[:, 1], dtype=float),
+            float(minx),
+            float(miny),
+            float(cs),
+            ncx,
+            ncy,
+        )
     )
-    out = np.empty(n)
-    out[order] = found
-    return out
 
 
 def _whist(values: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, int]:
@@ -371,7 +363,7 @@ def _border_only(
 
     def counts(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         return tuple(  # type: ignore[return-value]
-            _kernels.border_counts(
+            border_counts(
                 xs,
                 ys,
                 bs,
