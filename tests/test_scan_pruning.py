@@ -179,6 +179,7 @@ def test_bit_sliced_sweep_equals_brute_force(
     is_case = rng.random(n) < np.where(xy[:, 0] < 300, 0.6, 0.3)
     monkeypatch.setattr(_kernels, "CHUNK_ENTRIES", 3 * (n // 2 + 1))  # several chunks
     monkeypatch.setattr(_kernels, "BITS_FROM_SHARE", 0.0)  # every chunk bit-sliced
+    monkeypatch.setattr(_kernels, "BITS_ABOVE_LOCATIONS", 0)
     permutations, seed = 512, 3  # two blocks of 256 lanes
     result = scan_bernoulli_xy(
         xy[:, 0], xy[:, 1], is_case, permutations=permutations, seed=seed, direction=direction
@@ -227,6 +228,7 @@ def test_bit_sliced_sweep_equals_per_lane_counts(
         )
         return result.simulated_llr.tobytes(), result.to_dict()
 
+    monkeypatch.setattr(_kernels, "BITS_ABOVE_LOCATIONS", 0)
     monkeypatch.setattr(_kernels, "BITS_FROM_SHARE", 0.0)
     bit_sliced = scan()
     monkeypatch.setattr(_kernels, "BITS_FROM_SHARE", 2.0)  # never

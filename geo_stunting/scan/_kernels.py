@@ -82,8 +82,10 @@ CHUNK_ENTRIES = 2_000_000
 MAX_BLOCK = 256
 #: After these shares of the centres, replications are regrouped by their best ratio so far.
 REGROUP_SHARES = (0.005, 0.02, 0.08, 0.3)
-#: The bit-sliced sweep (one subject a location) takes over after this share of the centres.
+#: The bit-sliced sweep (one subject a location) takes over after this share of the centres,
 BITS_FROM_SHARE = 0.02
+#: above this many locations (below, it would only add a kernel for a first run to compile).
+BITS_ABOVE_LOCATIONS = 2_000
 
 
 @numba.njit(cache=True, inline="always")
@@ -453,7 +455,7 @@ def run_scan(
         replication=np.arange(blocks * rb),
     )
     del lab
-    if rb == LANES and bool((locs.pop == 1).all()):
+    if rb == LANES and n_loc > BITS_ABOVE_LOCATIONS and bool((locs.pop == 1).all()):
         lanes.bits = pack_lanes(lanes.lab)  # the bit-sliced sweep, 8 times less to read
     lanes.resetthresholds(n_total, c_total, direction)
     best = np.zeros(n_loc)
