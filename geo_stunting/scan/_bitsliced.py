@@ -21,8 +21,9 @@ has a one, and so on down) only when an upper bound on it (the largest
 count last read, plus one a location since) reaches the block's threshold
 for the window's population; the smallest count likewise, from a lower
 bound that never falls. Only when a threshold is actually reached are the
-256 counts unpacked and recorded by the same code as `replication_maxima`,
-so every replication's best ratio is the same number, bit for bit.
+lanes at or beyond it found (a bit-sliced comparison), their counts read
+and recorded as `replication_maxima` records them, with the same ratio
+function, so every replication's best ratio is the same number, bit for bit.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from geo_stunting.scan._llr import any_beyond, record_lanes, thresholds
+from geo_stunting.scan._llr import interleaved, llr_bernoulli, thresholds
 
 __all__ = ["LANES", "SMALL_PLANES", "pack_lanes", "replication_maxima_bits"]
 
@@ -111,14 +112,51 @@ def _planes_min(big: np.ndarray) -> int:  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, inline="always")
-def _unpack(big: np.ndarray, cum: np.ndarray) -> None:  # pragma: no cover - compiled
-    """The 256 counts, one per lane, into `cum`."""
-    cum[:] = 0
-    for p in range(big.shape[0]):
-        for w in range(_WORDS):
-            word = big[p, w]
-            for k in range(64):
-                cum[w * 64 + k] |= ((word >> np.uint64(k)) & np.uint64(1)) << np.uint64(p)
+def _lanes_beyond(big: np.ndarray, t: int, sign: int, out: np.ndarray) -> None:  # pragma: no cover
+    """Bit masks (`out`, a word each) of the counts at least `t` (``sign`` 1) or at most `t` (-1).
+
+    Compared plane by plane from the top, as two's numbers are: equal so far,
+    and already above (below).
+    """
+    for w in range(_WORDS):
+        eq = _ALL
+        beyond = np.uint64(0)
+        for p in range(big.shape[0] - 1, -1, -1):
+            plane = big[p, w] if sign > 0 else ~big[p, w]
+            if (t >> p) & 1 == (1 if sign > 0 else 0):
+                eq &= plane
+            else:
+                beyond |= eq & plane
+                eq &= ~plane
+        out[w] = beyond | eq
+
+
+@numba.njit(cache=True, inline="always")
+def _record_masked(
+    big: np.ndarray,
+    mask: np.ndarray,
+    n: int,
+    record: np.ndarray,
+    top_best: np.ndarray,
+    n_total: int,
+    c_total: int,
+    sign: int,
+) -> None:  # pragma: no cover - compiled
+    """`record_lanes` for the lanes in `mask`: their counts read from the planes."""
+    for w in range(_WORDS):
+        m = mask[w]
+        if m == 0:
+            continue
+        for k in range(64):
+            if (m >> np.uint64(k)) & np.uint64(1) == 0:
+                continue
+            c = 0
+            for p in range(big.shape[0]):
+                c |= int((big[p, w] >> np.uint64(k)) & np.uint64(1)) << p
+            r = w * 64 + k
+            if c > record[r] if sign > 0 else c < record[r]:
+                record[r] = c
+                top_best[r] = max(top_best[r], llr_bernoulli(n, c, n_total, c_total))
 
 
 @numba.njit(cache=True, parallel=True)
@@ -146,7 +184,9 @@ def replication_maxima_bits(
     while (1 << planes) <= th.shape[1]:  # counts up to the largest window
         planes += 1
     planes = max(planes, SMALL_PLANES)
-    for b in numba.prange(bits.shape[0]):
+    blocks = bits.shape[0]
+    for k in numba.prange(blocks):
+        b = interleaved(k, blocks)
         bitsb = bits[b]
         mx = maxc[b]
         mn = minc[b]
@@ -155,7 +195,7 @@ def replication_maxima_bits(
         tlb = tl[b]
         big = np.zeros((planes, _WORDS), np.uint64)
         small = np.zeros((SMALL_PLANES, _WORDS), np.uint64)
-        cum = np.zeros(LANES, maxc.dtype)
+        mask = np.zeros(_WORDS, np.uint64)
         for i in range(starts.size - 1):
             floor_best = top_best.min()
             if floor_best > level[b] * 1.01 or (floor_best > 0 and level[b] == 0):
@@ -183,12 +223,10 @@ def replication_maxima_bits(
                 if hi_bound >= thb[n]:
                     hi_bound = _planes_max(big)
                     if hi_bound >= thb[n]:
-                        _unpack(big, cum)
-                        if any_beyond(cum, thb[n], mx[n], 1):
-                            record_lanes(cum, n, thb[n], mx[n], top_best, n_total, c_total, 1)
+                        _lanes_beyond(big, thb[n], 1, mask)
+                        _record_masked(big, mask, n, mx[n], top_best, n_total, c_total, 1)
                 if lo_bound <= tlb[n]:
                     lo_bound = _planes_min(big)
                     if lo_bound <= tlb[n]:
-                        _unpack(big, cum)
-                        if any_beyond(cum, tlb[n], mn[n], -1):
-                            record_lanes(cum, n, tlb[n], mn[n], top_best, n_total, c_total, -1)
+                        _lanes_beyond(big, tlb[n], -1, mask)
+                        _record_masked(big, mask, n, mn[n], top_best, n_total, c_total, -1)

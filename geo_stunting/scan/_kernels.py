@@ -50,7 +50,15 @@ from scipy.spatial import cKDTree
 
 from geo_stunting.progress import progress
 from geo_stunting.scan._bitsliced import LANES, pack_lanes, replication_maxima_bits
-from geo_stunting.scan._llr import HIGH, LOW, any_beyond, llr_bernoulli, record_lanes, thresholds
+from geo_stunting.scan._llr import (
+    HIGH,
+    LOW,
+    any_beyond,
+    interleaved,
+    llr_bernoulli,
+    record_lanes,
+    thresholds,
+)
 from geo_stunting.scan._neighbours import (
     SMALL_LOCATIONS,
     nearest_sorted,
@@ -190,7 +198,9 @@ def replication_maxima(
     exactly as if every window had been scored.
     """
     rb = lab.shape[2]
-    for b in numba.prange(lab.shape[0]):
+    blocks = lab.shape[0]
+    for k in numba.prange(blocks):
+        b = interleaved(k, blocks)
         labb = lab[b]
         mx = maxc[b]
         mn = minc[b]

@@ -12,7 +12,15 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["HIGH", "LOW", "any_beyond", "llr_bernoulli", "record_lanes", "thresholds"]
+__all__ = [
+    "HIGH",
+    "LOW",
+    "any_beyond",
+    "interleaved",
+    "llr_bernoulli",
+    "record_lanes",
+    "thresholds",
+]
 
 #: Direction flags: scan for high rates, low rates, or both (HIGH | LOW).
 HIGH = 1
@@ -120,3 +128,17 @@ def record_lanes(
             record[r] = c
             value = llr_bernoulli(n, c, n_total, c_total)
             top_best[r] = max(top_best[r], value)
+
+
+@numba.njit(cache=True, inline="always")
+def interleaved(k: int, blocks: int) -> int:
+    """The block swept `k`-th: 0, then the last, then 1, then the last but one, and so on.
+
+    Blocks are sorted by their replications' best ratio, and a block with low
+    ratios passes more windows; the threads take the iterations in equal
+    runs, so this order gives each of them cheap blocks and dear ones.
+
+    >>> [interleaved(k, 4) for k in range(4)]
+    [0, 3, 1, 2]
+    """
+    return k // 2 if k % 2 == 0 else blocks - 1 - k // 2
