@@ -21,7 +21,6 @@ from geo_stunting.scan._neighbours import (
     nearest_sorted_small,
     radix_argsort,
     window_lists,
-    window_lists_parallel,
 )
 
 
@@ -233,18 +232,3 @@ def test_bit_sliced_sweep_equals_per_lane_counts(
     bit_sliced = scan()
     monkeypatch.setattr(_kernels, "BITS_FROM_SHARE", 2.0)  # never
     assert scan() == bit_sliced
-
-
-@pytest.mark.parametrize("radius", [math.inf, 40.0])
-def test_parallel_window_lists_are_the_serial_lists(radius: float) -> None:
-    """Rows cut by threads: the same CSR arrays, with ties and shared places."""
-    rng = np.random.default_rng(6)
-    xy = rng.integers(0, 60, size=(500, 2)).astype(float) * 1.5  # many equal distances
-    pop = rng.integers(1, 4, size=500)
-    idx, dist = nearest_sorted(xy, 0, 500, 300, radius)
-    serial = window_lists(idx, dist, pop, 250)
-    threads = window_lists_parallel(idx, dist, pop, 250)
-    assert serial[0][-1] > 500  # rows were kept
-    for a, b in zip(serial, threads, strict=True):
-        assert a.dtype == b.dtype
-        assert a.tobytes() == b.tobytes()

@@ -65,7 +65,6 @@ from geo_stunting.scan._neighbours import (
     nearest_sorted_small,
     spatial_order,
     window_lists,
-    window_lists_parallel,
 )
 
 if TYPE_CHECKING:
@@ -355,8 +354,7 @@ def neighbour_chunks(
         count = min(per_chunk, n_loc - first)
         sort = nearest_sorted_small if n_loc <= SMALL_LOCATIONS else nearest_sorted
         idx, dist = sort(xy, first, count, k, radius)
-        cut = window_lists if n_loc <= SMALL_LOCATIONS else window_lists_parallel
-        starts, nbr, wsize, wdist = cut(idx, dist, pop, max_pop)
+        starts, nbr, wsize, wdist = window_lists(idx, dist, pop, max_pop)
         yield Chunk(first=first, starts=starts, nbr=nbr, wsize=wsize, dist=wdist)
 
 

@@ -31,7 +31,6 @@ __all__ = [
     "radix_argsort",
     "spatial_order",
     "window_lists",
-    "window_lists_parallel",
 ]
 
 #: Up to this many locations, `nearest_sorted_small` (NumPy) builds the lists:
@@ -207,49 +206,6 @@ def nearest_sorted(
     return idx, dist
 
 
-@numba.njit(cache=True, inline="always")
-def _row_length(
-    idx: np.ndarray, dist: np.ndarray, pop: np.ndarray, max_pop: int, row: int
-) -> int:  # pragma: no cover - compiled
-    """Entries of sorted row `row` up to its largest admissible window."""
-    k = idx.shape[1]
-    total = 0
-    length = 0
-    for t in range(k):
-        if not math.isfinite(dist[row, t]):
-            break
-        total += pop[idx[row, t]]
-        if total > max_pop:
-            break
-        if t == k - 1 or dist[row, t + 1] != dist[row, t]:
-            length = t + 1
-    return length
-
-
-@numba.njit(cache=True, inline="always")
-def _fill_row(
-    idx: np.ndarray,
-    dist: np.ndarray,
-    pop: np.ndarray,
-    row: int,
-    base: int,
-    length: int,
-    nbr: np.ndarray,
-    wsize: np.ndarray,
-    wdist: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """Row `row`'s first `length` entries into the CSR arrays at `base`."""
-    k = idx.shape[1]
-    total = 0
-    for t in range(length):
-        j = idx[row, t]
-        total += pop[j]
-        nbr[base + t] = j
-        wdist[base + t] = dist[row, t]
-        if t == k - 1 or dist[row, t + 1] != dist[row, t]:
-            wsize[base + t] = total
-
-
 @numba.njit(cache=True)
 def window_lists(
     idx: np.ndarray, dist: np.ndarray, pop: np.ndarray, max_pop: int
@@ -267,40 +223,34 @@ def window_lists(
         population of the window closing at an entry (0 if none closes
         there); ``wdist`` the entry's distance.
     """
-    count = idx.shape[0]
-    starts = np.zeros(count + 1, np.int64)
-    for row in range(count):
-        starts[row + 1] = starts[row] + _row_length(idx, dist, pop, max_pop, row)
-    nbr = np.empty(starts[-1], np.int32)
-    wsize = np.zeros(starts[-1], np.int32)
-    wdist = np.empty(starts[-1])
-    for row in range(count):
-        length = starts[row + 1] - starts[row]
-        _fill_row(idx, dist, pop, row, starts[row], length, nbr, wsize, wdist)
-    return starts, nbr, wsize, wdist
-
-
-@numba.njit(cache=True, parallel=True)
-def window_lists_parallel(
-    idx: np.ndarray, dist: np.ndarray, pop: np.ndarray, max_pop: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """`window_lists` with its rows shared among threads (the same arrays).
-
-    For many locations, where a chunk's rows are long (25,000 entries at
-    50,000 locations) and the serial cut would keep a core waiting.
-    """
-    count = idx.shape[0]
+    count, k = idx.shape
     lengths = np.zeros(count, np.int64)
-    for row in numba.prange(count):
-        lengths[row] = _row_length(idx, dist, pop, max_pop, row)
+    for row in range(count):
+        total = 0
+        for t in range(k):
+            if not math.isfinite(dist[row, t]):
+                break
+            total += pop[idx[row, t]]
+            if total > max_pop:
+                break
+            if t == k - 1 or dist[row, t + 1] != dist[row, t]:
+                lengths[row] = t + 1
     starts = np.zeros(count + 1, np.int64)
     for row in range(count):
         starts[row + 1] = starts[row] + lengths[row]
     nbr = np.empty(starts[-1], np.int32)
     wsize = np.zeros(starts[-1], np.int32)
     wdist = np.empty(starts[-1])
-    for row in numba.prange(count):
-        _fill_row(idx, dist, pop, row, starts[row], lengths[row], nbr, wsize, wdist)
+    for row in range(count):
+        total = 0
+        base = starts[row]
+        for t in range(lengths[row]):
+            j = idx[row, t]
+            total += pop[j]
+            nbr[base + t] = j
+            wdist[base + t] = dist[row, t]
+            if t == k - 1 or dist[row, t + 1] != dist[row, t]:
+                wsize[base + t] = total
     return starts, nbr, wsize, wdist
 
 
