@@ -32,7 +32,7 @@ _BORDER_PAIR_S = 2.5e-9  # one pair closer than rmax, border correction only
 _TRANSLATE_PAIR_S = 2e-8  # one pair of a simulated pattern, translation weight (table)
 _POINT_S = 6e-7  # one point of a simulated pattern (nearest neighbour, G, boundary)
 _RELABEL_PAIR_S = 4e-9  # one pair of one relabelling (K difference)
-_SCAN_ENTRY_S = 1.5e-10  # one (window, replication) of the scan, benchmarks/scan.py
+_SCAN_ENTRY_S = 7.5e-11  # one (window, replication), bit-sliced sweep (per-lane sweep: ~1.2e-10)
 _SCAN_WINDOW_S = 6e-8  # one window: its neighbour sorted in, and scored for the observed cases
 _BANDWIDTH_PAIR_S = 6e-8  # one pair of the relative risk's bandwidth search
 _SURFACE_TERM_S = 1e-10  # one (cell, subject, labelling) of the relative-risk surface
@@ -101,12 +101,12 @@ def pattern_memory_bytes(study: Study) -> float:
 def scan_memory_bytes(study: Study) -> float:
     """Memory of the scan (bytes).
 
-    A label per subject and replication, and neighbour lists by blocks of
-    centres: about 7 KB per subject at 50,000 subjects and 50 %
-    (`benchmarks/scan.py`).
+    A label per subject and replication (a byte, and a bit more for the
+    bit-sliced sweep), and neighbour lists by blocks of centres: about 7 KB
+    per subject at 50,000 subjects and 50 % (`benchmarks/scan.py`).
     """
     n = len(study.subjects)
-    return study.settings.permutations * n * 1.0 + n * 8_000.0
+    return study.settings.permutations * n * 1.125 + n * 8_000.0
 
 
 def estimate_step(name: str, study: Study) -> StepEstimate | None:
