@@ -15,11 +15,14 @@ Usage::
     python benchmarks/scan.py --full-50k       # + 50,000 at 50 % (minutes)
     python benchmarks/scan.py --only-50k       # 50,000 at 50 % alone
     python benchmarks/scan.py --quick --previous /tmp/old   # + 10,000 with an older package
+    python benchmarks/scan.py --sizes 10000,20000,50000 --previous /tmp/old
+                                               # these sizes at 50 %, this and the older package
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -114,6 +117,8 @@ def child(args: argparse.Namespace) -> None:
     """Run one size in this process and print one JSON line."""
     xy, is_case = data(args.n)
     scan_bernoulli_xy(xy[:50, 0], xy[:50, 1], is_case[:50], permutations=19, seed=0)  # compile
+    if args.n > 2_000:  # and the kernels for many locations (256 lanes a block)
+        scan_bernoulli_xy(xy[:2_100, 0], xy[:2_100, 1], is_case[:2_100], permutations=256, seed=0)
     before = rss_mb()
     started = time.perf_counter()
     cpu = time.process_time()
@@ -137,6 +142,7 @@ def child(args: argparse.Namespace) -> None:
         "top_llr": result.clusters[0].llr,
         "top_p": result.clusters[0].p_value,
         "top_n": result.clusters[0].n,
+        "sims_sha": hashlib.sha256(result.simulated_llr.tobytes()).hexdigest(),
     }
     if args.brute:
         started = time.perf_counter()
@@ -179,6 +185,11 @@ def main() -> None:
         help="folder holding an earlier geo_stunting package (e.g. from git archive): "
         "10,000 subjects are also scanned with it, in the same run",
     )
+    parser.add_argument(
+        "--sizes",
+        help="comma-separated subject counts scanned at 50 %% instead of the default list "
+        "(with --previous: each with both packages, one after the other)",
+    )
     parser.add_argument("--permutations", type=int, default=999)
     parser.add_argument("--seed", type=int, default=20231)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -196,14 +207,19 @@ def main() -> None:
         runs.append((50_000, None, False))
     if args.only_50k:
         runs = [(50_000, None, False)]
+    if args.sizes:
+        runs = [(int(size), None, False) for size in args.sizes.split(",")]
     print(f"Bernoulli scan, {args.permutations} replications, max 50 % of subjects")
     print(
         f"{'subjects':>9} {'max radius':>10} {'seconds':>8} {'cpu s':>8} {'peak MB':>8} "
         f"{'(+MB)':>7} {'NumPy s':>8} {'speed-up':>8} {'equal':>5}  most likely cluster"
     )
     r: dict[str, Any] = {}
+    done: dict[int, dict[str, Any]] = {}  # runs at 50 % by size, for --previous
     for n, radius, brute in runs:
         r = run_child(n, radius, brute, args)
+        if radius is None:
+            done[n] = r
         brute_s = r.get("brute_seconds")
         limit = "-" if radius is None else f"{radius:,.0f} m"
         numpy_s = f"{brute_s:.2f}" if brute_s else "-"
@@ -215,15 +231,18 @@ def main() -> None:
             f"{r.get('equal', '-')!s:>5}  n={r['top_n']}, LLR={r['top_llr']:.3f}, p={r['top_p']}",
             flush=True,
         )
-    if args.previous:
-        old = run_child(10_000, None, False, args, source=args.previous)
-        new = run_child(10_000, None, False, args)
-        same = all(old[k] == new[k] for k in ("top_llr", "top_p", "top_n"))
+    for size in [int(size) for size in args.sizes.split(",")] if args.sizes else [10_000]:
+        if not args.previous:
+            break
+        old = run_child(size, None, False, args, source=args.previous)
+        new = done.get(size) or run_child(size, None, False, args)
+        same = all(old[k] == new[k] for k in ("top_llr", "top_p", "top_n", "sims_sha"))
         print(
-            f"10,000 at 50 %: previous {old['seconds']:.1f} s ({old['cpu_seconds']:.1f} s CPU, "
+            f"{size:,} at 50 %: previous {old['seconds']:.1f} s ({old['cpu_seconds']:.1f} s CPU, "
             f"{old['peak_rss_mb']:.0f} MB), this {new['seconds']:.1f} s "
             f"({new['cpu_seconds']:.1f} s CPU, {new['peak_rss_mb']:.0f} MB): "
-            f"{old['cpu_seconds'] / new['cpu_seconds']:.1f}x less CPU; same cluster: {same}"
+            f"{old['cpu_seconds'] / new['cpu_seconds']:.2f}x less CPU; "
+            f"same cluster and replicate LLRs: {same}"
         )
     print(f"threads: {r['threads']}; SaTScan v9.3.1 on grave: 3 s on 8 processors")
 

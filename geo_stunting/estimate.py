@@ -36,7 +36,7 @@ _TRANSLATE_PAIR_S = 2e-8  # one pair of a simulated pattern, translation weight 
 _POINT_S = 1.6e-7  # one point of a simulated pattern (nearest neighbour, G, boundary)
 _RELABEL_PAIR_S = 3e-9  # one pair of one relabelling (K difference)
 _CUZICK_SUBJECT_S = 3.1e-8  # one subject of one relabelling for one k (Cuzick–Edwards)
-_SCAN_ENTRY_S = 1.5e-10  # one (window, replication) of the scan, benchmarks/scan.py
+_SCAN_ENTRY_S = 7.5e-11  # one (window, replication), bit-sliced sweep (per-lane sweep: ~1.2e-10)
 _SCAN_WINDOW_S = 6e-8  # one window: its neighbour sorted in, and scored for the observed cases
 _BANDWIDTH_PAIR_S = 3.5e-8  # one pair of the relative risk's bandwidth search (30k: 15 s)
 _SURFACE_TERM_S = 1e-10  # one (cell, subject, labelling) of the dense relative-risk surface
@@ -110,12 +110,12 @@ def pattern_memory_bytes(study: Study) -> float:
 def scan_memory_bytes(study: Study) -> float:
     """Memory of the scan (bytes).
 
-    A label per subject and replication, and neighbour lists by blocks of
-    centres: about 7 KB per subject at 50,000 subjects and 50 %
-    (`benchmarks/scan.py`).
+    A label per subject and replication (a byte, and a bit more for the
+    bit-sliced sweep), and neighbour lists by blocks of centres: about 7 KB
+    per subject at 50,000 subjects and 50 % (`benchmarks/scan.py`).
     """
     n = len(study.subjects)
-    return study.settings.permutations * n * 1.0 + n * 8_000.0
+    return study.settings.permutations * n * 1.125 + n * 8_000.0
 
 
 def estimate_step(name: str, study: Study) -> StepEstimate | None:

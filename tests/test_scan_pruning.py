@@ -167,3 +167,70 @@ def test_the_numpy_lists_for_few_locations_are_the_compiled_lists(kind: str, rad
         assert np.array_equal(compiled[0], numpy[0])
         assert np.array_equal(compiled[1], numpy[1])
         assert numpy[0].dtype == compiled[0].dtype
+
+
+@pytest.mark.parametrize("direction", ["high", "low", "both"])
+def test_bit_sliced_sweep_equals_brute_force(
+    direction: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Labels packed 256 to four words, counts bit-sliced: the same maxima, bit for bit."""
+    rng = np.random.default_rng(5)
+    n = 60
+    xy = rng.uniform(0, 1_000, size=(n, 2))
+    is_case = rng.random(n) < np.where(xy[:, 0] < 300, 0.6, 0.3)
+    monkeypatch.setattr(_kernels, "CHUNK_ENTRIES", 3 * (n // 2 + 1))  # several chunks
+    monkeypatch.setattr(_kernels, "BITS_FROM_SHARE", 0.0)  # every chunk bit-sliced
+    monkeypatch.setattr(_kernels, "BITS_ABOVE_LOCATIONS", 0)
+    permutations, seed = 512, 3  # two blocks of 256 lanes
+    result = scan_bernoulli_xy(
+        xy[:, 0], xy[:, 1], is_case, permutations=permutations, seed=seed, direction=direction
+    )
+    rng_labels = np.random.default_rng(seed)
+    labels = np.array(
+        [rng_labels.permuted(is_case.astype(np.uint8)) for _ in range(permutations)], dtype=int
+    )
+    expected = _brute_maxima(xy, is_case, labels, n // 2, direction)
+    if direction == "low":  # _brute_maxima scores both sides for any direction but "high"
+        n_total, c_total = n, int(is_case.sum())
+        expected = np.array([_low_maximum(xy, lab, n // 2, n_total, c_total) for lab in labels])
+    assert result.simulated_llr.tobytes() == expected.tobytes()
+
+
+def _low_maximum(
+    xy: np.ndarray, lab: np.ndarray, max_pop: int, n_total: int, c_total: int
+) -> float:
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    order = np.argsort(d, axis=1, kind="stable")[:, : max_pop + 1]
+    ds = np.take_along_axis(d, order, axis=1)
+    closes = np.ones(ds.shape, dtype=bool)
+    closes[:, :-1] = ds[:, 1:] != ds[:, :-1]
+    closes &= np.arange(1, ds.shape[1] + 1)[None, :] <= max_pop
+    n = np.broadcast_to(np.arange(1, ds.shape[1] + 1), ds.shape)[closes]
+    c = np.cumsum(lab[order], axis=1)[closes]
+    best = 0.0
+    for nn, cc in zip(n, c, strict=True):
+        if cc * n_total < nn * c_total:
+            best = max(best, _kernels.llr_bernoulli(int(nn), int(cc), n_total, c_total))
+    return best
+
+
+@pytest.mark.parametrize("direction", ["high", "both"])
+def test_bit_sliced_sweep_equals_per_lane_counts(
+    direction: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 2,000 subjects and 999 replications the two sweeps give the same scan."""
+    rng = np.random.default_rng(8)
+    xy = rng.uniform(0, 5_000, size=(2_000, 2))
+    is_case = rng.random(2_000) < np.where(np.hypot(*(xy - 1_500).T) < 400, 0.6, 0.25)
+
+    def scan() -> tuple[bytes, dict]:
+        result = scan_bernoulli_xy(
+            xy[:, 0], xy[:, 1], is_case, permutations=999, seed=2, direction=direction
+        )
+        return result.simulated_llr.tobytes(), result.to_dict()
+
+    monkeypatch.setattr(_kernels, "BITS_ABOVE_LOCATIONS", 0)
+    monkeypatch.setattr(_kernels, "BITS_FROM_SHARE", 0.0)
+    bit_sliced = scan()
+    monkeypatch.setattr(_kernels, "BITS_FROM_SHARE", 2.0)  # never
+    assert scan() == bit_sliced

@@ -2,6 +2,8 @@
 
 - `_bernoulli`: Kulldorff's Bernoulli scan (SaTScan's model) and the ``scan`` step;
 - `_kernels`: its compiled window search;
+- `_bitsliced`: the replication sweep on bit-packed labels (one subject a location);
+- `_llr`: the log-likelihood ratio and case-count thresholds both sweeps share;
 - `_maxsize`: the Gini choice of the scan's largest window (as SaTScan);
 - `_relative_risk`: the kernel relative-risk surface on its support;
 - `_bandwidth`: its cross-validated bandwidth (spatstat's ``bw.relrisk``);

@@ -10,9 +10,11 @@ there. Row 0 of the per-population arrays is a sink for those entries.
 Replications are processed in blocks of ``rb`` random labellings stored
 location-major (``lab[block, location, lane]``): one pass over a centre's
 neighbour list updates the running case counts of all ``rb`` labellings at
-once, a loop that LLVM turns into SIMD adds and a SIMD maximum. A window is
-looked at closely only when some lane's count reaches the block's
-*threshold* for its population: the fewest cases a window of that
+once, a loop that LLVM turns into SIMD adds. The lanes' largest (smallest)
+count is read only when a bound on it reaches the block's threshold: the
+largest count last read plus the subjects added since (the smallest never
+falls). A window is looked at closely only when some lane's count reaches
+the block's *threshold* for its population: the fewest cases a window of that
 population needs for a log-likelihood ratio as large as the smallest best
 ratio of the block's replications (the ratio grows with the case count on
 the high side, falls on the low side). Such a window is recorded per lane
@@ -22,6 +24,8 @@ so every best ratio is exactly the one a full enumeration gives, computed by
 the same function of the same integers. Every few percent of the centres
 the replications are regrouped by their best so far, so that a block's
 smallest best is close to each of its lanes' own and few windows pass.
+With one subject a location and blocks of 256 lanes, the sweep after the
+first centres runs on bit-packed labels (`geo_stunting.scan._bitsliced`).
 
 Every result is a function of integer counts, so the results do not depend
 on the number of threads or the order of centres; the random labels are
@@ -45,6 +49,16 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from geo_stunting.progress import progress
+from geo_stunting.scan._bitsliced import LANES, pack_lanes, replication_maxima_bits
+from geo_stunting.scan._llr import (
+    HIGH,
+    LOW,
+    any_beyond,
+    interleaved,
+    llr_bernoulli,
+    record_lanes,
+    thresholds,
+)
 from geo_stunting.scan._neighbours import (
     SMALL_LOCATIONS,
     nearest_sorted,
@@ -69,53 +83,16 @@ __all__ = [
     "run_scan",
 ]
 
-#: Direction flags: scan for high rates, low rates, or both (HIGH | LOW).
-HIGH = 1
-LOW = 2
 #: Neighbour entries held at once (int32 + int32 + float64 each).
 CHUNK_ENTRIES = 2_000_000
 #: Replications per block: one SIMD pass updates this many labellings.
 MAX_BLOCK = 256
 #: After these shares of the centres, replications are regrouped by their best ratio so far.
 REGROUP_SHARES = (0.005, 0.02, 0.08, 0.3)
-
-
-@numba.njit(cache=True, inline="always")
-def _xlog(x: float, y: float) -> float:  # pragma: no cover - compiled
-    """``x * log(x / y)`` with ``0 * log(0) = 0``."""
-    if x <= 0.0:
-        return 0.0
-    return x * math.log(x / y)
-
-
-@numba.njit(cache=True)
-def llr_bernoulli(n: int, c: int, n_total: int, c_total: int) -> float:  # pragma: no cover
-    """Kulldorff's Bernoulli log-likelihood ratio of a window.
-
-    Parameters
-    ----------
-    n, c
-        Subjects and cases in the window.
-    n_total, c_total
-        Subjects and cases in the study.
-
-    Returns
-    -------
-    float
-        The log-likelihood ratio (not signed: the caller checks the
-        direction).
-    """
-    nf = float(n)
-    cf = float(c)
-    big_n = float(n_total)
-    big_c = float(c_total)
-    out_n = big_n - nf
-    out_c = big_c - cf
-    inside = _xlog(cf, nf) + _xlog(nf - cf, nf)
-    outside = _xlog(out_c, out_n) + _xlog(out_n - out_c, out_n)
-    null = _xlog(big_c, big_n) + _xlog(big_n - big_c, big_n)
-    value = inside + outside - null
-    return max(0.0, value)
+#: The bit-sliced sweep (one subject a location) takes over after this share of the centres,
+BITS_FROM_SHARE = 0.02
+#: above this many locations (below, it would only add a kernel for a first run to compile).
+BITS_ABOVE_LOCATIONS = 2_000
 
 
 @numba.njit(cache=True, inline="always")
@@ -144,7 +121,7 @@ def best_windows(
     """The most likely window about each centre, for the observed cases.
 
     Only windows with at least ``th[n]`` or at most ``tl[n]`` cases are
-    scored (`_thresholds`); a centre without one reports 0.
+    scored (`thresholds`); a centre without one reports 0.
 
     Returns
     -------
@@ -173,41 +150,12 @@ def best_windows(
     return best, length, best_n, best_c
 
 
-@numba.njit(cache=True)
-def _thresholds(
-    th: np.ndarray, tl: np.ndarray, level: float, n_total: int, c_total: int, sides: int
-) -> None:  # pragma: no cover - compiled
-    """Case counts a window of each population needs to reach the ratio `level`.
-
-    ``th[n]``: the fewest cases, above the expected count, with a ratio of at
-    least `level` (``n + 1`` if none); ``tl[n]``: the most cases, below it,
-    with such a ratio (-1 if none). The ratio grows with the distance of the
-    count from the expected one on either side, so a window of population
-    ``n`` with fewer than ``th[n]`` cases (and more than ``tl[n]``) has a
-    ratio below `level`. Both only move outwards as `level` rises, so each
-    search starts from the previous value. Row 0 is the sink (never reached).
-    """
-    # a hair below the level: a window whose ratio rounds to the level is kept
-    bar = level - 1e-9 * max(1.0, level)
-    for n in range(1, th.size if sides & HIGH else 1):
-        c = max(th[n], (n * c_total) // n_total + 1)
-        top = min(n, c_total)
-        while c <= top and llr_bernoulli(n, c, n_total, c_total) < bar:
-            c += 1
-        th[n] = c if c <= top else n + 1
-    for n in range(1, tl.size if sides & LOW else 1):
-        c = min(tl[n], -((-n * c_total) // n_total) - 1)
-        bottom = max(0, c_total - (n_total - n))
-        while c >= bottom and llr_bernoulli(n, c, n_total, c_total) < bar:
-            c -= 1
-        tl[n] = c if c >= bottom else -1
-
-
 @numba.njit(cache=True, parallel=True)
 def replication_maxima(
     starts: np.ndarray,
     nbr: np.ndarray,
     wsize: np.ndarray,
+    pop: np.ndarray,
     lab: np.ndarray,
     maxc: np.ndarray,
     minc: np.ndarray,
@@ -225,6 +173,8 @@ def replication_maxima(
     ----------
     starts, nbr, wsize
         Neighbour lists of a chunk of centres (see the module docstring).
+    pop
+        Subjects per location: the most cases a lane can gain at an entry.
     lab
         ``(blocks, locations, rb)`` cases per location in each labelling.
     maxc, minc
@@ -234,7 +184,7 @@ def replication_maxima(
         ``(blocks, rb)`` the largest ratio of each replication so far.
     level, th, tl
         Per block: the level the thresholds were made for (the smallest of
-        the block's `best`), and the thresholds (`_thresholds`; ``th[b, 0]``
+        the block's `best`), and the thresholds (`thresholds`; ``th[b, 0]``
         above and ``tl[b, 0]`` below any count, as are the thresholds of a
         side not scanned).
     sides
@@ -247,10 +197,9 @@ def replication_maxima(
     exactly as if every window had been scored.
     """
     rb = lab.shape[2]
-    big = maxc.dtype.type(np.iinfo(maxc.dtype).max)
-    zero = maxc.dtype.type(0)
-    zero_row = np.zeros(rb, lab.dtype)
-    for b in numba.prange(lab.shape[0]):
+    blocks = lab.shape[0]
+    for k in numba.prange(blocks):
+        b = interleaved(k, blocks)
         labb = lab[b]
         mx = maxc[b]
         mn = minc[b]
@@ -262,84 +211,52 @@ def replication_maxima(
             floor_best = top_best.min()
             if floor_best > level[b] * 1.01 or (floor_best > 0 and level[b] == 0):
                 level[b] = floor_best
-                _thresholds(thb, tlb, floor_best, n_total, c_total, sides)
+                thresholds(thb, tlb, floor_best, n_total, c_total, sides)
             for r in range(rb):
                 cum[r] = 0
+            # bounds on the largest and smallest lane count: a lane gains at
+            # most the location's population per entry, and never loses, so
+            # the lanes are only looked at when a bound reaches a threshold
+            hi_bound = 0
+            lo_bound = 0
             for j in range(starts[i], starts[i + 1]):
-                row = labb[nbr[j]]
-                # one vector pass adds the location's cases to every lane and
-                # keeps the largest (smallest) count, the side's only
-                if sides == HIGH:
-                    hi = _add_row_max(cum, row, zero)
-                    lo = big
-                elif sides == LOW:
-                    hi = zero
-                    lo = _add_row_min(cum, row, big)
-                else:
-                    hi = _add_row_max(cum, row, zero)
-                    lo = _add_row_min(cum, zero_row, big)
+                loc = nbr[j]
+                _add_row(cum, labb[loc])
+                hi_bound += pop[loc]
                 n = wsize[j]
-                if hi >= thb[n] and _any_beyond(cum, thb[n], mx[n], 1):
-                    _record(cum, n, thb[n], mx[n], top_best, n_total, c_total, 1)
-                if lo <= tlb[n] and _any_beyond(cum, tlb[n], mn[n], -1):
-                    _record(cum, n, tlb[n], mn[n], top_best, n_total, c_total, -1)
+                if hi_bound >= thb[n]:
+                    hi_bound = _lane_max(cum)
+                    if hi_bound >= thb[n] and any_beyond(cum, thb[n], mx[n], 1):
+                        record_lanes(cum, n, thb[n], mx[n], top_best, n_total, c_total, 1)
+                if lo_bound <= tlb[n]:
+                    lo_bound = _lane_min(cum)
+                    if lo_bound <= tlb[n] and any_beyond(cum, tlb[n], mn[n], -1):
+                        record_lanes(cum, n, tlb[n], mn[n], top_best, n_total, c_total, -1)
 
 
 @numba.njit(cache=True, inline="always")
-def _add_row_max(cum: np.ndarray, row: np.ndarray, start: int) -> int:  # pragma: no cover
-    """``cum += row``; the largest entry of `cum` (at least `start`)."""
-    top = start
+def _add_row(cum: np.ndarray, row: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``cum += row``, one vector pass."""
     for r in range(cum.size):
-        v = cum[r] + row[r]
-        cum[r] = v
+        cum[r] += row[r]
+
+
+@numba.njit(cache=True, inline="always")
+def _lane_max(cum: np.ndarray) -> int:  # pragma: no cover - compiled
+    """The largest lane count."""
+    top = cum[0]
+    for r in range(1, cum.size):
         top = max(top, cum[r])
-    return top
+    return int(top)
 
 
 @numba.njit(cache=True, inline="always")
-def _add_row_min(cum: np.ndarray, row: np.ndarray, start: int) -> int:  # pragma: no cover
-    """``cum += row``; the smallest entry of `cum` (at most `start`)."""
-    low = start
-    for r in range(cum.size):
-        v = cum[r] + row[r]
-        cum[r] = v
+def _lane_min(cum: np.ndarray) -> int:  # pragma: no cover - compiled
+    """The smallest lane count."""
+    low = cum[0]
+    for r in range(1, cum.size):
         low = min(low, cum[r])
-    return low
-
-
-@numba.njit(cache=True, inline="always")
-def _any_beyond(
-    cum: np.ndarray, t: int, record: np.ndarray, sign: int
-) -> bool:  # pragma: no cover - compiled
-    """Whether a lane's count reaches `t` and beats its record (``sign`` -1: from below)."""
-    found = 0
-    if sign > 0:
-        for r in range(cum.size):  # a vector pass
-            found |= (cum[r] >= t) & (cum[r] > record[r])
-    else:
-        for r in range(cum.size):
-            found |= (cum[r] <= t) & (cum[r] < record[r])
-    return found != 0
-
-
-@numba.njit(cache=True, inline="always")
-def _record(
-    cum: np.ndarray,
-    n: int,
-    t: int,
-    record: np.ndarray,
-    top_best: np.ndarray,
-    n_total: int,
-    c_total: int,
-    sign: int,
-) -> None:  # pragma: no cover - compiled
-    """Record the lanes whose count reaches `t` and beats their record; raise their best."""
-    for r in range(cum.size):
-        c = cum[r]
-        if (c >= t and c > record[r]) if sign > 0 else (c <= t and c < record[r]):
-            record[r] = c
-            value = llr_bernoulli(n, c, n_total, c_total)
-            top_best[r] = max(top_best[r], value)
+    return int(low)
 
 
 # --------------------------------------------------------------------------- driver
@@ -461,6 +378,7 @@ class _Lanes:
     th: np.ndarray  # (blocks, max_pop + 1) thresholds from above
     tl: np.ndarray  # (blocks, max_pop + 1) thresholds from below
     replication: np.ndarray  # (blocks * rb,) the replication in each lane
+    bits: np.ndarray | None = None  # `lab` bit-packed (`_bitsliced`), when one subject a location
 
     def regroup(self, n_total: int, c_total: int, direction: int) -> None:
         """Put replications with similar best ratios in the same block.
@@ -479,28 +397,30 @@ class _Lanes:
         self.lab, self.maxc, self.minc = move(self.lab), move(self.maxc), move(self.minc)
         self.best = np.ascontiguousarray(self.best.reshape(-1)[order].reshape(blocks, rb))
         self.replication = self.replication[order]
-        self.reset_thresholds(n_total, c_total, direction)
+        if self.bits is not None:
+            self.bits = pack_lanes(self.lab)
+        self.resetthresholds(n_total, c_total, direction)
 
-    def reset_thresholds(self, n_total: int, c_total: int, direction: int) -> None:
+    def resetthresholds(self, n_total: int, c_total: int, direction: int) -> None:
         """Thresholds for each block's smallest best ratio, from scratch."""
         max_pop = self.th.shape[1] - 1
         for b in range(self.th.shape[0]):
             self.level[b] = float(self.best[b].min())
-            self.th[b], self.tl[b] = _fresh_thresholds(
+            self.th[b], self.tl[b] = _freshthresholds(
                 max_pop, self.level[b], n_total, c_total, direction
             )
 
 
-def _fresh_thresholds(
+def _freshthresholds(
     max_pop: int, level: float, n_total: int, c_total: int, direction: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`_thresholds` for `level` from scratch; a side not scanned never passes."""
+    """`thresholds` for `level` from scratch; a side not scanned never passes."""
     never = np.iinfo(np.int64).max
     th = np.full(max_pop + 1, never, dtype=np.int64)
     tl = np.full(max_pop + 1, -1, dtype=np.int64)
     th[1:] = 0
     tl[1:] = never
-    _thresholds(th, tl, level, n_total, c_total, direction)
+    thresholds(th, tl, level, n_total, c_total, direction)
     if not direction & HIGH:
         th[1:] = never
     if not direction & LOW:
@@ -551,20 +471,25 @@ def run_scan(
         replication=np.arange(blocks * rb),
     )
     del lab
-    lanes.reset_thresholds(n_total, c_total, direction)
+    if rb == LANES and n_loc > BITS_ABOVE_LOCATIONS and bool((locs.pop == 1).all()):
+        lanes.bits = pack_lanes(lanes.lab)  # the bit-sliced sweep, 8 times less to read
+    lanes.resetthresholds(n_total, c_total, direction)
     best = np.zeros(n_loc)
     length = np.zeros(n_loc, dtype=np.int64)
     n_in = np.zeros(n_loc, dtype=np.int64)
     c_in = np.zeros(n_loc, dtype=np.int64)
     radius = np.zeros(n_loc)
     pop, cases = locs.pop[order], locs.cases[order]
+    # the first centres, while the thresholds are low and many windows pass,
+    # run on per-lane counts; then the bit-sliced sweep
+    bits_from = n_loc * BITS_FROM_SHARE
     regroup_at = [n_loc * share for share in REGROUP_SHARES] if blocks > 1 else []
     done = 0
     # The observed scan scores only windows whose ratio reaches a floor: the
     # smallest best ratio of any replication so far (a centre below every
     # replication's maximum has p = 1 and is never reported), and at most the
     # largest observed ratio so far (the most likely cluster is always exact).
-    obs_th, obs_tl = _fresh_thresholds(max_pop, 0.0, n_total, c_total, direction)
+    obs_th, obs_tl = _freshthresholds(max_pop, 0.0, n_total, c_total, direction)
     obs_level = 0.0
     with progress(f"scan: centres, each with {permutations} replications", total=n_loc) as advance:
         for chunk in neighbour_chunks(locs.xy[order], pop, max_pop, max_radius):
@@ -573,7 +498,7 @@ def run_scan(
                 floor = min(float(lanes.best.min()), float(best.max()))
                 if floor > obs_level * 1.01:
                     obs_level = floor
-                    _thresholds(obs_th, obs_tl, floor, n_total, c_total, direction)
+                    thresholds(obs_th, obs_tl, floor, n_total, c_total, direction)
             llr, ln, nn, cc = best_windows(
                 chunk.starts, chunk.nbr, chunk.wsize, cases, n_total, c_total, direction,
                 obs_th, obs_tl,
@@ -581,11 +506,28 @@ def run_scan(
             best[centres], length[centres], n_in[centres], c_in[centres] = llr, ln, nn, cc
             closed = ln > 0
             radius[centres[closed]] = chunk.dist[chunk.starts[:-1][closed] + ln[closed] - 1]
-            if permutations:
+            if permutations and lanes.bits is not None and done >= bits_from:
+                replication_maxima_bits(
+                    chunk.starts,
+                    chunk.nbr,
+                    chunk.wsize,
+                    lanes.bits,
+                    lanes.maxc,
+                    lanes.minc,
+                    lanes.best,
+                    lanes.level,
+                    lanes.th,
+                    lanes.tl,
+                    n_total,
+                    c_total,
+                    direction,
+                )
+            elif permutations:
                 replication_maxima(
                     chunk.starts,
                     chunk.nbr,
                     chunk.wsize,
+                    pop,
                     lanes.lab,
                     lanes.maxc,
                     lanes.minc,
