@@ -117,8 +117,15 @@ def child(args: argparse.Namespace) -> None:
     """Run one size in this process and print one JSON line."""
     xy, is_case = data(args.n)
     scan_bernoulli_xy(xy[:50, 0], xy[:50, 1], is_case[:50], permutations=19, seed=0)  # compile
-    if args.n > 2_000:  # and the kernels for many locations (256 lanes a block)
+    if args.n > 2_000:  # and the kernels for many locations (256 lanes a block, bit-sliced)
+        from geo_stunting.scan import _kernels  # noqa: PLC0415
+
+        above = getattr(_kernels, "BITS_ABOVE_LOCATIONS", None)
+        if above is not None:
+            _kernels.BITS_ABOVE_LOCATIONS = 2_000
         scan_bernoulli_xy(xy[:2_100, 0], xy[:2_100, 1], is_case[:2_100], permutations=256, seed=0)
+        if above is not None:
+            _kernels.BITS_ABOVE_LOCATIONS = above
     before = rss_mb()
     started = time.perf_counter()
     cpu = time.process_time()

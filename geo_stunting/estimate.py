@@ -36,7 +36,9 @@ _TRANSLATE_PAIR_S = 2e-8  # one pair of a simulated pattern, translation weight 
 _POINT_S = 1.6e-7  # one point of a simulated pattern (nearest neighbour, G, boundary)
 _RELABEL_PAIR_S = 3e-9  # one pair of one relabelling (K difference)
 _CUZICK_SUBJECT_S = 3.1e-8  # one subject of one relabelling for one k (Cuzick–Edwards)
-_SCAN_ENTRY_S = 7.5e-11  # one (window, replication), bit-sliced sweep (per-lane sweep: ~1.2e-10)
+_SCAN_ENTRY_S = 1.2e-10  # one (window, replication), per-lane sweep
+_SCAN_BITS_ENTRY_S = 7.5e-11  # the same, bit-sliced sweep (above scan BITS_ABOVE_LOCATIONS)
+_SCAN_BITS_ABOVE = 40_000
 _SCAN_WINDOW_S = 6e-8  # one window: its neighbour sorted in, and scored for the observed cases
 _BANDWIDTH_PAIR_S = 3.5e-8  # one pair of the relative risk's bandwidth search (30k: 15 s)
 _SURFACE_TERM_S = 1e-10  # one (cell, subject, labelling) of the dense relative-risk surface
@@ -171,7 +173,8 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
         if options.max_radius_m is not None:
             share = min(share, math.pi * options.max_radius_m**2 / area)
         windows = n * max(share * n, 1.0)
-        seconds = windows * (_SCAN_WINDOW_S + p * _SCAN_ENTRY_S) * (_GINI_COST if gini else 1.0)
+        entry_s = _SCAN_BITS_ENTRY_S if n > _SCAN_BITS_ABOVE else _SCAN_ENTRY_S
+        seconds = windows * (_SCAN_WINDOW_S + p * entry_s) * (_GINI_COST if gini else 1.0)
         threads = _threads()
         return StepEstimate(
             name,
