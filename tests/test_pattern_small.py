@@ -90,7 +90,7 @@ def test_coverage_deposits_are_the_compiled_deposits(window: StudyWindow, pixel:
     origin = (minx - 2.7 * pixel, miny - 1.1 * pixel)
     nx = int((maxx - origin[0]) / pixel) + 3
     ny = int((maxy - origin[1]) / pixel) + 3
-    small = _small.accumulate_small(edges, *origin, pixel, nx, ny)
+    small = _setcov._accumulate.py_func(edges, *origin, pixel, nx, ny)
     compiled = _setcov._accumulate(edges, *origin, pixel, nx, ny)
     assert small.tobytes() == compiled.tobytes()
     coverage = np.clip(np.abs(np.cumsum(small, axis=1)[:, :nx]), 0, 1)

@@ -121,7 +121,8 @@ def coverage_raster(
     ny, nx = shape
     edges = np.ascontiguousarray(edges, dtype=float)
     small = _small.raster_steps(edges, origin[1], pixel, ny) <= _small.SMALL_RASTER_STEPS
-    acc = (_small.accumulate_small if small else _accumulate)(
+    # few steps: numba's own Python function, so a first run compiles nothing
+    acc = (_accumulate.py_func if small else _accumulate)(
         edges, origin[0], origin[1], pixel, nx, ny
     )
     coverage: np.ndarray = np.clip(np.abs(np.cumsum(acc, axis=1)[:, :nx]), 0.0, 1.0)

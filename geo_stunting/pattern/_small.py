@@ -19,7 +19,6 @@ import numpy as np
 __all__ = [
     "SMALL_PATTERN_POINTS",
     "SMALL_RASTER_STEPS",
-    "accumulate_small",
     "candidate_distances_small",
     "column_sums_small",
     "nn_distances_small",
@@ -152,70 +151,12 @@ def candidate_distances_small(
 
 
 def raster_steps(edges: np.ndarray, oy: float, pixel: float, ny: int) -> int:
-    """Row steps `accumulate_small` takes over `edges` (its loop count)."""
+    """Row steps the coverage raster's deposit loop takes over `edges` (its loop count)."""
     y0 = (edges[:, 1] - oy) / pixel
     y1 = (edges[:, 3] - oy) / pixel
     lo, hi = np.minimum(y0, y1), np.maximum(y0, y1)
     steps = np.minimum(np.ceil(hi), ny) - np.floor(lo)
     return int(np.clip(steps[y0 != y1], 0, None).sum())
-
-
-def accumulate_small(
-    edges: np.ndarray, ox: float, oy: float, pixel: float, nx: int, ny: int
-) -> np.ndarray:
-    """`geo_stunting.pattern._setcov._accumulate` in Python: the same deposits in the same order."""
-    acc = np.zeros((ny, nx + 2))
-    for ex0, ey0, ex1, ey1 in edges.tolist():
-        x0 = (ex0 - ox) / pixel
-        y0 = (ey0 - oy) / pixel
-        x1 = (ex1 - ox) / pixel
-        y1 = (ey1 - oy) / pixel
-        if y0 == y1:
-            continue
-        direction = 1.0
-        if y0 > y1:
-            direction = -1.0
-            x0, x1 = x1, x0
-            y0, y1 = y1, y0
-        dxdy = (x1 - x0) / (y1 - y0)
-        x = x0
-        row = math.floor(y0)
-        last = min(math.ceil(y1), ny)
-        while row < last:
-            dy = min(row + 1.0, y1) - max(float(row), y0)
-            xnext = x + dxdy * dy
-            d = dy * direction
-            lo = min(x, xnext)
-            hi = max(x, xnext)
-            lo_floor = math.floor(lo)
-            i0 = int(lo_floor)
-            hi_ceil = math.ceil(hi)
-            i1 = int(hi_ceil)
-            line = acc[row]
-            if i1 <= i0 + 1:
-                xmf = 0.5 * (x + xnext) - lo_floor
-                line[i0] += d - d * xmf
-                line[i0 + 1] += d * xmf
-            else:
-                s = 1.0 / (hi - lo)
-                x0f = lo - lo_floor
-                a0 = 0.5 * s * (1.0 - x0f) * (1.0 - x0f)
-                x1f = hi - hi_ceil + 1.0
-                am = 0.5 * s * x1f * x1f
-                line[i0] += d * a0
-                if i1 == i0 + 2:
-                    line[i0 + 1] += d * (1.0 - a0 - am)
-                else:
-                    a1 = s * (1.5 - x0f)
-                    line[i0 + 1] += d * (a1 - a0)
-                    for xi in range(i0 + 2, i1 - 1):
-                        line[xi] += d * s
-                    a2 = a1 + (i1 - i0 - 3) * s
-                    line[i1 - 1] += d * (1.0 - a2 - am)
-                line[i1] += d * am
-            x = xnext
-            row += 1
-    return acc
 
 
 def pair_counts_small(
