@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from geo_stunting.pattern import _kernels
+
 __all__ = [
     "SMALL_PATTERN_POINTS",
     "SMALL_RASTER_STEPS",
@@ -74,41 +76,20 @@ def nn_distances_small(xy: np.ndarray) -> np.ndarray:
     return np.sqrt(d2.min(axis=1))  # type: ignore[no-any-return]
 
 
-def _edge_geometry(
-    px: float, py: float, x0: float, y0: float, x1: float, y1: float
-) -> tuple[float, float, float, float] | None:
-    """`geo_stunting.pattern._kernels._edge_geometry` in Python: sign, h, lo, hi or None."""
-    ax = x0 - px
-    ay = y0 - py
-    bx = x1 - px
-    by = y1 - py
-    cross = ax * by - ay * bx
-    ex = x1 - x0
-    ey = y1 - y0
-    length = math.sqrt(ex * ex + ey * ey)
-    h = abs(cross) / length
-    if h <= 1e-12 * (length + math.sqrt(ax * ax + ay * ay)):
-        return None
-    t = -(ax * ex + ay * ey) / (length * length)
-    fx = ax + t * ex
-    fy = ay + t * ey
-    ta = math.atan2(fx * ay - fy * ax, fx * ax + fy * ay)
-    tb = math.atan2(fx * by - fy * bx, fx * bx + fy * by)
-    return (1.0 if cross > 0.0 else -1.0), h, min(ta, tb), max(ta, tb)
-
-
 def sector_total_small(
     x: np.ndarray, y: np.ndarray, b: np.ndarray, edges: np.ndarray
 ) -> np.ndarray:
     """`geo_stunting.pattern._kernels.sector_total`: 2π inside, less on the boundary."""
+    # the kernel's own Python function: the same arithmetic, nothing to compile
+    edge_geometry = _kernels._edge_geometry.py_func  # noqa: SLF001 - its twin by design
     out = np.full(x.shape[0], TWO_PI)
     rows = edges.tolist()
+    geo = np.empty(4)
     for i in np.flatnonzero(~(b > 0.0)).tolist():
         px, py = float(x[i]), float(y[i])
         total = 0.0
         for x0, y0, x1, y1 in rows:
-            geo = _edge_geometry(px, py, x0, y0, x1, y1)
-            if geo is not None:
+            if edge_geometry(px, py, x0, y0, x1, y1, geo):
                 total += geo[0] * (geo[3] - geo[2])
         out[i] = total
     return out
