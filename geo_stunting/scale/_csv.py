@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from geo_stunting.errors import InputError, Problem
-from geo_stunting.study._encoding import decode_text, detect_encoding, detect_file_encoding
+from geo_stunting.study._encoding import decode_file, detect_encoding, detect_file_encoding
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,16 +51,7 @@ def read_csv_part(
     source: Any = path
     encoding: str | None = "utf-8-sig"
     if found.codec != "utf-8":
-        try:
-            text, name = decode_text(path.read_bytes())
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                Problem(
-                    f"cannot read the text ({exc.reason})",
-                    file=path.name,
-                    fix="save it again as UTF-8 (in Excel: CSV UTF-8)",
-                )
-            ) from None
+        text, name = decode_file(path)
         if found.codec is None:
             log.warning("%s: read as %s", path.name, name)
         source, encoding = io.StringIO(text), None

@@ -15,8 +15,11 @@ import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
+from geo_stunting.errors import InputError, Problem
+
 __all__ = [
     "TextEncoding",
+    "decode_file",
     "decode_text",
     "detect_encoding",
     "detect_file_encoding",
@@ -145,6 +148,20 @@ def decode_text(raw: bytes) -> tuple[str, str]:
     shown = ", ".join(map(str, legacy[:10])) + (" …" if len(legacy) > 10 else "")
     plural = "s" if len(legacy) > 1 else ""
     return "".join(texts), f"UTF-8, with line{plural} {shown} in Windows-1252"
+
+
+def decode_file(path: Path) -> tuple[str, str]:
+    """`decode_text` of a file; an undecodable one is an `InputError` naming it and the fix."""
+    try:
+        return decode_text(path.read_bytes())
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            Problem(
+                f"cannot read the text ({exc.reason})",
+                file=path.name,
+                fix="save it again as UTF-8 (in Excel: CSV UTF-8)",
+            )
+        ) from None
 
 
 def sniff_delimiter(header: str) -> str:

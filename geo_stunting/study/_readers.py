@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from geo_stunting.errors import InputError, Problem
-from geo_stunting.study._encoding import decode_text, sniff_delimiter
+from geo_stunting.study._encoding import decode_file, sniff_delimiter
 from geo_stunting.study._fast_csv import read_csv_fast, text_columns
 
 if TYPE_CHECKING:
@@ -130,20 +130,6 @@ def read_table(path: str | Path, *, sheet: str | None = None, layer: str | None 
     return table
 
 
-def _decode(path: Path) -> tuple[str, str]:
-    raw = path.read_bytes()
-    try:
-        return decode_text(raw)
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            Problem(
-                f"cannot read the text ({exc.reason})",
-                file=path.name,
-                fix="save it again as UTF-8 (in Excel: CSV UTF-8)",
-            )
-        ) from None
-
-
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 
@@ -167,7 +153,7 @@ def _read_csv(path: Path) -> RawTable:
 
 def _read_csv_careful(path: Path) -> RawTable:
     """Read a CSV file line by line with `csv`: ragged rows, quoted line breaks, mixed encodings."""
-    text, encoding = _decode(path)
+    text, encoding = decode_file(path)
     text = text.replace("\x00", "")
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(first)
