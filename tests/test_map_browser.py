@@ -148,6 +148,34 @@ def test_a_click_opens_the_popup_of_that_child(demo_page):
     assert "Distance to the nearest facility" in popup
 
 
+SYMBOL_RADII = """(zoom) => {
+  const m = geoStunting.map;
+  m.setZoom(zoom, {animate: false});
+  const radii = {};
+  geoStunting.groups.forEach(g => {
+    if (!m.hasLayer(g) || g.gsSpec.kind === "heat" || g.gsSpec.kind === "labels") { return; }
+    g.eachLayer(l => { if (l._point && l._radius !== undefined && radii[g.gsSpec.title] === undefined)
+      { radii[g.gsSpec.title] = [l._radius, l.options.radius]; } });
+  });
+  return radii;
+}"""
+
+
+def test_symbols_shrink_at_a_district_zoom_and_keep_their_size_close_up(demo_page):
+    """A district overview (zoom 10) of hundreds of posyandu must not be a carpet of symbols."""
+    page = demo_page.page
+    _switch_all_on(page)
+    start = page.evaluate("geoStunting.map.getZoom()")
+    close, far, middle = (page.evaluate(SYMBOL_RADII, z) for z in (14, 10, 12))
+    page.evaluate("(z) => { geoStunting.map.setZoom(z, {animate: false}); }", start)
+    assert {"Cases (67)", "Facilities: puskesmas (1)"} <= set(close)
+    for title, (drawn, legend) in close.items():
+        assert drawn == pytest.approx(legend), title  # the legend's size from zoom 13 on
+        assert far[title][0] == pytest.approx(0.4 * legend), title  # the smallest scale
+        assert middle[title][0] == pytest.approx(0.7 * legend), title
+    assert _problems(demo_page.console) == []
+
+
 @pytest.fixture(scope="module")
 def xss_results(tmp_path_factory) -> gs.Results:
     folder = tmp_path_factory.mktemp("xss")

@@ -65,11 +65,31 @@
       } else {
         ctx.arc(p.x, p.y, r, 0, Math.PI * 2, false);
       }
-      this._fillStroke(ctx, layer);
+      var o = layer.options, w = o.weight, k2 = layer._gsScale;
+      if (k2 < 1 && o.stroke !== false && w > 1) {
+        o.weight = Math.max(w * k2, 1);
+        this._fillStroke(ctx, layer);
+        o.weight = w;
+      } else {
+        this._fillStroke(ctx, layer);
+      }
     }
   });
+  /* Symbols shrink below zoom 13 (0.7 a zoom level, to 0.4 of their size), so that a
+   * district overview of thousands of children and hundreds of posyandu stays readable;
+   * from zoom 13 (a few villages, the demo's view) they keep the sizes of the legend. */
+  var FULL_SIZE_ZOOM = 13, SHRINK_PER_ZOOM = 0.7, SMALLEST_SCALE = 0.4;
+  function symbolScale(zoom) {
+    return zoom >= FULL_SIZE_ZOOM ? 1 : Math.max(SMALLEST_SCALE, Math.pow(SHRINK_PER_ZOOM, FULL_SIZE_ZOOM - zoom));
+  }
+  GS.symbolScale = symbolScale;
   var GsSymbol = L.CircleMarker.extend({
     options: { shape: "circle" },
+    _project: function () {
+      this._gsScale = symbolScale(this._map.getZoom());
+      this._radius = this.options.radius * this._gsScale;
+      L.CircleMarker.prototype._project.call(this);
+    },
     _updatePath: function () {
       if (this._renderer && this._renderer._gsShape) { this._renderer._gsShape(this); }
       else { L.CircleMarker.prototype._updatePath.call(this); }
