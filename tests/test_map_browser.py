@@ -154,8 +154,11 @@ SYMBOL_RADII = """(zoom) => {
   const radii = {};
   geoStunting.groups.forEach(g => {
     if (!m.hasLayer(g) || g.gsSpec.kind === "heat" || g.gsSpec.kind === "labels") { return; }
-    g.eachLayer(l => { if (l._point && l._radius !== undefined && radii[g.gsSpec.title] === undefined)
-      { radii[g.gsSpec.title] = [l._radius, l.options.radius]; } });
+    g.eachLayer(l => {
+      if (l._point && l._radius !== undefined && radii[g.gsSpec.title] === undefined) {
+        radii[g.gsSpec.title] = [l._radius, l.options.radius];
+      }
+    });
   });
   return radii;
 }"""

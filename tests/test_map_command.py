@@ -81,6 +81,26 @@ def test_map_from_the_folder_equals_the_map_of_the_run(written, tmp_path):
     assert again == first
 
 
+def test_a_folder_from_before_the_one_subjects_layer_draws_its_children_as_subjects(tmp_path):
+    """Older folders kept the access columns in `subjects_access` beside a plain `subjects`."""
+    out = tmp_path / "old"
+    write_outputs(demo_results(), out)
+    gpkg = out / "layers.gpkg"
+    subjects = pyogrio.read_dataframe(gpkg, layer="subjects")
+    plain = subjects.drop(columns=["within_buffer", "distance_m", "nearest_facility_name"])
+    pyogrio.write_dataframe(subjects, gpkg, layer="subjects_access")
+    pyogrio.write_dataframe(plain, gpkg, layer="subjects")
+    layers, _ = export.read_outputs(out)
+    assert "subjects_access" not in layers
+    assert {"within_buffer", "distance_m"} <= set(layers["subjects"].columns)
+    assert len(layers["subjects"]) == 201
+    result = runner.invoke(cli.app, ["map", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert "subjects_access" not in html
+    assert "Beyond 2 km of any facility" in html
+
+
 def test_map_command_public_with_the_same_seed_gives_the_same_files(written):
     out, _ = written
     first = (out / "public" / "map.html").read_bytes()  # from the run, seed 123

@@ -352,6 +352,15 @@ def read_outputs(out_dir: str | Path) -> tuple[dict[str, gpd.GeoDataFrame], dict
         raise InputError(
             Problem(f"cannot read the outputs in {out}: {exc}", fix="rerun geo-stunting analyze")
         ) from exc
+    # Folders written before December 2026 kept the access columns in a layer of
+    # their own; its rows are the subjects with those columns, which is what the
+    # subjects layer holds now, so the map draws and styles them as subjects.
+    legacy = layers.pop("subjects_access", None)
+    if legacy is not None:
+        if "subjects" in layers and len(legacy) != len(layers["subjects"]):
+            layers["subjects_access"] = legacy  # not the same rows: drawn as it is
+        else:
+            layers["subjects"] = legacy
     if "subjects" not in layers:
         raise InputError(Problem(f"{out / 'layers.gpkg'} has no subjects layer"))
     return layers, sections
