@@ -170,6 +170,20 @@ def ours(
     return (marks[-1][1] - marks[0][1], marks[-1][2] - marks[0][2]), parts
 
 
+def _warm_print_maps(path: Path, folder: Path) -> None:
+    """Draw the print maps once in this process, so that matplotlib is imported and warm.
+
+    The worker that draws them is forked from this process: like the in-process
+    code of before (which drew them here), it then finds matplotlib ready. The
+    fresh-process figures below include its import.
+    """
+    from geo_stunting.outputs._print import write_print_maps  # noqa: PLC0415
+
+    results = gs.analyze(gs.load_study(path), steps=["access"])
+    folder.mkdir()
+    write_print_maps(results.layers, results.sections, folder)
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -188,6 +202,7 @@ def main() -> None:
         folder = Path(name)
         path = write_study(folder, args.n, args.m)
         ours(path, folder / "warm")  # numba kernels from the cache, files in the OS cache
+        _warm_print_maps(path, folder / "warm_print")
         floor_s = floor(folder)
         writers: dict[str, float] = {}
         ours_s, parts = ours(path, folder / "out", writers)

@@ -214,15 +214,17 @@ def _write_all(
     paper: str,
 ) -> dict[str, Path]:
     from geo_stunting.outputs._print_job import print_maps_beside  # noqa: PLC0415
-    from geo_stunting.outputs._workbook import write_workbook  # noqa: PLC0415
-    from geo_stunting.outputs.map._render import make_map  # noqa: PLC0415 - folium is slow to import
-    from geo_stunting.outputs.map._render import map_html as page  # noqa: PLC0415
-    from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
-    from geo_stunting.risk_factors._analysis import risk_factor_tables_csv  # noqa: PLC0415
 
     staging = folder.staging
-    # the print maps first, in a worker beside the rest (see outputs/_print_job.py)
+    # the print maps first, in a worker beside the rest (see outputs/_print_job.py),
+    # started before the imports below (folium, openpyxl: half a second) that it does not need
     with print_maps_beside(results.layers, results.sections, staging, paper=paper) as job:
+        from geo_stunting.outputs._workbook import write_workbook  # noqa: PLC0415
+        from geo_stunting.outputs.map._render import make_map  # noqa: PLC0415 - folium: slow
+        from geo_stunting.outputs.map._render import map_html as page  # noqa: PLC0415
+        from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
+        from geo_stunting.risk_factors._analysis import risk_factor_tables_csv  # noqa: PLC0415
+
         results_text = results.to_json()
         run_id = hashlib.sha256(results_text.encode("utf-8")).hexdigest()[:16]
         (staging / "results.json").write_text(_with_run_id(results_text, run_id), encoding="utf-8")

@@ -194,7 +194,11 @@ def print_maps_beside(
         reader, writer = context.Pipe(duplex=False)
         args = (writer, layers, sections, folder, paper, points)
         process = context.Process(target=_draw_in_worker, args=args, daemon=True)
-        process.start()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns at every fork of a process with threads (numpy's BLAS pool,
+            # a progress bar): the worker touches no lock those threads may hold (see above)
+            warnings.filterwarnings("ignore", ".*multi-threaded.*fork", DeprecationWarning)
+            process.start()
         writer.close()
         job = PrintJob(process=process, reader=reader)
     else:
