@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import importlib
 import itertools
+import json
 import resource
 import subprocess
 import sys
@@ -210,6 +211,7 @@ def main() -> None:
         command += ["--only", "access", "--out", str(folder / "cli"), "--quiet"]
         cli_s = _fresh(command)
         fresh_floor_s = _fresh([sys.executable, __file__, "--floor-only", str(folder)])
+        timeline = _cli_timeline(path, folder / "timeline")
     print(f"access end to end, {args.n:,} subjects × {args.m:,} facilities (wall s, CPU s)")
     print("  (the floor runs on one core; ours draws the print maps in a second process")
     print("   beside the other outputs: its CPU seconds count, and wall time can gain)")
@@ -223,6 +225,61 @@ def main() -> None:
     print(f"  {'floor, fresh process (imports included)':<50}{_pair(fresh_floor_s)}")
     print(f"  {'ours, fresh process (imports included)':<50}{_pair(cli_s, floor_s)}")
     print(f"  {'  the same against the fresh floor':<50}{_pair(cli_s, fresh_floor_s)}")
+    write_cpu = parts["write outputs"][1]
+    worker = writers.get("map.pdf + map*.png (worker process)", 0.0)
+    path_in = parts["load"][1] + parts["access"][1] + max(write_cpu - worker, worker)
+    path_cli = max(timeline["parent"], timeline["fork"] + timeline["worker"])
+    print("  the longest path on two idle cores (model: CPU seconds before the fork, then the")
+    print("  longer of the parent's and the worker's; on one core it is the sum of all):")
+    print(
+        f"    {'ours in process':<48}{path_in:7.2f} s   "
+        f"{path_in / floor_s[1]:5.2f}× the floor's CPU"
+    )
+    print(
+        f"    {'ours, fresh process':<48}{path_cli:7.2f} s   "
+        f"{path_cli / fresh_floor_s[1]:5.2f}× the fresh floor's CPU "
+        f"(parent {timeline['parent']:.2f}, fork at {timeline['fork']:.2f}, "
+        f"worker {timeline['worker']:.2f})"
+    )
+
+
+#: Runs ``geo-stunting analyze --only access`` in a fresh process and prints its CPU seconds:
+#: in all, when the print-map worker was forked, and the worker's (the fork at the end for code
+#: without a worker). Nothing but the command is imported.
+_TIMELINE = """
+import contextlib, json, resource, runpy, sys
+def cpu(who):
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+marks = {}
+try:
+    from geo_stunting.outputs import _print_job
+except ImportError:
+    _print_job = None
+if _print_job is not None:
+    start = _print_job.print_maps_beside
+    @contextlib.contextmanager
+    def marked(*args, **kwargs):
+        marks["fork"] = cpu(resource.RUSAGE_SELF)
+        with start(*args, **kwargs) as job:
+            yield job
+    _print_job.print_maps_beside = marked
+sys.argv = ["geo-stunting", "analyze", sys.argv[1], "--only", "access", "--out", sys.argv[2], "-q"]
+try:
+    runpy.run_module("geo_stunting", run_name="__main__")
+except SystemExit:
+    pass
+parent = cpu(resource.RUSAGE_SELF)
+print(json.dumps({"parent": parent, "fork": marks.get("fork", parent),
+                  "worker": cpu(resource.RUSAGE_CHILDREN)}))
+"""
+
+
+def _cli_timeline(path: Path, out: Path) -> dict[str, float]:
+    """CPU seconds of a fresh ``analyze --only access``: parent, at the fork, worker."""
+    command = [sys.executable, "-c", _TIMELINE, str(path), str(out)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def _fresh(command: list[str]) -> tuple[float, float]:
