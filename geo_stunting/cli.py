@@ -409,12 +409,19 @@ def _run(
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
     print_summary(results.sections, out, written, started)
+    from geo_stunting.outputs._print_job import print_failures  # noqa: PLC0415
+
+    failed_prints = print_failures(out)
+    for failure in failed_prints:  # the other outputs are complete
+        err_console.print(f"print maps failed: {failure}", highlight=False)
     if results.failed_steps:
         err_console.print(
             f"{len(results.failed_steps)} step(s) failed: {', '.join(results.failed_steps)}; "
             "their reasons are in results.json and report.html, the other outputs are complete",
             highlight=False,
         )
+        raise typer.Exit(EXIT_INTERNAL)
+    if failed_prints:
         raise typer.Exit(EXIT_INTERNAL)
 
 

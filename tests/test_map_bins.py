@@ -155,3 +155,13 @@ def test_the_public_map_counts_masked_points_only(results, monkeypatch) -> None:
     html = map_html(render_map(masked, results.sections, masking=report))
     assert "Public version" in html
     assert 'id="gs-binned"' in html
+
+
+def test_simplifying_the_grid_would_change_nothing(results) -> None:
+    # map data does not simplify the count grid's cells: simplifying them gives the same squares
+    grid = grid_counts(results.layers["subjects"], side_m=100.0)
+    assert grid is not None
+    geoms = grid.geometry.reset_index(drop=True)
+    simplified = _data._simplified(geoms, _data.SIMPLIFY_M)
+    assert shapely.equals_exact(simplified.to_numpy(), geoms.to_numpy(), tolerance=0).all()
+    assert (shapely.get_num_coordinates(geoms.to_numpy()) == 5).all()

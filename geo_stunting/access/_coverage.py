@@ -53,6 +53,7 @@ from geo_stunting.access._overlay import (
     locate_in_areas,
     nearest_ends,
     nearest_lines,
+    start_coverage,
 )
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pipeline import StepOutput, register_step
@@ -480,6 +481,8 @@ def access_step(study: Study) -> StepOutput:
     if facilities is None or len(facilities) == 0:
         raise AnalysisError(Problem("the study has no facilities"))
     buffer_m = float(study.settings.buffer_m)
+    rings = sorted({*STEP_RINGS_M, buffer_m})
+    covering = start_coverage(facilities, radius_m=buffer_m, rings_m=rings)  # beside the rest
     notes: list[str] = []
     metric = distance_metric(study.subjects)
     access = coverage(study.subjects, facilities, buffer_m=buffer_m, by_kind=True, metric=metric)
@@ -525,9 +528,7 @@ def access_step(study: Study) -> StepOutput:
         }
     section["per_kind"] = per_kind
 
-    rings = sorted({*STEP_RINGS_M, buffer_m})
-    buffers = facility_buffers(facilities, radius_m=buffer_m, rings_m=rings)
-    cover = coverage_polygons(facilities, radius_m=buffer_m, rings_m=rings, buffers=buffers)
+    buffers, cover = covering.result()
     section["rings_m"] = [float(r) for r in rings]
     layers: dict[str, gpd.GeoDataFrame] = {
         "subjects": access,

@@ -2,6 +2,7 @@
 
 - `_export`: the output folder (`write_outputs`, `write_map`, `read_outputs`);
 - `_masking`: geomasking for public outputs;
+- `_print_job`: the print maps drawn in a worker process beside the other files;
 - `map/`: the offline interactive map; `report/`: the bilingual report.
 """
 

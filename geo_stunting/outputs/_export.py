@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from geo_stunting.outputs._masking import MaskingReport
+    from geo_stunting.outputs._print_job import PrintOutcome
     from geo_stunting.pipeline import Results
     from geo_stunting.study._study import Study
 
@@ -212,23 +213,30 @@ def _write_all(
     public: PublicOptions | None,
     paper: str,
 ) -> dict[str, Path]:
-    from geo_stunting.outputs._print import write_print_maps  # noqa: PLC0415
-    from geo_stunting.outputs._workbook import write_workbook  # noqa: PLC0415
-    from geo_stunting.outputs.map._render import make_map  # noqa: PLC0415 - folium is slow to import
-    from geo_stunting.outputs.map._render import map_html as page  # noqa: PLC0415
-    from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
-    from geo_stunting.risk_factors._analysis import risk_factor_tables_csv  # noqa: PLC0415
+    from geo_stunting.outputs._print_job import print_maps_beside  # noqa: PLC0415
 
     staging = folder.staging
-    results_text = results.to_json()
-    run_id = hashlib.sha256(results_text.encode("utf-8")).hexdigest()[:16]
-    (staging / "results.json").write_text(_with_run_id(results_text, run_id), encoding="utf-8")
-    write_gpkg(results.layers, staging / "layers.gpkg", sections=results.sections)
-    html = map_html if map_html is not None else page(make_map(results, online=online))
-    (staging / "map.html").write_text(stamp_html(html, run_id), encoding="utf-8")
-    neutralise_frame(results.study.rejects).to_csv(staging / "rejects.csv", index=False)
-    write_workbook(results.sections, staging / "tables.xlsx", rejects=results.study.rejects)
-    maps = write_print_maps(results.layers, results.sections, staging, paper=paper)
+    # the print maps first, in a worker beside the rest (see outputs/_print_job.py),
+    # started before the imports below (folium, openpyxl: half a second) that it does not need
+    with print_maps_beside(results.layers, results.sections, staging, paper=paper) as job:
+        from geo_stunting.outputs._workbook import write_workbook  # noqa: PLC0415
+        from geo_stunting.outputs.map._render import make_map  # noqa: PLC0415 - folium: slow
+        from geo_stunting.outputs.map._render import map_html as page  # noqa: PLC0415
+        from geo_stunting.outputs.report._page import make_report  # noqa: PLC0415
+        from geo_stunting.risk_factors._analysis import risk_factor_tables_csv  # noqa: PLC0415
+
+        results_text = results.to_json()
+        run_id = hashlib.sha256(results_text.encode("utf-8")).hexdigest()[:16]
+        (staging / "results.json").write_text(_with_run_id(results_text, run_id), encoding="utf-8")
+        write_gpkg(results.layers, staging / "layers.gpkg", sections=results.sections)
+        html = map_html if map_html is not None else page(make_map(results, online=online))
+        (staging / "map.html").write_text(stamp_html(html, run_id), encoding="utf-8")
+        neutralise_frame(results.study.rejects).to_csv(staging / "rejects.csv", index=False)
+        write_workbook(results.sections, staging / "tables.xlsx", rejects=results.study.rejects)
+        printed = job.result()
+    maps = list(printed.files)
+    if printed.status == "failed":
+        log.error("print maps failed: %s", printed.reason)
     report_page = make_report(
         results,
         map_href="map.html",
@@ -238,17 +246,20 @@ def _write_all(
     (staging / "report.html").write_text(stamp_html(report_page, run_id), encoding="utf-8")
     for name, text in risk_factor_tables_csv(results).items():
         (staging / name).write_text(text, encoding="utf-8")
-    report = None
+    report = public_printed = None
     if public is not None:
-        report = _write_public(
+        report, public_printed = _write_public(
             results.layers, results.sections, staging, public, online, run_id, paper=paper
         )
     info = run_info(results, extra=run_extra)
     info["run_id"] = run_id
     info["map"] = {"online": online}
     info["print"] = {"paper": paper, "files": maps}
+    info["steps"]["print_maps"] = printed.to_dict()
     if report is not None:
         info["map"]["public"] = _public_record(report, online=online)
+    if public_printed is not None:
+        info["steps"]["print_maps_public"] = public_printed.to_dict()
     info["files"] = file_list(staging)
     (staging / "run.json").write_text(_json(info), encoding="utf-8")
     return {name: folder.out / name for name in [*info["files"], "run.json"]}
@@ -303,23 +314,27 @@ def _write_public(
     run_id: str | None = None,
     *,
     paper: str = "a4",
-) -> MaskingReport:
+) -> tuple[MaskingReport, PrintOutcome]:
     from geo_stunting.outputs._masking import public_layers  # noqa: PLC0415
+    from geo_stunting.outputs._print_job import print_maps_beside  # noqa: PLC0415
     from geo_stunting.outputs.map._render import map_html, render_map  # noqa: PLC0415
 
     masked, report = public_layers(
         layers, min_m=options.min_m, max_m=options.max_m, seed=options.seed
     )
     (folder / "public").mkdir(exist_ok=True)
-    write_gpkg(masked, folder / "public" / "layers.gpkg", sections=sections, public=True)
-    html = map_html(render_map(masked, sections, online=online, masking=report))
-    if run_id is not None:
-        html = stamp_html(html, run_id)
-    (folder / "public" / "map.html").write_text(html, encoding="utf-8")
-    from geo_stunting.outputs._print import write_print_maps  # noqa: PLC0415
-
-    write_print_maps(masked, sections, folder / "public", paper=paper, points="masked")
-    return report
+    with print_maps_beside(
+        masked, sections, folder / "public", paper=paper, points="masked"
+    ) as job:
+        write_gpkg(masked, folder / "public" / "layers.gpkg", sections=sections, public=True)
+        html = map_html(render_map(masked, sections, online=online, masking=report))
+        if run_id is not None:
+            html = stamp_html(html, run_id)
+        (folder / "public" / "map.html").write_text(html, encoding="utf-8")
+        printed = job.result()
+    if printed.status == "failed":
+        log.error("public print maps failed: %s", printed.reason)
+    return report, printed
 
 
 def read_outputs(out_dir: str | Path) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
@@ -397,8 +412,8 @@ def write_map(
             names = ["map.html"]
         else:
             shutil.rmtree(staging / "public", ignore_errors=True)
-            report = _write_public(layers, sections, staging, public, online, run_id)
-            names = list(PUBLIC_FILES)
+            report, printed = _write_public(layers, sections, staging, public, online, run_id)
+            names = [n for n in PUBLIC_FILES if (staging / n).is_file()]
         run_path = out / "run.json"
         info = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else {}
         record = dict(info.get("map") or {})
@@ -406,6 +421,7 @@ def write_map(
             record["online"] = online
         else:
             record["public"] = _public_record(report, online=online)
+            info.setdefault("steps", {})["print_maps_public"] = printed.to_dict()
         info["map"] = record
         if "files" in info:
             info["files"] = file_list(staging)

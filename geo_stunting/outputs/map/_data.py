@@ -214,10 +214,15 @@ def _used_rows(table: _Table, groups: list[dict[str, Any]]) -> _Table:
 
 # ------------------------------------------------------------------------------------ tables
 def _for_display(table: _Table) -> _Table:
-    """Polygons simplified by `SIMPLIFY_M` (metres), everything in longitude/latitude."""
+    """Polygons simplified by `SIMPLIFY_M` (metres), everything in longitude/latitude.
+
+    The count grid's cells are squares of 100 m or more, which simplifying
+    leaves as they are: they are not simplified.
+    """
     geoms = table.geometry
     crs = geoms.crs
     polygons = geoms.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    polygons = polygons & (table.name != GRID_LAYER)
     if polygons.any() and crs is not None and crs.is_projected:
         simple = geoms.copy()
         simple[polygons] = _simplified(geoms[polygons], SIMPLIFY_M)
