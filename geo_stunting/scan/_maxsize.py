@@ -13,6 +13,11 @@ cases (highest first) and put the rest of the study last; the Lorenz curve
 joins (cumulative share of subjects, cumulative share of cases) from (0, 0)
 to (1, 1); the Gini coefficient is twice the area between it and the
 diagonal. A collection without a significant cluster has Gini 0.
+
+The maximum sizes share one set of replications (`scan_shares`, as SaTScan
+evaluates its window stops): the scan at each size is the one
+`scan_bernoulli` gives for it alone with the same seed, bit for bit, for
+about the cost of the largest size's scan.
 """
 
 from __future__ import annotations
