@@ -179,6 +179,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("all", "analyze", "pattern"), default="all")
     parser.add_argument("--budget", type=float, default=120.0, help="seconds per spatstat call")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared Ogan Ilir folder")
+    parser.add_argument(
+        "--children", default="", help="analyze only villages studies of these sizes: 10000,30000"
+    )
     args = parser.parse_args()
     if not (args.data / "ogan_ilir_desa.geojson").is_file():
         sys.exit(f"no Ogan Ilir boundaries in {args.data}; pass --data")
@@ -186,7 +189,10 @@ def main() -> None:
     gs.analyze(gs.load_study(gs.demo_study_path()), permutations=9)
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
-        if args.only in ("all", "analyze"):
+        if args.children:
+            for n in (int(c) for c in args.children.split(",")):
+                run_analyze(base, f"villages_{n}", n, "villages")
+        elif args.only in ("all", "analyze"):
             run_analyze(base, "villages_5000", 5000, "villages")
             run_analyze(base, "regency_300", 300, "regency")
             if not args.quick:

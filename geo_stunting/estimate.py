@@ -58,8 +58,10 @@ _ACCESS_SUBJECT_S = 5e-5  # one subject through the access step (nearest facilit
 _ACCESS_SUBJECT_BYTES = 3_000.0  # measured 2.5 KB at 100,000 subjects
 _IRLS_ITERATIONS = 25  # Newton steps of a (Firth) logistic fit, an upper bound
 _MAX_GRID_CELLS = 4_000_000  # scan._relative_risk.MAX_GRID_CELLS
-#: Cost of the Gini choice of the scan's largest window, in scans at 50 %: sum(GINI_SHARES) / 0.5.
-_GINI_COST = 4.62
+#: Cost of the Gini choice of the scan's largest window, in scans at 50 % (per-lane sweep): its
+#: 15 maximum sizes share one sweep (scan._cutoffs); benchmarks/scan_gini.py measured 1.12 at
+#: 10,000 children and 1.22 at 30,000 (95.2 against 78.1 CPU s). Before, 15 scans: 4.62.
+_GINI_COST = 1.2
 
 
 @dataclass(frozen=True)
@@ -166,20 +168,22 @@ def estimate_step(name: str, study: Study) -> StepEstimate | None:
     if name == "scan":
         options = study.settings.scan
         area, _ = _area_and_share(study, n)
-        # no max_share and no radius: the Gini choice scans once per maximum of
-        # scan._maxsize.GINI_SHARES (1 % to 50 %), about 4.62 scans at 50 % in all
+        # no max_share and no radius: the Gini choice sweeps the windows up to 50 % once for
+        # every maximum of scan._maxsize.GINI_SHARES, per lane at any size (scan._cutoffs)
         gini = options.max_share is None and options.max_radius_m is None
         share = 0.5 if options.max_share is None else options.max_share
         if options.max_radius_m is not None:
             share = min(share, math.pi * options.max_radius_m**2 / area)
         windows = n * max(share * n, 1.0)
-        entry_s = _SCAN_BITS_ENTRY_S if n > _SCAN_BITS_ABOVE else _SCAN_ENTRY_S
+        entry_s = _SCAN_BITS_ENTRY_S if n > _SCAN_BITS_ABOVE and not gini else _SCAN_ENTRY_S
         seconds = windows * (_SCAN_WINDOW_S + p * entry_s) * (_GINI_COST if gini else 1.0)
         threads = _threads()
         return StepEstimate(
             name,
             float(seconds / threads),
-            f"{p} replications, windows up to {share:.0%} of {n:,} subjects, {threads} thread(s)",
+            f"{p} replications, windows up to {share:.0%} of {n:,} subjects"
+            + (" (every maximum size of the Gini choice in one sweep)" if gini else "")
+            + f", {threads} thread(s)",
             f"{fewer}, max_radius_m or a smaller max_share in [scan], or --only to skip it",
             float(scan_memory_bytes(study)),
         )

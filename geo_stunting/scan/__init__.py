@@ -5,6 +5,7 @@
 - `_bitsliced`: the replication sweep on bit-packed labels (one subject a location);
 - `_llr`: the log-likelihood ratio and case-count thresholds both sweeps share;
 - `_maxsize`: the Gini choice of the scan's largest window (as SaTScan);
+- `_cutoffs`: the scan for every maximum size of that choice from one sweep of replications;
 - `_relative_risk`: the kernel relative-risk surface on its support;
 - `_bandwidth`: its cross-validated bandwidth (spatstat's ``bw.relrisk``);
 - `_footprints`: its kernel sums for the data and every random labelling;

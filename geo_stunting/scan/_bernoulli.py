@@ -251,18 +251,7 @@ def scan_bernoulli(
     AnalysisError
         If the CRS is missing or geographic, or the settings are invalid.
     """
-    crs = _projected_crs(subjects)
-    xy = shapely.get_coordinates(np.asarray(subjects.geometry.array))
-    if len(xy) != len(subjects):
-        raise AnalysisError(
-            Problem("every subject must be one point", fix="explode multi-points first")
-        )
-    ids = (
-        subjects[id_column].astype(str).to_numpy()
-        if id_column in subjects.columns
-        else subjects.index.astype(str).to_numpy()
-    )
-    is_case = case_indicator(subjects, status=status, case=case)
+    crs, xy, ids, is_case = frame_inputs(subjects, status=status, case=case, id_column=id_column)
     result = scan_bernoulli_xy(
         xy[:, 0],
         xy[:, 1],
@@ -275,6 +264,30 @@ def scan_bernoulli(
         seed=seed,
         rng=rng,
     )
+    return with_lonlat(result, crs)
+
+
+def frame_inputs(
+    subjects: gpd.GeoDataFrame, *, status: str, case: str | Sequence[str], id_column: str
+) -> tuple[CRS, np.ndarray, np.ndarray, np.ndarray]:
+    """The projected CRS, x/y, identifiers and case indicator of `scan_bernoulli`'s subjects."""
+    crs = _projected_crs(subjects)
+    xy = shapely.get_coordinates(np.asarray(subjects.geometry.array))
+    if len(xy) != len(subjects):
+        raise AnalysisError(
+            Problem("every subject must be one point", fix="explode multi-points first")
+        )
+    ids = (
+        subjects[id_column].astype(str).to_numpy()
+        if id_column in subjects.columns
+        else subjects.index.astype(str).to_numpy()
+    )
+    is_case = case_indicator(subjects, status=status, case=case)
+    return crs, xy, ids, is_case
+
+
+def with_lonlat(result: ScanResult, crs: CRS) -> ScanResult:
+    """`result` with its clusters' centres also in WGS 84."""
     if not result.clusters:
         return result
     to_wgs = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
@@ -347,6 +360,26 @@ def scan_bernoulli_xy(
     max_pop = math.floor(max_share * n_total + 1e-9)
     run_scan = kernels.run_scan if n_total > _small.SMALL_SCAN_SUBJECTS else _small.run_scan_small
     scan = run_scan(locs, max_pop, max_radius_m, _DIRECTIONS[direction], permutations, rng)
+    return scan_result(
+        locs, scan, names, max_share=max_share, max_radius_m=max_radius_m,
+        direction=direction, permutations=permutations, seed=seed,
+    )  # fmt: skip
+
+
+def scan_result(
+    locs: kernels.Locations,
+    scan: kernels.ScanArrays,
+    names: np.ndarray,
+    *,
+    max_share: float,
+    max_radius_m: float | None,
+    direction: Direction,
+    permutations: int,
+    seed: int | None,
+) -> ScanResult:
+    """The reported clusters of a scan's arrays, with its settings."""
+    n_total = len(locs.case_of_subject)
+    cases = locs.case_of_subject
     clusters = _select_clusters(locs, scan, names, n_total, int(cases.sum()))
     log.info(
         "scan: %d subjects at %d locations, %d cluster(s) reported",

@@ -20,6 +20,7 @@ __all__ = [
     "llr_bernoulli",
     "record_lanes",
     "thresholds",
+    "thresholds_between",
 ]
 
 #: Direction flags: scan for high rates, low rates, or both (HIGH | LOW).
@@ -79,15 +80,35 @@ def thresholds(
     ratio below `level`. Both only move outwards as `level` rises, so each
     search starts from the previous value. Row 0 is the sink (never reached).
     """
+    thresholds_between(th, tl, level, 1, th.size - 1, n_total, c_total, sides)
+
+
+@numba.njit(cache=True)
+def thresholds_between(
+    th: np.ndarray,
+    tl: np.ndarray,
+    level: float,
+    n_low: int,
+    n_high: int,
+    n_total: int,
+    c_total: int,
+    sides: int,
+) -> None:  # pragma: no cover - compiled
+    """`thresholds` for the populations ``n_low … n_high`` only (the rest untouched).
+
+    The scan for several maximum sizes at once keeps one level per size:
+    populations above the next smaller size's cutoff take the level of
+    their own size (`geo_stunting.scan._cutoffs`).
+    """
     # a hair below the level: a window whose ratio rounds to the level is kept
     bar = level - 1e-9 * max(1.0, level)
-    for n in range(1, th.size if sides & HIGH else 1):
+    for n in range(n_low, n_high + 1 if sides & HIGH else n_low):
         c = max(th[n], (n * c_total) // n_total + 1)
         top = min(n, c_total)
         while c <= top and llr_bernoulli(n, c, n_total, c_total) < bar:
             c += 1
         th[n] = c if c <= top else n + 1
-    for n in range(1, tl.size if sides & LOW else 1):
+    for n in range(n_low, n_high + 1 if sides & LOW else n_low):
         c = min(tl[n], -((-n * c_total) // n_total) - 1)
         bottom = max(0, c_total - (n_total - n))
         while c >= bottom and llr_bernoulli(n, c, n_total, c_total) < bar:

@@ -13,6 +13,11 @@ cases (highest first) and put the rest of the study last; the Lorenz curve
 joins (cumulative share of subjects, cumulative share of cases) from (0, 0)
 to (1, 1); the Gini coefficient is twice the area between it and the
 diagonal. A collection without a significant cluster has Gini 0.
+
+The maximum sizes share one set of replications (`scan_shares`, as SaTScan
+evaluates its window stops): the scan at each size is the one
+`scan_bernoulli` gives for it alone with the same seed, bit for bit, for
+about the cost of the largest size's scan.
 """
 
 from __future__ import annotations
@@ -25,9 +30,20 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from geo_stunting.scan._bernoulli import Direction, ScanResult, scan_bernoulli
+from geo_stunting.scan import _kernels, _small
+from geo_stunting.scan._bernoulli import (
+    _DIRECTIONS,
+    Direction,
+    ScanResult,
+    _check_inputs,
+    frame_inputs,
+    scan_result,
+    with_lonlat,
+)
+from geo_stunting.scan._cutoffs import run_scan_cutoffs
+from geo_stunting.study._config import DEFAULT_SEED
 
-__all__ = ["GINI_SHARES", "MaxSizeChoice", "choose_max_share", "gini_coefficient"]
+__all__ = ["GINI_SHARES", "MaxSizeChoice", "choose_max_share", "gini_coefficient", "scan_shares"]
 
 #: The maximum sizes tried (shares of all subjects), as SaTScan's default list up to 0.5.
 GINI_SHARES = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30,
@@ -115,7 +131,8 @@ def choose_max_share(
     shares
         The maximum sizes to try, shares of all subjects (each at most 0.5).
     max_radius_m, direction, permutations, seed
-        As in `scan_bernoulli`; every maximum uses the same seed.
+        As in `scan_bernoulli`; every maximum sees the same random labellings
+        (`scan_shares`: one set of replications for all).
     alpha
         Clusters with p ≤ alpha enter the collections.
 
@@ -129,15 +146,15 @@ def choose_max_share(
     usable = [s for s in shares if math.floor(s * n + 1e-9) >= 1] or [max(shares)]
     shares = usable
     results = []
-    for share in shares:
-        result = scan_bernoulli(
-            subjects,
-            max_share=share,
-            max_radius_m=max_radius_m,
-            direction=direction,
-            permutations=permutations,
-            seed=seed,
-        )
+    scans = scan_shares(
+        subjects,
+        shares=shares,
+        max_radius_m=max_radius_m,
+        direction=direction,
+        permutations=permutations,
+        seed=seed,
+    )
+    for share, result in zip(shares, scans, strict=True):
         significant = [
             (c.n, c.cases) for c in result.clusters if c.p_value is not None and c.p_value <= alpha
         ]
@@ -167,3 +184,71 @@ def choose_max_share(
         alpha=alpha,
         result=best[3],
     )
+
+
+def scan_shares(
+    subjects: gpd.GeoDataFrame,
+    *,
+    shares: Sequence[float],
+    max_radius_m: float | None = None,
+    direction: Direction = "high",
+    permutations: int = 999,
+    seed: int | None = None,
+) -> list[ScanResult]:
+    """`scan_bernoulli` with each maximum share, from one set of replications.
+
+    Every ``scan_bernoulli(subjects, max_share=share, ...)`` with the same seed
+    draws the same labellings, and a centre's windows at a share are a prefix
+    of its windows at a larger one, so one sweep over the windows of the
+    largest share, keeping a running maximum per share, gives each share's
+    replication maxima (`geo_stunting.scan._cutoffs`). The results are
+    `scan_bernoulli`'s, every cluster, ratio and p-value, for about the cost
+    of the largest share's scan.
+
+    Parameters
+    ----------
+    subjects
+        Cases and controls (as `scan_bernoulli`, with its default columns).
+    shares
+        The maximum sizes, shares of all subjects (each in (0, 0.5]).
+    max_radius_m, direction, permutations, seed
+        As in `scan_bernoulli`.
+
+    Returns
+    -------
+    list of ScanResult
+        One per share, in the order given.
+    """
+    crs, xy, ids, is_case = frame_inputs(
+        subjects, status="status", case="case", id_column="subject_id"
+    )
+    xy = np.column_stack([np.asarray(xy[:, 0], dtype=float), np.asarray(xy[:, 1], dtype=float)])
+    cases = np.asarray(is_case, dtype=bool)
+    names = np.asarray(ids, dtype=object)
+    for share in shares:
+        _check_inputs(xy, cases, names, share, max_radius_m, direction, permutations)
+    seed = DEFAULT_SEED if seed is None else int(seed)
+    rng = np.random.default_rng(seed)
+    locs = _kernels.Locations.build(xy, cases)
+    n_total = len(xy)
+    max_pops = [math.floor(share * n_total + 1e-9) for share in shares]
+    run = (
+        run_scan_cutoffs if n_total > _small.SMALL_SCAN_SUBJECTS else _small.run_scan_small_cutoffs
+    )
+    arrays = run(locs, max_pops, max_radius_m, _DIRECTIONS[direction], permutations, rng)
+    return [
+        with_lonlat(
+            scan_result(
+                locs,
+                arrays[max_pop],
+                names,
+                max_share=share,
+                max_radius_m=max_radius_m,
+                direction=direction,
+                permutations=permutations,
+                seed=seed,
+            ),
+            crs,
+        )
+        for share, max_pop in zip(shares, max_pops, strict=True)
+    ]

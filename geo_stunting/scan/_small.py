@@ -15,6 +15,7 @@ enumeration's, which the compiled scan's pruning also gives exactly.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -29,10 +30,14 @@ from geo_stunting.scan._kernels import (
 )
 from geo_stunting.scan._neighbours import spatial_order
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __all__ = [
     "SMALL_SCAN_SUBJECTS",
     "llr_table",
     "run_scan_small",
+    "run_scan_small_cutoffs",
     "thresholds",
     "window_lists_small",
 ]
@@ -173,6 +178,29 @@ def run_scan_small(
     rng: np.random.Generator,
 ) -> ScanArrays:
     """`geo_stunting.scan._kernels.run_scan` in NumPy, for a few hundred subjects."""
+    return run_scan_small_cutoffs(locs, [max_pop], max_radius, direction, permutations, rng)[
+        max_pop
+    ]
+
+
+def run_scan_small_cutoffs(
+    locs: Locations,
+    max_pops: Sequence[int],
+    max_radius: float | None,
+    direction: int,
+    permutations: int,
+    rng: np.random.Generator,
+) -> dict[int, ScanArrays]:
+    """`geo_stunting.scan._cutoffs.run_scan_cutoffs` in NumPy: every maximum population at once.
+
+    One set of labellings; the neighbour lists of the largest population, of
+    which every smaller one's windows are a prefix. For each maximum, the
+    observed scan follows `run_scan` (its own floor, windows up to its
+    population), and each replication's largest ratio is the running maximum
+    over the windows up to that population.
+    """
+    cuts = np.unique(np.asarray(max_pops, dtype=np.int64))
+    top = int(cuts[-1])
     n_loc = len(locs.xy)
     n_total = int(locs.pop.sum())
     c_total = int(locs.cases.sum())
@@ -180,58 +208,76 @@ def run_scan_small(
     lab = locs.labels(rng, permutations)  # the same draws, in the same blocks
     labels = lab.transpose(1, 0, 2).reshape(n_loc, -1)[:, :permutations]
     del lab
-    table = llr_table(max_pop, n_total, c_total)
+    table = llr_table(top, n_total, c_total)  # a ratio does not depend on the maximum
     sided = _sided(table, n_total, c_total, direction)
     order = spatial_order(locs.xy)
     labels = labels[order]
-    sims = np.zeros(permutations)
-    best = np.zeros(n_loc)
-    length = np.zeros(n_loc, dtype=np.int64)
-    n_in = np.zeros(n_loc, dtype=np.int64)
-    c_in = np.zeros(n_loc, dtype=np.int64)
-    radius = np.zeros(n_loc)
+    n_cuts = len(cuts)
+    sims = np.zeros((n_cuts, permutations))
+    best = np.zeros((n_cuts, n_loc))
+    length = np.zeros((n_cuts, n_loc), dtype=np.int64)
+    n_in = np.zeros((n_cuts, n_loc), dtype=np.int64)
+    c_in = np.zeros((n_cuts, n_loc), dtype=np.int64)
+    radius = np.zeros((n_cuts, n_loc))
     pop, cases = locs.pop[order], locs.cases[order]
     never = np.iinfo(np.int64).max
-    obs_th = np.full(max_pop + 1, never, dtype=np.int64)
-    obs_tl = np.full(max_pop + 1, -1, dtype=np.int64)
-    obs_th[1:], obs_tl[1:] = 0, never
-    thresholds(obs_th, obs_tl, 0.0, n_total, c_total, direction, table)
-    if not direction & HIGH:
-        obs_th[1:] = never
-    if not direction & LOW:
-        obs_tl[1:] = -1
-    obs_level = 0.0
-    chunks = neighbour_chunks(locs.xy[order], pop, max_pop, max_radius, lists=window_lists_small)
+    # per maximum: the observed thresholds over its own populations, and their level
+    obs_ths, obs_tls, obs_level = [], [], np.zeros(n_cuts)
+    for cut in cuts:
+        obs_th = np.full(int(cut) + 1, never, dtype=np.int64)
+        obs_tl = np.full(int(cut) + 1, -1, dtype=np.int64)
+        obs_th[1:], obs_tl[1:] = 0, never
+        thresholds(obs_th, obs_tl, 0.0, n_total, c_total, direction, table)
+        if not direction & HIGH:
+            obs_th[1:] = never
+        if not direction & LOW:
+            obs_tl[1:] = -1
+        obs_ths.append(obs_th)
+        obs_tls.append(obs_tl)
+    chunks = neighbour_chunks(locs.xy[order], pop, top, max_radius, lists=window_lists_small)
     with progress(f"scan: centres, each with {permutations} replications", total=n_loc) as advance:
         for chunk in chunks:
             centres = order[chunk.first : chunk.first + len(chunk.starts) - 1]
+            for q, cut in enumerate(cuts):
+                obs_th, obs_tl = obs_ths[q], obs_tls[q]
+                if permutations:
+                    # the compiled lanes also hold copies of the first replication
+                    floor = min(float(sims[q].min()), float(best[q].max()))
+                    if floor > obs_level[q] * 1.01:
+                        obs_level[q] = floor
+                        thresholds(obs_th, obs_tl, floor, n_total, c_total, direction, table)
+                wsize = np.where(chunk.wsize <= cut, chunk.wsize, 0)  # windows up to `cut`
+                llr, ln, nn, cc = _observed(
+                    chunk.starts, chunk.nbr, wsize, cases, sided, obs_th, obs_tl
+                )
+                best[q, centres], length[q, centres] = llr, ln
+                n_in[q, centres], c_in[q, centres] = nn, cc
+                closed = ln > 0
+                ends = chunk.starts[:-1][closed] + ln[closed] - 1
+                radius[q, centres[closed]] = chunk.dist[ends]
             if permutations:
-                # the compiled lanes also hold copies of the first replication
-                floor = min(float(sims.min()), float(best.max()))
-                if floor > obs_level * 1.01:
-                    obs_level = floor
-                    thresholds(obs_th, obs_tl, floor, n_total, c_total, direction, table)
-            llr, ln, nn, cc = _observed(
-                chunk.starts, chunk.nbr, chunk.wsize, cases, sided, obs_th, obs_tl
-            )
-            best[centres], length[centres], n_in[centres], c_in[centres] = llr, ln, nn, cc
-            closed = ln > 0
-            radius[centres[closed]] = chunk.dist[chunk.starts[:-1][closed] + ln[closed] - 1]
-            if permutations:
-                _raise_maxima(sims, chunk.starts, chunk.nbr, chunk.wsize, labels, sided)
+                _raise_maxima(sims, cuts, chunk.starts, chunk.nbr, chunk.wsize, labels, sided)
             advance(len(centres))
-    return ScanArrays(best, length, n_in, c_in, radius, sims, tree)
+    return {
+        int(cut): ScanArrays(best[q], length[q], n_in[q], c_in[q], radius[q], sims[q], tree)
+        for q, cut in enumerate(cuts)
+    }
 
 
 def _raise_maxima(
     sims: np.ndarray,
+    cuts: np.ndarray,
     starts: np.ndarray,
     nbr: np.ndarray,
     wsize: np.ndarray,
     labels: np.ndarray,
     sided: np.ndarray,
 ) -> None:
-    """Raise each replication's largest ratio by every window of a chunk of centres."""
+    """Raise each replication's largest ratio at each maximum (``sims[q]``) by a chunk's windows.
+
+    A centre's windows come in order of population, so the largest ratio of
+    those up to a maximum is the running maximum at the last of them.
+    """
     count_type = np.int16 if sided.shape[0] <= np.iinfo(np.int16).max else np.int32
     for i in range(starts.size - 1):
         lo, hi = int(starts[i]), int(starts[i + 1])
@@ -240,4 +286,7 @@ def _raise_maxima(
             continue
         c = np.cumsum(labels[nbr[lo:hi]], axis=0, dtype=count_type)[closes]
         n = wsize[lo:hi][closes].astype(np.intp)
-        np.maximum(sims, sided[n[:, None], c].max(axis=0), out=sims)
+        running = np.maximum.accumulate(sided[n[:, None], c], axis=0)
+        upto = np.searchsorted(n, cuts, side="right")  # windows admitted by each maximum
+        for q in np.flatnonzero(upto):
+            np.maximum(sims[q], running[upto[q] - 1], out=sims[q])
