@@ -16,7 +16,14 @@ import pytest
 
 from geo_stunting.scan import _kernels
 from geo_stunting.scan._bernoulli import scan_bernoulli_xy
-from geo_stunting.scan._neighbours import nearest_sorted, window_chunks, window_lists
+from geo_stunting.scan._neighbours import (
+    _blocks,
+    _reach,
+    nearest_sorted,
+    spatial_order,
+    window_chunks,
+    window_lists,
+)
 
 
 def _reference(
@@ -48,6 +55,11 @@ def _assert_same_lists(xy: np.ndarray, pop: np.ndarray, max_pop: int, radius: fl
 
 STUDIES = {
     "uniform": lambda rng: (rng.uniform(0, 5_000, (600, 2)), np.ones(600)),
+    # in Z order, as the scan passes them: blocks of 64 are compact and far ones are skipped
+    "uniform in Z order": lambda rng: (
+        (xy := rng.uniform(0, 5_000, (1_500, 2)))[spatial_order(xy)],
+        np.ones(1_500),
+    ),
     # many equal distances: groups of locations that close one window together
     "grid": lambda rng: (
         np.array(np.meshgrid(np.arange(24.0), np.arange(24.0))).reshape(2, -1).T * 7.3,
@@ -96,6 +108,20 @@ def test_window_chunks_are_the_sorted_rows_cut_into_windows(
     xy, pop = STUDIES[study](np.random.default_rng(11))
     max_pop = max(1, int(share * pop.sum()))
     assert _assert_same_lists(xy, pop, max_pop, radius) > 0
+
+
+def test_blocks_beyond_the_population_cut_are_skipped() -> None:
+    xy, pop = STUDIES["uniform in Z order"](np.random.default_rng(11))
+    xy = np.ascontiguousarray(xy)
+    boxes, block_pop = _blocks(xy, pop.astype(np.int64))
+    near = np.empty(len(boxes))
+    skipped = []
+    for c in range(0, len(xy), 50):
+        reach = _reach(xy[c, 0], xy[c, 1], boxes, block_pop, 150, math.inf, near)
+        d2 = ((xy - xy[c]) ** 2).sum(axis=1)
+        assert (d2 <= reach).sum() > 150  # the bound holds more than the largest window
+        skipped.append((near > reach).mean())
+    assert np.mean(skipped) > 0.3  # 40 % of the 24 blocks are never visited at 10 %
 
 
 def test_a_radius_on_a_lattice_distance_cuts_as_the_full_sort() -> None:

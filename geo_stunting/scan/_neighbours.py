@@ -1,16 +1,30 @@
 """Sorted neighbour lists of the scan's window centres, built in compiled code.
 
 Each centre's list holds the locations around it, nearest first, up to the
-largest admissible window. A k-d tree asked for 25,000 neighbours of each of
-50,000 centres spends most of its time in its heap (about 4 ms a centre);
-here a centre's squared distances to every location are computed at once
-and put in buckets of equal width in squared distance (equal area, so about
-equally full for evenly spread homes); the buckets up to the one holding the
-``k``-th nearest are kept, and each is sorted on the distances' bit patterns
-(a non-negative float64 orders as its bits read as an integer): insertion
-sort when small, a stable least-significant-digit radix sort (11 bits a
-pass) when large, as when most homes sit in one far village. About 1 ms a
-centre; the centres of a chunk are sorted in parallel.
+largest admissible window. Above `SMALL_LOCATIONS` locations the scan takes
+them from `window_chunks`, which sorts and cuts a centre's row in one pass
+(about 0.5 ms a centre at 50,000 locations and a 50 % maximum, the centres
+of a chunk in parallel):
+
+1. a bound on the population cut from blocks of 64 locations (in Z order,
+   so each block is compact): blocks whose nearest corner lies beyond it
+   are not visited;
+2. squared distances into coarse buckets, weighted by population; only the
+   locations up to the bucket where the population passes the maximum
+   window are kept (a prefix of the full order, long enough to cut the row);
+3. those counted into fine buckets of equal width in squared distance
+   (monotone, about one location each), placed in location order, and put
+   in order by one insertion sort over the prefix: a key never passes a key
+   of a lower bucket, and equal keys keep their index order. A crowded
+   bucket (most homes in one village) is radix-sorted first, on the
+   distances' bit patterns (a non-negative float64 orders as its bits read
+   as an integer);
+4. the windows cut as `window_lists` does, in the same loop.
+
+`nearest_sorted` (every centre's ``k`` nearest, from buckets of all its
+distances) and `window_lists` are the two-step form of the same lists, about
+twice the CPU time; `window_chunks` is tested against them, and the
+small-study paths cut their rows with `window_lists`.
 
 Distances are ``sqrt(dx * dx + dy * dy)``, as scipy's k-d tree computes them,
 so groups of equally distant locations (which close one window together)
