@@ -114,10 +114,10 @@ def test_blocks_beyond_the_population_cut_are_skipped() -> None:
     xy, pop = STUDIES["uniform in Z order"](np.random.default_rng(11))
     xy = np.ascontiguousarray(xy)
     boxes, block_pop = _blocks(xy, pop.astype(np.int64))
-    near = np.empty(len(boxes))
+    near, far = np.empty(len(boxes)), np.empty(len(boxes))
     skipped = []
     for c in range(0, len(xy), 50):
-        reach = _reach(xy[c, 0], xy[c, 1], boxes, block_pop, 150, math.inf, near)
+        reach = _reach(xy[c, 0], xy[c, 1], boxes, block_pop, 150, math.inf, near, far)
         d2 = ((xy - xy[c]) ** 2).sum(axis=1)
         assert (d2 <= reach).sum() > 150  # the bound holds more than the largest window
         skipped.append((near > reach).mean())

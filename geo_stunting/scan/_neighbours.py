@@ -332,6 +332,7 @@ def _reach(
     max_pop: int,
     r2: float,
     near: np.ndarray,
+    far: np.ndarray,
 ) -> float:  # pragma: no cover - compiled
     """A squared distance every location of the row lies within; `near` gets blocks' bounds.
 
@@ -343,7 +344,6 @@ def _reach(
     the exact ones.
     """
     n_blocks = boxes.shape[0]
-    far = np.empty(n_blocks)
     top = 0.0
     for b in range(n_blocks):
         gx = max(boxes[b, 0] - cx, cx - boxes[b, 1], 0.0)
@@ -386,6 +386,8 @@ def _sorted_row(
     fine: np.ndarray,
     keys: np.ndarray,
     order: np.ndarray,
+    counts: np.ndarray,
+    coarse: np.ndarray,
 ) -> int:  # pragma: no cover - compiled
     """Sort the locations nearest centre `c` into ``keys[:m]`` (bits of d²) and ``order[:m]``.
 
@@ -401,8 +403,9 @@ def _sorted_row(
     cx = xy[c, 0]
     cy = xy[c, 1]
     scale = _COARSE / upper if upper > 0 else 0.0
-    cpop = np.zeros(_COARSE + 1, np.int64)
-    ccount = np.zeros(_COARSE + 1, np.int64)
+    coarse[:] = 0  # population and locations per coarse bucket
+    cpop = coarse[0]
+    ccount = coarse[1]
     for b in range(near.size):
         if near[b] > upper:
             continue
@@ -426,7 +429,7 @@ def _sorted_row(
     limit = upper * (last + 1) / _COARSE
     n_fine = max(1, m // _PER_FINE)
     fscale = n_fine / limit if limit > 0 else 0.0
-    counts = np.zeros(n_fine + 1, np.int64)
+    counts[: n_fine + 1] = 0
     i = 0
     for b in range(near.size):
         if near[b] > upper:
@@ -490,6 +493,9 @@ def _window_rows(
     r2 = max_radius * max_radius * (1.0 + 1e-12) if math.isfinite(max_radius) else np.inf
     for s in numba.prange(slots):
         near = np.empty(boxes.shape[0])
+        far = np.empty(boxes.shape[0])
+        counts = np.empty(n_loc + 1, np.int64)
+        coarse = np.empty((2, _COARSE + 1), np.int64)
         d2 = np.empty(n_loc)
         kept = np.empty(n_loc, np.int32)
         fine = np.empty(n_loc, np.int32)
@@ -497,8 +503,10 @@ def _window_rows(
         order = np.empty(n_loc, np.int32)
         for row in range(s * count // slots, (s + 1) * count // slots):
             c = first + row
-            upper = _reach(xy[c, 0], xy[c, 1], boxes, block_pop, max_pop, r2, near)
-            m = _sorted_row(xy, pop, c, max_pop, upper, near, d2, kept, fine, keys, order)
+            upper = _reach(xy[c, 0], xy[c, 1], boxes, block_pop, max_pop, r2, near, far)
+            m = _sorted_row(
+                xy, pop, c, max_pop, upper, near, d2, kept, fine, keys, order, counts, coarse
+            )
             values = keys.view(np.float64)
             total = 0
             length = 0
