@@ -64,6 +64,7 @@ from geo_stunting.scan._neighbours import (
     nearest_sorted,
     nearest_sorted_small,
     spatial_order,
+    window_chunks,
     window_lists,
 )
 
@@ -360,6 +361,10 @@ def neighbour_chunks(
     per_chunk = max(1, CHUNK_ENTRIES // k)
     radius = np.inf if max_radius is None else float(max_radius)
     xy = np.ascontiguousarray(xy, dtype=float)
+    if n_loc > SMALL_LOCATIONS and lists is window_lists:  # sorted and cut in one pass
+        for first, starts, nbr, wsize, wdist in window_chunks(xy, pop, max_pop, radius, per_chunk):
+            yield Chunk(first=first, starts=starts, nbr=nbr, wsize=wsize, dist=wdist)
+        return
     for first in range(0, n_loc, per_chunk):
         count = min(per_chunk, n_loc - first)
         sort = nearest_sorted_small if n_loc <= SMALL_LOCATIONS else nearest_sorted
