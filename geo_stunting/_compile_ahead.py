@@ -37,6 +37,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,9 +146,18 @@ def _is_ready(kernel: Kernel) -> bool:
 
 
 def needed(steps: Iterable[str]) -> list[str]:
-    """The kernels of `steps` neither compiled here nor in numba's cache, in call order."""
-    wanted = set(steps)
-    return [k.name for k in KERNELS if k.step in wanted and not _is_ready(k)]
+    """The kernels of `steps` from the first one neither compiled here nor cached, in call order.
+
+    Only the kernels up to that one are checked: checking imports a kernel's
+    module (for most, its subpackage: esda, …), which would delay the start.
+    The background process loads those of the rest that are cached in
+    milliseconds.
+    """
+    wanted = [k for k in KERNELS if k.step in set(steps)]
+    for at, kernel in enumerate(wanted):
+        if not _is_ready(kernel):
+            return [k.name for k in wanted[at:]]
+    return []
 
 
 class _Background:
@@ -174,8 +184,7 @@ class _Background:
             for line in stream:
                 status, _, rest = line.strip().partition(" ")
                 name, _, reason = rest.partition(" ")
-                if status != "saved":
-                    log.debug("background compile of %s failed: %s", name, reason)
+                log.debug("background compile: %s %s %s", status, name, reason)
                 if name in self.done:
                     self.done[name].set()
         finally:
@@ -286,7 +295,7 @@ def compile_kernels(names: Iterable[str]) -> None:
                     sys.modules[package] = module
             dispatcher = getattr(importlib.import_module(kernel.module), kernel.name)
             dispatcher.compile(_signature(kernel))  # saved to numba's cache as it compiles
-            line = f"saved {name}"
+            line = f"saved {name} at {time.process_time():.2f} CPU s"
         except Exception as exc:  # noqa: BLE001 - reported; the run compiles it itself
             line = f"failed {name} {type(exc).__name__}: {exc}".replace("\n", " ")
         sys.stdout.write(line + "\n")
