@@ -221,8 +221,8 @@ def start(steps: Iterable[str]) -> list[str]:
     of `steps` it compiles.
     """
     global _running  # noqa: PLW0603 - one background process per Python process
-    if os.environ.get(ENV_SWITCH, "1") == "0" or not sys.executable:
-        return []
+    if os.environ.get(ENV_SWITCH, "1") == "0" or not sys.executable or getattr(sys, "frozen", 0):
+        return []  # switched off, or no interpreter to start (an embedded or frozen Python)
     steps = set(steps)
     with _lock:
         if _running is not None:
