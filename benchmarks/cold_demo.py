@@ -7,7 +7,8 @@ and CPU seconds (user + system, the process and its children) of each, and
 the SHA-256 of each ``results.json`` (the same seed gives the same file);
 then the geo_stunting kernels the first run compiled (the index files it
 left in the numba cache). A first run compiles them in a background
-process while it reads and analyses (`geo_stunting._compile_ahead`);
+process while it reads and analyses (`geo_stunting._compile_ahead`) when
+a core is free (``GEO_STUNTING_COMPILE_AHEAD=1`` in the environment: always);
 ``--also-in-run`` adds a first run with that switched off
 (``GEO_STUNTING_COMPILE_AHEAD=0``: the run compiles each kernel at its first
 call, as before), in its own empty cache.
@@ -36,11 +37,9 @@ def _children_cpu() -> float:
 
 def run_demo(out: Path, cache: Path, *, ahead: bool = True) -> tuple[float, float, str]:
     """Wall s, CPU s and the results.json SHA-256 of one demo in a fresh process."""
-    env = {
-        **os.environ,
-        "NUMBA_CACHE_DIR": str(cache),
-        "GEO_STUNTING_COMPILE_AHEAD": "1" if ahead else "0",
-    }
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    if not ahead:
+        env["GEO_STUNTING_COMPILE_AHEAD"] = "0"
     command = [sys.executable, "-m", "geo_stunting", "demo", "--out", str(out), "--quiet"]
     started, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)

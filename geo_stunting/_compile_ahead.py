@@ -16,6 +16,9 @@ Safe by construction, and never needed for a result:
 
 - nothing starts when every kernel is cached or already compiled in this
   process (every run after the first), or with ``GEO_STUNTING_COMPILE_AHEAD=0``;
+- nor when no core is free: with one core, or a 1-minute load average of
+  more than the cores less 1.5 (POSIX), a second process would only take
+  turns with this one and add its own start (``=1`` starts it regardless);
 - numba writes each cache file under a temporary name and renames it into
   place, so a reader never sees half a file, and two processes saving the same
   kernel both leave a whole one;
@@ -43,13 +46,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KERNELS", "WAIT_S", "Kernel", "close", "needed", "run_order", "start", "wait"]
+__all__ = [
+    "KERNELS",
+    "WAIT_S",
+    "Kernel",
+    "close",
+    "core_free",
+    "needed",
+    "run_order",
+    "start",
+    "wait",
+]
 
 log = logging.getLogger(__name__)
 
 #: The longest a kernel's first call waits for the background process (seconds).
 WAIT_S = 90.0
-#: Set to ``0`` to compile in the run itself, as before.
+#: ``0``: compile in the run itself, as before; ``1``: in the background even on a busy
+#: machine; unset: in the background when a core is free (`core_free`).
 ENV_SWITCH = "GEO_STUNTING_COMPILE_AHEAD"
 
 
@@ -221,7 +235,8 @@ def start(steps: Iterable[str]) -> list[str]:
     of `steps` it compiles.
     """
     global _running  # noqa: PLW0603 - one background process per Python process
-    if os.environ.get(ENV_SWITCH, "1") == "0" or not sys.executable or getattr(sys, "frozen", 0):
+    switch = os.environ.get(ENV_SWITCH, "")
+    if switch == "0" or not sys.executable or getattr(sys, "frozen", False):
         return []  # switched off, or no interpreter to start (an embedded or frozen Python)
     steps = set(steps)
     with _lock:
@@ -230,6 +245,9 @@ def start(steps: Iterable[str]) -> list[str]:
         names = needed(steps)
         if not names:
             return []
+        if switch != "1" and not core_free():
+            log.info("no free core: %s compile in the run", ", ".join(names))
+            return []
         try:
             _running = _Background(names)
         except OSError as exc:  # no process could start: the run compiles, as before
@@ -237,6 +255,25 @@ def start(steps: Iterable[str]) -> list[str]:
             return []
     log.info("compiling %s in the background (first run after install)", ", ".join(names))
     return names
+
+
+def core_free() -> bool:
+    """Whether a second process would have a core of its own.
+
+    Two or more cores, and a 1-minute load average below the cores less 1.5
+    (where the system reports one).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    if cores < 2:
+        return False
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows: no load average
+        return True
+    return load < cores - 1.5
 
 
 def run_order(steps: Iterable[str], compiling: Iterable[str]) -> list[str]:
