@@ -4,10 +4,11 @@ A first run after install compiles the numba kernels it calls (about 8 CPU s
 for the demo: the pattern pair scan alone 5 s). Each kernel is decorated with
 ``cache=True``, so a compiled kernel is saved to numba's on-disk cache and a
 later process loads it in milliseconds. `start`, called when
-`geo_stunting.analyze` begins, checks whether the kernels of the wanted steps
-are in that cache; for those that are not, it starts one new Python process
-that compiles them, in the order the steps first call them, and reports each
-kernel once it is saved. `wait`, called just before a kernel's first call,
+`geo_stunting.analyze` begins (and by the command line before it reads the
+study), checks whether the kernels of the wanted steps are in that cache;
+from the first that is not, it starts one new Python process that compiles
+them, in the order the steps first call them (loading any already cached),
+and reports each kernel once it is saved. `wait`, called just before a kernel's first call,
 blocks until that report, so the call loads the kernel from the cache instead
 of compiling it again. The compiling runs on the second core while this
 process imports, reads and analyses.
