@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.logging import RichHandler
 
-from geo_stunting import __version__
+from geo_stunting import __version__, _compile_ahead
 from geo_stunting._console import (
     err_console,
     out_console,
@@ -385,6 +385,8 @@ def _run(
         dask = _engine(engine, config.analysis.engine) == "dask"
         inputs = input_paths(config)
         with output_folder(out, inputs=inputs) as folder:  # checked before any analysis
+            if not dask:  # a first run: numba kernels compile on the other core meanwhile
+                _compile_ahead.start(only or config.analysis.steps or STEP_NAMES)
             study = None if dask else load_study(study_file)
             if study is not None:
                 problems = check_output_folder(out, inputs=inputs, n_subjects=len(study.subjects))

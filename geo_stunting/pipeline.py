@@ -24,12 +24,13 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo_stunting import _compile_ahead
 from geo_stunting._safety import failure_reason, peak_memory, resource_problems
 from geo_stunting.errors import AnalysisError, Problem, StepSkippedError
 from geo_stunting.study._config import STEP_NAMES
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 RESULTS_SCHEMA_VERSION = 1
 #: Modules that register steps, imported on first use.
@@ -216,6 +218,7 @@ def analyze(
     )
     study = study.with_settings(settings)
     wanted = settings.steps if settings.steps is not None else STEP_NAMES
+    compiling = _compile_ahead.start(wanted)  # kernels not in numba's cache: on the other core
     available = _load_steps(wanted)
     too_big = resource_problems(study, tuple(wanted))
     if too_big:
@@ -229,7 +232,8 @@ def analyze(
     layers = base_layers(study)
     timings: dict[str, float] = {}
     provenance: dict[str, dict[str, Any]] = {}
-    for name in STEP_NAMES:
+    step_layers: dict[str, dict[str, gpd.GeoDataFrame]] = {}
+    for name in _compile_ahead.run_order(STEP_NAMES, compiling):  # STEP_NAMES, unless compiling
         if name not in wanted:
             continue
         if name not in available:
@@ -265,13 +269,29 @@ def analyze(
             provenance.setdefault(name, {})["peak_rss_mib"] = memory.peak_mib
         sections[name] = dict(output.section)
         sections["steps"][name] = {"status": "done"}
-        layers.update(output.layers)
+        step_layers[name] = dict(output.layers)
         provenance[name].update(output.provenance)
         for note in output.notes:
             log.info("%s: %s", name, note)
+    _compile_ahead.close()
+    for name in STEP_NAMES:  # sections, layers and timings in step order, however they ran
+        layers.update(step_layers.get(name, {}))
+    sections = _in_step_order(sections)
+    sections["steps"] = _in_step_order(sections["steps"])
+    timings, provenance = _in_step_order(timings), _in_step_order(provenance)
     return Results(
         study=study, sections=sections, layers=layers, timings=timings, provenance=provenance
     )
+
+
+def _in_step_order(record: dict[str, _T]) -> dict[str, _T]:
+    """`record` with its steps' entries last, in `STEP_NAMES` order.
+
+    >>> _in_step_order({"scan": 1, "study": 0, "access": 2})
+    {'study': 0, 'access': 2, 'scan': 1}
+    """
+    others = {key: value for key, value in record.items() if key not in STEP_NAMES}
+    return {**others, **{name: record[name] for name in STEP_NAMES if name in record}}
 
 
 def _load_steps(wanted: Iterable[str]) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
+from geo_stunting import _compile_ahead
 from geo_stunting.areas._kernels import lisa_tail_counts, permuted_quadratic_forms
 from geo_stunting.areas._weights import AreaWeights
 from geo_stunting.autocorrelation._statistics import moran_moments
@@ -134,6 +135,7 @@ def _sims_greater(
     rng: np.random.Generator,
 ) -> float:
     """(1 + #{permuted z'Wz ≥ observed}) / (permutations + 1), in one compiled loop."""
+    _compile_ahead.wait("permuted_quadratic_forms")  # a first run: compiled in the background
     sims = permuted_quadratic_forms(
         standard.indptr.astype(np.int64),
         standard.indices.astype(np.int64),
@@ -297,6 +299,7 @@ def local_moran_rates(
     if permutations > 0 and not isolated.all():
         rng = np.random.default_rng(seed)
         draws = conditional_draws(n, int(weights.cardinalities.max()), permutations, rng)
+        _compile_ahead.wait("lisa_tail_counts")  # a first run: compiled in the background
         upper, lower = lisa_tail_counts(
             standard.indptr.astype(np.int64),
             standard.data.astype(float),

@@ -44,6 +44,7 @@ from libpysal.graph import Graph
 from libpysal.weights import W
 from scipy import sparse, stats
 
+from geo_stunting import _compile_ahead
 from geo_stunting.autocorrelation import _kernels
 from geo_stunting.autocorrelation._neighbours import Neighbours, distance_band, k_nearest
 from geo_stunting.errors import AnalysisError, Problem
@@ -284,6 +285,7 @@ def _quadratic_forms(
     indices = matrix.indices.astype(np.int64)
     data = matrix.data.astype(float)
     step = max(1, permutations // 100)
+    _compile_ahead.wait("quadratic_form")  # a first run: compiled in the background
     with progress(label, total=permutations) as advance:
         for k in range(permutations):
             rng.shuffle(work)

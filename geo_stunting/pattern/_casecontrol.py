@@ -37,6 +37,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo_stunting import _compile_ahead
 from geo_stunting.autocorrelation._neighbours import k_nearest
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
@@ -351,6 +352,7 @@ class _LabelledK:
         small = cases if n1 <= n0 else ~cases
         p = self.pairs
         words = pack_labels(small)
+        _compile_ahead.wait("packed_label_sums")  # a first run: compiled in the background
         rows, cols, same = packed_label_sums(
             p.rowptr, p.wptr, p.pj, p.cell, p.w, p.columns, words, len(cases)
         )

@@ -320,7 +320,7 @@ def scan_pairs(  # pragma: no cover - compiled
     for i in range(first_point, end_point):
         cx = min(max(int((x[i] - ox) / cs), 0), ncx - 1)
         cy = min(max(int((y[i] - oy) / cs), 0), ncy - 1)
-        ne = 0
+        ne = np.int64(0)  # not the literal 0: one compiled _isotropic_sweep, not two
         if b[i] < rmax:
             c = cx * ncy + cy
             for k in range(estart[c], estart[c + 1]):
@@ -376,7 +376,7 @@ def scan_pairs(  # pragma: no cover - compiled
                 ehi,
                 edist,
                 efar,
-                ne,
+                ne,  # type: ignore[arg-type]  # an int64, on purpose (above)
                 active,
             )
         kb = _bin(breaks, b[i])

@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
+from geo_stunting import _compile_ahead
 from geo_stunting.pattern import _pairs as kf
 from geo_stunting.pattern import _small
 from geo_stunting.pattern._kernels import WEIGHT_FLAG
@@ -233,6 +234,7 @@ def same_label_sums(
     `packed_label_sums` with a batch of one (one compiled kernel for both).
     """
     words = pack_labels(np.asarray(label, dtype=bool)[None, :])
+    _compile_ahead.wait("packed_label_sums")  # a first run: compiled in the background
     rows, cols, same = packed_label_sums(rowptr, wptr, pj, cell, w, columns, words, 1)
     return rows[0], cols[0], same[0]
 

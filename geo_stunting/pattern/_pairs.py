@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from geo_stunting import _compile_ahead
 from geo_stunting.pattern import _kernels, _small
 from geo_stunting.pattern._border_counts import border_counts
 from geo_stunting.pattern._boundary import EdgeIndex, edge_index
@@ -449,6 +450,7 @@ def run_scan(
     table = np.zeros((1, 1)) if setcov is None else setcov.table
     out_j, out_cell, out_w = _NO_OUTPUT if out is None else out
     first, end, out_start, out_wstart = (0, len(xy), 0, 0) if block is None else block
+    _compile_ahead.wait("scan_pairs")  # a first run: compiled in the background
     return tuple(
         _kernels.scan_pairs(
             np.ascontiguousarray(xy[:, 0]),
