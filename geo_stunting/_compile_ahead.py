@@ -18,8 +18,11 @@ Safe by construction, and never needed for a result:
 - nothing starts when every kernel is cached or already compiled in this
   process (every run after the first), or with ``GEO_STUNTING_COMPILE_AHEAD=0``;
 - nor when no core is free: with one core, or a 1-minute load average of
-  more than the cores less 1.5 (POSIX), a second process would only take
-  turns with this one and add its own start (``=1`` starts it regardless);
+  more than the cores less 0.5 (POSIX: on two cores, more than one and a half
+  busy on average), a second process would only take turns with this one and
+  add its own start (``=1`` starts it regardless). The bound leaves room for
+  the install that ran just before a first run: ``pip`` lifts the 1-minute
+  average to about 1 on its own;
 - numba writes each cache file under a temporary name and renames it into
   place, so a reader never sees half a file, and two processes saving the same
   kernel both leave a whole one;
@@ -261,7 +264,7 @@ def start(steps: Iterable[str]) -> list[str]:
 def core_free() -> bool:
     """Whether a second process would have a core of its own.
 
-    Two or more cores, and a 1-minute load average below the cores less 1.5
+    Two or more cores, and a 1-minute load average below the cores less 0.5
     (where the system reports one).
     """
     try:
@@ -274,7 +277,7 @@ def core_free() -> bool:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # Windows: no load average
         return True
-    return load < cores - 1.5
+    return load < cores - 0.5
 
 
 def run_order(steps: Iterable[str], compiling: Iterable[str]) -> list[str]:

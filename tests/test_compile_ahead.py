@@ -114,3 +114,8 @@ def test_a_busy_machine_compiles_in_the_run(monkeypatch):
     assert not ahead.core_free()  # one core: nothing to run it on
     monkeypatch.setattr(ahead.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert ahead.core_free()
+    # just after `pip install` the 1-minute average is about 1: still a core free on two
+    monkeypatch.setattr(ahead.os, "getloadavg", lambda: (1.4, 1.0, 0.5), raising=False)
+    assert ahead.core_free()
+    monkeypatch.setattr(ahead.os, "getloadavg", lambda: (1.6, 1.0, 0.5), raising=False)
+    assert not ahead.core_free()
