@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.stats._describe import NumericSummary, describe, finite_or_none
@@ -63,7 +62,9 @@ MAX_EXACT_STATES = 2_000_000
 MONTE_CARLO_DRAWS = 99_999
 #: Tables whose probability is within this relative tolerance of the observed count as ties (R).
 _REL_ERR = 1 + 1e-7
-_Z975 = float(stats.norm.ppf(0.975))
+#: The normal 97.5 % quantile, stats.norm.ppf(0.975) (tests/test_stats_import.py checks it):
+#: a literal, so that importing the package does not import scipy.stats (0.8 s).
+_Z975 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,8 @@ def contingency_test(table: Any, *, seed: int | None = None) -> ContingencyTest:
         Larger: Pearson's chi-square, or the Fisher–Freeman–Halton exact test
         when an expected count is below 5.
     """
+    from scipy import stats  # noqa: PLC0415 - on first use: the package imports in 0.8 s less
+
     counts = _counts(table)
     counts = counts[counts.sum(axis=1) > 0][:, counts.sum(axis=0) > 0]
     if counts.shape[0] < 2 or counts.shape[1] < 2:
@@ -320,6 +323,8 @@ def fisher_freeman_halton(table: Any, *, seed: int | None = None) -> tuple[float
     tuple
         The p-value and how it was computed.
     """
+    from scipy import stats  # noqa: PLC0415 - on first use: the package imports in 0.8 s less
+
     counts = _counts(table)
     if counts.shape[1] != 2 and counts.shape[0] == 2:
         counts = counts.T
@@ -343,6 +348,8 @@ def fisher_freeman_halton(table: Any, *, seed: int | None = None) -> tuple[float
 
 
 def _log_choose(n: np.ndarray | int, k: np.ndarray | int) -> np.ndarray:
+    from scipy import special  # noqa: PLC0415 - on first use: the package imports in 0.8 s less
+
     n_arr, k_arr = np.asarray(n, dtype=float), np.asarray(k, dtype=float)
     return np.asarray(
         special.gammaln(n_arr + 1) - special.gammaln(k_arr + 1) - special.gammaln(n_arr - k_arr + 1)
@@ -429,6 +436,8 @@ def trend_test(cases: Any, totals: Any, *, scores: Any = None) -> TrendTest:
         R's ``prop.trend.test(cases, totals, score)``: the regression sum of
         squares of the proportions on the scores, weighted by n / (p (1 − p)).
     """
+    from scipy import stats  # noqa: PLC0415 - on first use: the package imports in 0.8 s less
+
     x = np.asarray(cases, dtype=float)
     n = np.asarray(totals, dtype=float)
     s = np.arange(1, len(x) + 1, dtype=float) if scores is None else np.asarray(scores, float)
@@ -469,6 +478,8 @@ def pearson(x: Any, y: Any) -> Correlation:
     With a 0/1 case indicator as `y` this is the point-biserial correlation
     (positive: higher values among cases). Pairs with a missing value are dropped.
     """
+    from scipy import stats  # noqa: PLC0415 - on first use: the package imports in 0.8 s less
+
     a, b = _pairs(x, y)
     n = len(a)
     if n < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
@@ -494,6 +505,8 @@ def spearman(x: Any, y: Any) -> Correlation:
     The statistic is R's S = (n³ − n)(1 − rho) / 6; the p-value comes from
     t = rho √((n − 2) / (1 − rho²)) with n − 2 degrees of freedom.
     """
+    from scipy import stats  # noqa: PLC0415 - on first use: the package imports in 0.8 s less
+
     a, b = _pairs(x, y)
     n = len(a)
     if n < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
@@ -511,6 +524,8 @@ def spearman(x: Any, y: Any) -> Correlation:
 
 def welch_t(x: Any, y: Any) -> WelchT:
     """Welch's t test of mean(x) − mean(y), as R's ``t.test(x, y)`` (NaN dropped)."""
+    from scipy import stats  # noqa: PLC0415 - on first use: the package imports in 0.8 s less
+
     a = np.asarray(x, dtype=float)
     b = np.asarray(y, dtype=float)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -530,6 +545,8 @@ def welch_t(x: Any, y: Any) -> WelchT:
 
 def shapiro_wilk(values: Any) -> ShapiroWilk:
     """Shapiro–Wilk W and p-value (R's ``shapiro.test``) for 3 ≤ n ≤ 5000, else ``None``."""
+    from scipy import stats  # noqa: PLC0415 - on first use: the package imports in 0.8 s less
+
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     n = len(v)
