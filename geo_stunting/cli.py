@@ -333,6 +333,14 @@ def map_command(
     except Exception as exc:  # noqa: BLE001 - every error ends in a clear message
         raise _fail(exc, debug=debug) from None
     out_console.print(f"wrote {', '.join(str(p) for p in written.values())}", highlight=False)
+    if options is not None:  # the public print maps of this command, not an earlier run's
+        from geo_stunting.outputs._print_job import print_failures  # noqa: PLC0415
+
+        failed = [f for f in print_failures(Path(out_dir)) if f.startswith("print_maps_public:")]
+        for failure in failed:  # the other public outputs are complete
+            err_console.print(f"print maps failed: {failure}", highlight=False)
+        if failed:
+            raise typer.Exit(EXIT_INTERNAL)
 
 
 def _public_options(

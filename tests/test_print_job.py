@@ -148,3 +148,18 @@ def test_the_command_says_so_and_exits_1(tmp_path, monkeypatch):
     )
     assert (out / "results.json").is_file()
     assert (out / "map.html").is_file()
+
+
+def test_the_map_command_says_so_and_exits_1_when_public_print_maps_fail(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    args = ["analyze", str(gs.demo_study_path()), "--only", "access", "--out", str(out), "-q"]
+    assert CliRunner().invoke(cli.app, args).exit_code == 0
+    assert CliRunner().invoke(cli.app, ["map", str(out), "-q"]).exit_code == 0  # no print maps
+    monkeypatch.setattr(_print, "write_print_maps", _broken)
+    public = ["map", str(out), "--public", "--mask-seed", "5", "-q"]
+    result = CliRunner().invoke(cli.app, public)
+    assert result.exit_code == 1, result.output
+    assert "print maps failed: print_maps_public: internal error (RuntimeError: no ink left)" in (
+        " ".join(result.output.split())
+    )
+    assert (out / "public" / "map.html").is_file()
