@@ -123,7 +123,11 @@ def test_write_outputs_records_a_failed_print_and_writes_the_rest(results, tmp_p
         assert name in run["files"]
     assert not any((out / name).exists() for name in _print.PRINT_FILES)
     assert set(written) == {*run["files"], "run.json"}
-    assert "map.png" not in (out / "report.html").read_text(encoding="utf-8")
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "map.png" not in report
+    said = "The print-ready maps could not be drawn (internal error (RuntimeError: no ink left)"
+    assert said in report
+    assert "Peta siap cetak tidak dapat dibuat" in report  # the Indonesian page says it too
 
 
 def test_write_outputs_lists_the_print_maps_drawn_beside(results, tmp_path):

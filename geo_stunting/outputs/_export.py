@@ -242,6 +242,7 @@ def _write_all(
         map_href="map.html",
         run_id=run_id,
         print_maps=tuple(m for m in maps if m.endswith(".png")),
+        print_failed=printed.reason if printed.status == "failed" else None,
     )
     (staging / "report.html").write_text(stamp_html(report_page, run_id), encoding="utf-8")
     for name, text in risk_factor_tables_csv(results).items():

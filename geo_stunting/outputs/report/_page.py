@@ -298,10 +298,13 @@ def _map(
     print_maps: tuple[str, ...] = (),
     *,
     home_points: bool = True,
+    print_failed: str | None = None,
 ) -> Markup:
     out = [heading(2, "map", t("Map"))]
     # the print-ready maps (files beside the report): printed with it
     out += [macro("print_map", src, tr("print_map", src=src)) for src in print_maps]
+    if print_failed is not None:
+        out.append(notice(tr("print_failed", reason=print_failed)))
     if map_href is None:
         return html_join([*out, notice(tr("no_map"))])
     out.append(
@@ -363,6 +366,7 @@ def make_report(
     embed_map: bool = True,
     print_maps: tuple[str, ...] = (),
     run_id: str | None = None,
+    print_failed: str | None = None,
 ) -> str:
     """Make the self-contained, multilingual HTML report of a run.
 
@@ -385,6 +389,9 @@ def make_report(
         in the map section; unlike the interactive map they print.
     run_id
         The run id shared by every file of the output folder (shown under Provenance).
+    print_failed
+        Why the print-ready maps could not be drawn, said in the map section
+        (``None``: they were drawn, or not asked for).
 
     Returns
     -------
@@ -415,7 +422,13 @@ def make_report(
             _drawn(scan_section, results, "scan"),
             _drawn(risk_factor_html, results, "risk-factors"),
             _drawn(areas_section, results, "areas"),
-            _map(map_href, embed_map, print_maps, home_points=len(results.study.subjects) > 0),
+            _map(
+                map_href,
+                embed_map,
+                print_maps,
+                home_points=len(results.study.subjects) > 0,
+                print_failed=print_failed,
+            ),
             _drawn(lambda r: _provenance(r, run_id), results, "provenance"),
         ]
         return (

@@ -161,6 +161,10 @@ TEXT: dict[str, str] = {
     "print_map": N_(
         "Print-ready map ({src}, 300 dpi; all pages in map.pdf). No home location is shown."
     ),
+    "print_failed": N_(
+        "The print-ready maps could not be drawn ({reason}); the other outputs are "
+        "complete. Run the analysis again to draw them."
+    ),
     "privacy": N_(
         "The map shows the children's home locations: it is confidential health data. "
         "This report shows no home location (scan centres are rounded to about 1 km)."
