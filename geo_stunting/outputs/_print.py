@@ -41,7 +41,14 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["PAPER_SIZES_IN", "PRINT_FILES", "RASTER_ABOVE", "Points", "write_print_maps"]
+__all__ = [
+    "PAPER_SIZES_IN",
+    "PRINT_FILES",
+    "RASTER_ABOVE",
+    "Points",
+    "check_paper",
+    "write_print_maps",
+]
 
 #: Paper sizes, landscape, in inches (width, height).
 PAPER_SIZES_IN = {"a4": (11.69, 8.27), "a3": (16.54, 11.69)}
@@ -567,6 +574,14 @@ def _page(
     return fig
 
 
+def check_paper(paper: str) -> None:
+    """Raise `InputError` unless `paper` is a page size of the print maps (`PAPER_SIZES_IN`)."""
+    if paper not in PAPER_SIZES_IN:
+        from geo_stunting.errors import InputError, Problem  # noqa: PLC0415
+
+        raise InputError(Problem(f"paper must be 'a4' or 'a3', got {paper!r}", fix="--paper a3"))
+
+
 def write_print_maps(
     layers: Mapping[str, gpd.GeoDataFrame],
     sections: Mapping[str, Any],
@@ -596,10 +611,7 @@ def write_print_maps(
     import matplotlib as mpl  # noqa: PLC0415
     from matplotlib.backends.backend_pdf import PdfPages  # noqa: PLC0415
 
-    if paper not in PAPER_SIZES_IN:
-        from geo_stunting.errors import InputError, Problem  # noqa: PLC0415
-
-        raise InputError(Problem(f"paper must be 'a4' or 'a3', got {paper!r}", fix="--paper a3"))
+    check_paper(paper)
     settings = sections.get("settings") or {}
     ctx = MapContext(
         buffer_m=float(settings.get("buffer_m") or 2000.0),

@@ -187,8 +187,7 @@ def print_maps_beside(
     """
     from geo_stunting.outputs import _print  # noqa: PLC0415
 
-    if paper not in _print.PAPER_SIZES_IN:
-        _print.write_print_maps(layers, sections, folder, paper=paper, points=points)  # raises
+    _print.check_paper(paper)  # a page size it does not know raises at once
     if worker if worker is not None else fork_available():
         context = multiprocessing.get_context("fork")
         reader, writer = context.Pipe(duplex=False)
