@@ -18,11 +18,10 @@ from geo_stunting.errors import InputError
 from geo_stunting.outputs._print import (
     PRINT_FILES,
     RASTER_ABOVE,
-    _declutter,
     _rounded_circles,
-    _village_labels,
     write_print_maps,
 )
+from geo_stunting.outputs._print_marks import declutter, village_labels
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +104,8 @@ def test_village_names_never_overlap_on_a_crowded_map():
     ax = fig.add_axes((0.05, 0.05, 0.7, 0.85))
     ax.set_xlim(-3200, 5000)
     ax.set_ylim(-3200, 5000)
-    _village_labels(ax, area, dict(area["name"].items()))
-    _declutter(fig, ax)
+    village_labels(ax, area, dict(area["name"].items()))
+    declutter(fig, ax)
     renderer = FigureCanvasAgg(fig).get_renderer()
     kept = [t for t in ax.texts if t.get_gid() == "village-label"]
     boxes = [t.get_window_extent(renderer) for t in kept]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
-import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from geo_stunting.outputs._print_marks import declutter, north_arrow, scale_bar, village_labels
 from geo_stunting.outputs.map._layers import LAYER_STYLES, Group, MapContext
 
 if TYPE_CHECKING:
@@ -71,10 +71,6 @@ class _Page:
     key: str
     title: str
     subtitle: str
-
-
-#: The gid of village-name labels (decluttered once the map's extent is set).
-_LABEL_GID = "village-label"
 
 
 def _style(group: Group, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -240,86 +236,6 @@ def _draw_layer(
     return handles
 
 
-# --------------------------------------------------------------------------------- decorations
-def _scale(ax: Axes) -> float:
-    """How much larger than A4 the page is (text grows with it)."""
-    figure: Any = ax.get_figure()
-    return 1.0 if figure is None else float(figure.get_figwidth()) / PAPER_SIZES_IN["a4"][0]
-
-
-def _nice_length(span_m: float) -> float:
-    """The longest 1, 2 or 5 × 10ⁿ m that fits in a fifth of `span_m`.
-
-    >>> _nice_length(12_000.0), _nice_length(600.0)
-    (2000.0, 100.0)
-    """
-    target = span_m / 5
-    power = 10.0 ** math.floor(math.log10(target))
-    return float(max(f * power for f in (1, 2, 5) if f * power <= target))
-
-
-def _scale_bar(ax: Axes) -> None:
-    from matplotlib.patches import Rectangle  # noqa: PLC0415
-
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    length = _nice_length(x1 - x0)
-    height = (y1 - y0) * 0.008
-    left, bottom = x0 + (x1 - x0) * 0.04, y0 + (y1 - y0) * 0.045
-    for i in range(2):
-        ax.add_patch(
-            Rectangle(
-                (left + i * length / 2, bottom), length / 2, height,
-                facecolor="black" if i == 0 else "white", edgecolor="black", linewidth=0.6,
-                zorder=50,
-            )
-        )  # fmt: skip
-    text = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    for x, label in ((left, "0"), (left + length, text)):
-        ax.text(
-            x, bottom + height * 1.8, label, ha="center", va="bottom",
-            fontsize=7 * _scale(ax), zorder=50,
-        )  # fmt: skip
-
-
-def _north_arrow(ax: Axes) -> None:
-    ax.annotate(
-        "N", xy=(0.955, 0.95), xytext=(0.955, 0.85), xycoords="axes fraction",
-        ha="center", va="center", fontsize=11, fontweight="bold", zorder=50,
-        arrowprops={"facecolor": "black", "edgecolor": "black", "width": 3, "headwidth": 10},
-    )  # fmt: skip
-
-
-def _village_labels(ax: Axes, area: gpd.GeoDataFrame, texts: Mapping[Any, str]) -> None:
-    import matplotlib.patheffects as pe  # noqa: PLC0415
-
-    halo = [pe.withStroke(linewidth=2.2, foreground="white")]
-    anchors = area.geometry.representative_point()
-    # largest villages first: where labels collide, `_declutter` keeps the earlier one
-    for index in area.geometry.area.sort_values(ascending=False).index:
-        text, point = texts.get(index), anchors[index]
-        if text:
-            ax.text(
-                point.x, point.y, text, ha="center", va="center", fontsize=7 * _scale(ax),
-                color="#333333", gid=_LABEL_GID,
-                fontstyle="italic", path_effects=halo, zorder=40,
-            )  # fmt: skip
-
-
-def _declutter(fig: Figure, ax: Axes) -> None:
-    """Remove village labels that would overlap an earlier one (as the web map hides them)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
-
-    renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]
-    placed: list[Any] = []
-    for text in [t for t in ax.texts if t.get_gid() == _LABEL_GID]:
-        box = text.get_window_extent(renderer).expanded(1.05, 1.15)
-        if any(box.overlaps(other) for other in placed):
-            text.remove()
-        else:
-            placed.append(box)
-
-
 # ----------------------------------------------------------------------------------- the views
 def _ramp_handles(
     colours: tuple[str, ...], labels: list[str], title: str, alpha: float = 1.0
@@ -389,7 +305,7 @@ def _overview(ax: Axes, layers: Mapping[str, Any], ctx: MapContext, points: Poin
                 ax, layers, "subjects", ctx, 20, titles=("Cases ({n})", "Controls ({n})")
             )
     if area is not None:
-        _village_labels(ax, area, names)
+        village_labels(ax, area, names)
     handles += _draw_layer(ax, layers, "facilities", ctx, 30)
     return handles
 
@@ -413,7 +329,7 @@ def _access(ax: Axes, layers: Mapping[str, Any], ctx: MapContext, points: Points
         )
     area = layers.get("area_coverage")
     if area is not None and {"name", "covered_pct"} <= set(area.columns):
-        _village_labels(ax, area, {i: _access_label(r, ctx) for i, r in area.iterrows()})
+        village_labels(ax, area, {i: _access_label(r, ctx) for i, r in area.iterrows()})
     handles += _draw_layer(ax, layers, "facilities", ctx, 30)
     return handles
 
@@ -463,7 +379,7 @@ def _clusters(ax: Axes, layers: Mapping[str, Any], ctx: MapContext, points: Poin
     handles = _draw_layer(ax, layers, "area", ctx, 1, titles=("Villages ({n})",))
     area = layers.get("area")
     if area is not None and "name" in area:
-        _village_labels(ax, area, {i: str(v) for i, v in area["name"].items() if pd.notna(v)})
+        village_labels(ax, area, {i: str(v) for i, v in area["name"].items() if pd.notna(v)})
     handles += _draw_layer(ax, layers, "relative_risk_high", ctx, 10)
     shown = dict(layers)
     if points == "aggregate" and "scan_clusters" in layers:
@@ -538,15 +454,15 @@ def _page(
     ax.set_xlim(cx - half_w, cx + half_w)
     ax.set_ylim(cy - half_h, cy + half_h)
     ax.set_aspect("equal", adjustable="box")
-    _declutter(fig, ax)
+    declutter(fig, ax)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("")
     ax.set_ylabel("")
     for spine in ax.spines.values():
         spine.set_edgecolor("#999999")
-    _scale_bar(ax)
-    _north_arrow(ax)
+    scale_bar(ax)
+    north_arrow(ax)
     study = (ctx.sections.get("study") or {}).get("name") or "Study"
     fig.text(0.03, 0.955, f"{study}: {page.title}", fontsize=16 * scale, fontweight="bold")
     subtitle = _title(page.subtitle, ctx)
