@@ -360,10 +360,17 @@ def scan_bernoulli_xy(
     max_pop = math.floor(max_share * n_total + 1e-9)
     run_scan = kernels.run_scan if n_total > _small.SMALL_SCAN_SUBJECTS else _small.run_scan_small
     scan = run_scan(locs, max_pop, max_radius_m, _DIRECTIONS[direction], permutations, rng)
-    return scan_result(
+    result = scan_result(
         locs, scan, names, max_share=max_share, max_radius_m=max_radius_m,
         direction=direction, permutations=permutations, seed=seed,
     )  # fmt: skip
+    log.info(
+        "scan: %d subjects at %d locations, %d cluster(s) reported",
+        result.n_subjects,
+        result.n_locations,
+        len(result.clusters),
+    )
+    return result
 
 
 def scan_result(
@@ -381,12 +388,6 @@ def scan_result(
     n_total = len(locs.case_of_subject)
     cases = locs.case_of_subject
     clusters = _select_clusters(locs, scan, names, n_total, int(cases.sum()))
-    log.info(
-        "scan: %d subjects at %d locations, %d cluster(s) reported",
-        n_total,
-        len(locs.xy),
-        len(clusters),
-    )
     return ScanResult(
         clusters=tuple(clusters),
         n_subjects=n_total,

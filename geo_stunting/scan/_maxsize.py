@@ -22,6 +22,7 @@ about the cost of the largest size's scan.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from geo_stunting.scan._cutoffs import run_scan_cutoffs
 from geo_stunting.study._config import DEFAULT_SEED
 
 __all__ = ["GINI_SHARES", "MaxSizeChoice", "choose_max_share", "gini_coefficient", "scan_shares"]
+
+log = logging.getLogger(__name__)
 
 #: The maximum sizes tried (shares of all subjects), as SaTScan's default list up to 0.5.
 GINI_SHARES = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30,
@@ -236,6 +239,15 @@ def scan_shares(
         run_scan_cutoffs if n_total > _small.SMALL_SCAN_SUBJECTS else _small.run_scan_small_cutoffs
     )
     arrays = run(locs, max_pops, max_radius_m, _DIRECTIONS[direction], permutations, rng)
+    log.info(
+        "scan: %d subjects at %d locations, %d maximum sizes (%g%%–%g%%) in one set of "
+        "replications",
+        n_total,
+        len(locs.xy),
+        len(shares),
+        100 * min(shares),
+        100 * max(shares),
+    )
     return [
         with_lonlat(
             scan_result(
