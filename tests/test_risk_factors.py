@@ -389,6 +389,21 @@ def test_factors_are_inferred_without_a_section(subjects: pd.DataFrame) -> None:
     assert "'F' is the most common" in text
 
 
+def test_a_row_number_column_is_not_inferred_as_a_factor(subjects: pd.DataFrame) -> None:
+    # a spreadsheet's "No" column, with the numbers of a few rejected rows missing, is not
+    # a risk factor; a measurement with every value different (birth weight, grams) still is
+    n = len(subjects)
+    numbers = np.delete(np.arange(1, n + 8), [4, 50, 51, 120, 121, 122, 199])
+    grams = 2400 + 7 * np.random.default_rng(1).permutation(n)
+    frame = subjects.assign(No=numbers, birth_weight_g=grams)
+    result = analyze_risk_factors(frame)
+    types = {f.factor: f.type for f in result.factors}
+    assert "No" not in types
+    assert types["birth_weight_g"] == "continuous"
+    text = " ".join(result.notes)
+    assert f"No (row numbers: {n} different whole numbers from 1 to {n + 7})" in text
+
+
 def test_inferred_section_checks_references_against_inferred_factors(
     subjects: pd.DataFrame,
 ) -> None:

@@ -323,6 +323,29 @@ def _continuous(column: str, label: str, raw: pd.Series, notes: list[str]) -> Re
     return ResolvedFactor(column, "continuous", label, (), None, numbers)
 
 
+def _numbers_rows(column: pd.Series) -> str:
+    """Why `column` looks like a row number or an identifier ("" if it does not).
+
+    At least 10 whole numbers, each on one row, filling most of their range
+    (at most a fifth of it left out, for rows rejected or deleted): the
+    ``No`` column of a spreadsheet. A measurement has ties or gaps (grams,
+    rupiah, months of age), so it is kept.
+
+    >>> _numbers_rows(pd.Series([1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12]))
+    'row numbers: 11 different whole numbers from 1 to 12'
+    >>> _numbers_rows(pd.Series([2500.0, 3100.0, 2900.0] * 4)), _numbers_rows(pd.Series(range(5)))
+    ('', '')
+    """
+    values = column.dropna().to_numpy(dtype=float)
+    whole = np.all(np.isfinite(values)) and np.all(values == np.round(values))
+    if len(values) < 10 or not whole:
+        return ""
+    low, high = float(values.min()), float(values.max())
+    if len(np.unique(values)) != len(values) or (high - low + 1) * 0.8 > len(values):
+        return ""
+    return f"row numbers: {len(values)} different whole numbers from {low:g} to {high:g}"
+
+
 def _infer(data: pd.DataFrame, skip: set[str], notes: list[str]) -> list[FactorSpec]:
     found: list[FactorSpec] = []
     skipped: list[str] = []
@@ -332,6 +355,10 @@ def _infer(data: pd.DataFrame, skip: set[str], notes: list[str]) -> list[FactorS
         column = data[name]
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             distinct = column.dropna().nunique()
+            numbering = _numbers_rows(column)
+            if numbering:
+                skipped.append(f"{name} ({numbering})")
+                continue
             if distinct >= 3:
                 found.append(FactorSpec(str(name), "continuous"))
                 continue
