@@ -213,6 +213,17 @@ def validate(
         out_console.print(f"rejected rows written to {rejects}", highlight=False)
 
 
+def _steps_given(only: list[str] | None) -> list[str] | None:
+    """``--only`` as step names: repeated, or several in one value with commas.
+
+    >>> _steps_given(["access,scan", " pattern "]), _steps_given(None)
+    (['access', 'scan', 'pattern'], None)
+    """
+    if only is None:
+        return None
+    return [name.strip() for value in only for name in value.split(",") if name.strip()]
+
+
 @app.command()
 def analyze(
     study_file: Annotated[Path, typer.Argument(help="The study file (.toml).")],
@@ -228,7 +239,10 @@ def analyze(
     ] = None,
     only: Annotated[
         list[str] | None,
-        typer.Option(help=f"Run only this step (repeatable): {', '.join(STEP_NAMES)}."),
+        typer.Option(
+            help=f"Run only this step (repeatable, or several with commas): "
+            f"{', '.join(STEP_NAMES)}."
+        ),
     ] = None,
     public: PublicOption = False,
     online: OnlineOption = False,
@@ -257,7 +271,7 @@ def analyze(
         out or Path("maps") / study_file.stem,
         seed,
         permutations,
-        only,
+        _steps_given(only),
         quiet,
         debug,
         online=online,

@@ -67,6 +67,15 @@ def test_analyze_with_overrides(write_study, tmp_path):
     assert list(results["steps"]) == ["access"]
 
 
+def test_only_takes_several_steps_with_commas(write_study, tmp_path):
+    out = tmp_path / "out"
+    args = ["analyze", str(write_study()), "--out", str(out), "--permutations", "19", "-q"]
+    result = runner.invoke(cli.app, [*args, "--only", "access, risk_factors"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["steps"]) == ["access", "risk_factors"]
+
+
 def test_unknown_step_is_bad_input(write_study, tmp_path):
     result = runner.invoke(cli.app, ["analyze", str(write_study()), "--only", "acess", "-q"])
     assert result.exit_code == 2
