@@ -51,7 +51,12 @@ def test_clean_study_loads_everything(write_study):
         ("S100,case,Desa A,-3.22,abc,1", "lon", r"'abc' is not a number"),
         ("S100,case,Desa A,-3.22,104.658.1,1", "lon", r"more than one decimal point"),
         ("S100,stunted,Desa A,-3.22,104.62,1", "status", r"status 'stunted' is neither a case"),
-        ("S100,,Desa A,-3.22,104.62,1", "status", r"missing status"),
+        ("S100,,Desa A,-3.22,104.62,1", "status", r"^missing status; enter a case value"),
+        (
+            "S100,case,Desa A,,,1",
+            "lon/lat",
+            r"^no coordinates \(both cells empty\); enter where the home is, or remove the row$",
+        ),
         (",case,Desa A,-3.22,104.62,1", "id", r"missing id"),
         ("S001,case,Desa A,-3.22,104.62,1", "id", r"duplicate id 'S001' \(first on row 2\)"),
         ("S100,case,Desa A,0,0,1", "lon/lat", r"0, 0 are what a GPS app writes"),
@@ -203,7 +208,7 @@ def test_every_problem_of_every_file_is_reported_together(write_study, tmp_path)
 def test_no_usable_rows_stops_with_a_summary(write_study):
     text = "\n".join([SUBJECT_HEADER, "A,case,X,,,1", "B,case,X,,,1"])
     with pytest.raises(
-        InputError, match=r"no usable subjects rows: all 2 were rejected \(2 × missing value"
+        InputError, match=r"no usable subjects rows: all 2 were rejected \(2 × no coordinates"
     ):
         load_study(write_study(subjects=text))
 

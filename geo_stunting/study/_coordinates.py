@@ -147,7 +147,8 @@ def _fail(value: object, reason: str) -> CoordinateParseError:
 def _missing(value: object) -> CoordinateParseError:
     """Build the error for an empty or placeholder cell."""
     return CoordinateParseError(
-        f"missing value ({_quote(value)}); enter a coordinate such as -3.2154"
+        f"missing value ({_quote(value)}); enter the coordinate (a number such as 104.7612 or "
+        "-3.2154, or degrees, minutes and seconds)"
     )
 
 

@@ -256,11 +256,19 @@ def points_from_table(
     x = np.array(x, dtype=float)
     y = np.array(y, dtype=float)
     x_cells, y_cells = table.frame[x_col], table.frame[y_col]
+    both_missing = missing_mask(x_cells) & missing_mask(y_cells)
+    for pos in np.flatnonzero(both_missing).tolist():  # one problem, said once
+        checks.add(
+            pos,
+            f"{x_col}/{y_col}",
+            "",
+            "no coordinates (both cells empty); enter where the home is, or remove the row",
+        )
     for pos, error in enumerate(x_errors):
-        if error:
+        if error and not both_missing[pos]:
             checks.add(pos, x_col, x_cells.iloc[pos], str(error))
     for pos, error in enumerate(y_errors):
-        if error:
+        if error and not both_missing[pos]:
             checks.add(pos, y_col, y_cells.iloc[pos], str(error))
     x_axis = np.asarray(x_axes, dtype=object)
     y_axis = np.asarray(y_axes, dtype=object)
@@ -315,7 +323,13 @@ def normalise_status(
     for pos in np.flatnonzero(~is_case & ~is_control).tolist():
         raw = cells.iloc[pos]
         if missing[pos]:
-            checks.add(pos, column, raw, "missing status")
+            checks.add(
+                pos,
+                column,
+                raw,
+                f"missing status; enter a case value {list(case)} or a control value "
+                f"{list(control)}, or remove the row",
+            )
         else:
             checks.add(
                 pos,

@@ -72,6 +72,14 @@ SENTENCES: tuple[str, ...] = (
     pN_("analysis", "missing id"),
     pN_("analysis", "missing geometry"),
     pN_("analysis", "missing status"),
+    pN_(
+        "analysis",
+        "missing status; enter a case value {case} or a control value {control}, or remove the row",
+    ),
+    pN_(
+        "analysis",
+        "no coordinates (both cells empty); enter where the home is, or remove the row",
+    ),
     pN_("analysis", "duplicate id {id} (first on row {row}); give every row its own id"),
     pN_("analysis", "geometry is a {kind}, not a polygon"),
     pN_(
