@@ -257,6 +257,20 @@ def test_area_without_crs_is_an_error(write_study, tmp_path):
     assert len(load_study(path).area) == 2
 
 
+def test_area_names_are_found_without_name_in_the_study_file(write_study, tmp_path):
+    path = write_study()
+    path.write_text(path.read_text().replace('name = "nama"\n', ""))
+    study = load_study(path)
+    assert sorted(study.area["name"]) == ["Desa A", "Desa B"]  # not "area 2", "area 3"
+    assert any("area names from column 'nama'" in n for n in study.notes)
+    # a file with another naming: the only text column with a value per polygon
+    villages = json.loads((tmp_path / "villages.geojson").read_text())
+    for feature in villages["features"]:
+        feature["properties"] = {"WADMKC_X": feature["properties"]["nama"], "luas": 1.5}
+    (tmp_path / "villages.geojson").write_text(json.dumps(villages))
+    assert sorted(load_study(path).area["name"]) == ["Desa A", "Desa B"]
+
+
 def test_area_in_other_crs_is_reprojected(write_study, tmp_path):
     path = write_study()
     villages = gpd.read_file(tmp_path / "villages.geojson").to_crs(23890)

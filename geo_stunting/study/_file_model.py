@@ -256,7 +256,10 @@ class AreaSection(_Section):
         json_schema_extra={"examples": ["villages.geojson"]},
     )
     name: Annotated[Text, _text("name", "nama")] | None = Field(
-        None, description="Column of the area (village) name."
+        None,
+        description="Column of the area (village) name; when not given, a column named nama,"
+        " name, namobj, wadmkd, wadmkc …, else the first text column that differs on every"
+        " polygon.",
     )
     crs: Annotated[Text, _text("crs", "EPSG:4326")] | None = Field(
         None, description="Only for files without a CRS (a Shapefile with no .prj)."

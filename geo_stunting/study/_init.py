@@ -22,7 +22,7 @@ import pandas as pd
 from geo_stunting.errors import Problem, StudyFileError
 from geo_stunting.study._file_schema import SCHEMA_DIRECTIVE, study_file_schema_text
 from geo_stunting.study._readers import RawTable, read_table
-from geo_stunting.study._validate import cell_text, is_missing
+from geo_stunting.study._validate import cell_text, guess_area_name, is_missing
 
 __all__ = ["propose_study_file", "write_study_file"]
 
@@ -33,7 +33,6 @@ STATUS_NAMES = ("status", "kasus", "case_control", "kelompok", "group", "outcome
 STRATUM_NAMES = ("village", "desa", "kelurahan", "desa_kelurahan", "nama_desa")
 KIND_NAMES = ("type", "kind", "jenis", "tipe", "kategori", "jenis_faskes", "facility_type")
 NAME_NAMES = ("name", "nama", "nama_faskes", "facility", "faskes")
-AREA_NAMES = ("nama", "name", "namobj", "nama_desa", "desa", "village", "wadmkd", "kelurahan")
 CASE_WORDS = ("case", "kasus", "stunting", "stunted", "pendek", "sangat pendek", "1", "ya", "yes")
 CONTROL_WORDS = ("control", "kontrol", "normal", "tidak", "bukan", "0", "no", "non-stunting")
 #: A column with at most this many distinct values may be a status column.
@@ -175,17 +174,7 @@ def _area(found: _Found, folder: Path) -> list[str]:
         "[area]  # the study-area polygons (villages)",
         f"path = {_quote(_relative(found.path, folder))}",
     ]
-    name = _pick(found.columns, AREA_NAMES)
-    if name is None:  # a text column with one value per polygon
-        name = next(
-            (
-                c
-                for c in found.columns
-                if found.table.frame[c].map(lambda v: isinstance(v, str)).all()
-                and found.table.frame[c].nunique() == len(found.table)
-            ),
-            None,
-        )
+    name = guess_area_name(found.table)
     lines.append(
         f"name = {_quote(name)}  # the village name"
         if name

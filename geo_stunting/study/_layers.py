@@ -35,6 +35,7 @@ from geo_stunting.study._validate import (
     cell_text,
     cell_texts,
     check_ids,
+    guess_area_name,
     missing_mask,
     normalise_status,
     points_from_table,
@@ -114,6 +115,13 @@ def area_layer(
     name_col = None
     if spec.name is not None:
         name_col = resolve_column(table, spec.name, "[area] name", problems, notes)
+    else:  # the areas are named in the map, the report and results.json: find their names
+        name_col = guess_area_name(table)
+        if name_col is not None:
+            notes.append(
+                f'{table.name}: area names from column {name_col!r} (write name = "..." '
+                "in [area] to use another)"
+            )
     if crs is None or (spec.name is not None and name_col is None):
         return None, []
     checks = RowChecks(table, "area")

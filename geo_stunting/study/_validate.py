@@ -31,6 +31,7 @@ __all__ = [
     "RowChecks",
     "cell_text",
     "cell_texts",
+    "guess_area_name",
     "missing_mask",
     "points_from_table",
     "resolve_column",
@@ -41,10 +42,34 @@ __all__ = [
 #: digitised boundaries are good to metres at best.
 BORDER_TOLERANCE_M = 1.0
 
+#: Column names that hold an area's name, most likely first (compared ignoring case): BPS/BIG
+#: boundary files use nama / namobj / wadmkd (village), wadmkc (kecamatan), wadmkk (kabupaten).
+AREA_NAMES = (
+    "nama", "name", "namobj", "nama_desa", "desa", "village", "wadmkd", "kelurahan",
+    "nama_kec", "kecamatan", "wadmkc", "district", "nama_kab", "kabupaten", "wadmkk",
+)  # fmt: skip
+
 #: Columns of ``rejects.csv``, in order.
 REJECT_COLUMNS = ("layer", "file", "row", "id", "column", "value", "reason")
 _RAGGED = "__row_problem__"
 _MISSING_TEXT = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "#n/a", "?"})
+
+
+def guess_area_name(table: RawTable) -> str | None:
+    """The column of a polygon file that most likely names its areas (None: none found).
+
+    A column named as in `AREA_NAMES`, else the first whose cells are all text,
+    each different.
+    """
+    folded = {str(c).strip().lower(): str(c) for c in table.frame.columns}
+    for name in AREA_NAMES:
+        if name in folded:
+            return folded[name]
+    for column in table.frame.columns:
+        cells = table.frame[column]
+        if cells.map(lambda v: isinstance(v, str)).all() and cells.nunique() == len(cells):
+            return str(column)
+    return None
 
 
 def cell_text(value: object) -> str:
