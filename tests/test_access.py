@@ -290,10 +290,13 @@ def test_locate_in_areas_first_polygon_and_outside() -> None:
         geometry=[shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)],
         crs=UTM48S,
     )
-    subjects = points([[5, 5], [15, 5], [10, 5], [30, 30]])
-    subjects.index = [10, 11, 12, 13]
+    subjects = points([[5, 5], [15, 5], [10, 5], [30, 30], [5, 2500]])
+    subjects.index = [10, 11, 12, 13, 14]
+    located = acc.locate_in_areas(subjects, area, near_m=0)
+    assert located.to_dict() == {10: 0, 11: 1, 12: 0, 13: -1, 14: -1}
+    # a subject kept just outside the area ([area] outside_m) counts in the nearest polygon
     located = acc.locate_in_areas(subjects, area)
-    assert located.to_dict() == {10: 0, 11: 1, 12: 0, 13: -1}
+    assert located.to_dict() == {10: 0, 11: 1, 12: 0, 13: 1, 14: -1}
 
 
 def test_nearest_lines_join_subject_and_facility() -> None:

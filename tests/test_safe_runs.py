@@ -339,6 +339,13 @@ def test_subjects_kept_outside_the_area_do_not_fail_the_pattern_step(write_study
     )
     results = gs.analyze(gs.load_study(path), steps=["pattern"], permutations=9)
     assert results.sections["steps"]["pattern"] == {"status": "done"}  # before: skipped/failed
+    window = results.sections["pattern"]["window"]  # the area and a disc reaching S099
+    assert window["kind"] == "area"
+    assert any("1 subject(s) lie up to 1,1" in note for note in window["notes"])
+    far = [*good_rows(), "S099,control,Desa A,-3.300000,104.620000,1"]  # 5.5 km south
+    path.with_name("subjects.csv").write_text("\n".join([SUBJECT_HEADER, *far]) + "\n")
+    results = gs.analyze(gs.load_study(path), steps=["pattern"], permutations=9)
+    assert results.sections["steps"]["pattern"] == {"status": "done"}
     assert results.sections["pattern"]["window"]["kind"] == "polygon"  # the area and the hull
 
 

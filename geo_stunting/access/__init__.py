@@ -16,6 +16,7 @@ from geo_stunting.access._coverage import (
     coverage,
     coverage_polygons,
     facility_buffers,
+    locate_in_areas,
     nearest_facility,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "coverage",
     "coverage_polygons",
     "facility_buffers",
+    "locate_in_areas",
     "nearest_facility",
 ]

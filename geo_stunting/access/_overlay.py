@@ -20,6 +20,7 @@ import shapely
 
 from geo_stunting.access._core import check_frames, check_radius, facility_labels
 from geo_stunting.errors import AnalysisError, Problem
+from geo_stunting.study._validate import OUTSIDE_M_MAX
 
 __all__ = [
     "area_coverage",
@@ -176,11 +177,14 @@ def _buffers_and_coverage(
     return buffers, cover
 
 
-def locate_in_areas(subjects: gpd.GeoDataFrame, area: gpd.GeoDataFrame) -> pd.Series:
+def locate_in_areas(
+    subjects: gpd.GeoDataFrame, area: gpd.GeoDataFrame, *, near_m: float = OUTSIDE_M_MAX
+) -> pd.Series:
     """The position (0-based row) of the study-area polygon each subject lies in.
 
-    A point on a shared boundary goes to the first polygon touching it; a
-    point in no polygon gets -1.
+    A point on a shared boundary goes to the first polygon touching it. A
+    point in no polygon goes to the nearest one within `near_m` (a subject the
+    study file kept just outside the area, ``[area] outside_m``), else gets -1.
 
     Parameters
     ----------
@@ -188,6 +192,9 @@ def locate_in_areas(subjects: gpd.GeoDataFrame, area: gpd.GeoDataFrame) -> pd.Se
         Points in a projected CRS in metres.
     area
         Polygons in the same CRS.
+    near_m
+        How far outside a polygon a point still counts in it (metres; 0: only
+        points in a polygon).
 
     Returns
     -------
@@ -195,16 +202,42 @@ def locate_in_areas(subjects: gpd.GeoDataFrame, area: gpd.GeoDataFrame) -> pd.Se
         ``area_position`` (int64) on the subjects' index.
     """
     check_frames({"subjects": subjects, "area": area}, geom_types={"area": _POLYGONS})
-    return pd.Series(_area_positions(subjects, area), index=subjects.index, name="area_position")
+    positions = _area_positions(subjects, area, near_m=near_m)
+    return pd.Series(positions, index=subjects.index, name="area_position")
 
 
 #: Most cells of the lookup grid in `area_positions_xy`.
 _GRID_CELLS = 16_384
 
 
-def _area_positions(subjects: gpd.GeoDataFrame, area: gpd.GeoDataFrame) -> np.ndarray:
+def _area_positions(
+    subjects: gpd.GeoDataFrame, area: gpd.GeoDataFrame, *, near_m: float = OUTSIDE_M_MAX
+) -> np.ndarray:
     xy = shapely.get_coordinates(np.asarray(subjects.geometry.array, dtype=object))
-    return area_positions_xy(xy, np.asarray(area.geometry.array, dtype=object))
+    polygons = np.asarray(area.geometry.array, dtype=object)
+    return nearest_within(xy, polygons, area_positions_xy(xy, polygons), near_m)
+
+
+def nearest_within(
+    xy: np.ndarray, polygons: np.ndarray, positions: np.ndarray, near_m: float
+) -> np.ndarray:
+    """`positions` (-1: in no polygon) with each -1 point given its nearest polygon within `near_m`.
+
+    >>> square = shapely.box(0, 0, 10, 10)
+    >>> nearest_within(np.array([[5.0, 5.0], [10.5, 5.0], [40.0, 5.0]]),
+    ...                np.array([square]), np.array([0, -1, -1]), 2.0).tolist()
+    [0, 0, -1]
+    """
+    out = np.asarray(positions, dtype=np.int64).copy()
+    todo = np.flatnonzero(out < 0)
+    if len(todo) == 0 or near_m <= 0 or len(polygons) == 0:
+        return out
+    tree = shapely.STRtree(polygons)
+    found, nearest = tree.query_nearest(
+        shapely.points(xy[todo]), max_distance=near_m, all_matches=False
+    )
+    out[todo[found]] = nearest
+    return out
 
 
 def area_positions_xy(xy: np.ndarray, polygons: np.ndarray) -> np.ndarray:
@@ -339,7 +372,7 @@ def area_coverage(
     covered_m2 = shapely.area(shapely.intersection(geoms, cover))
     with np.errstate(invalid="ignore", divide="ignore"):
         covered_pct = np.where(area_m2 > 0, 100.0 * covered_m2 / area_m2, np.nan)
-    position = _area_positions(subjects_access, area)
+    position = _area_positions(subjects_access, area)  # kept just outside: the nearest area
     within = subjects_access["within_buffer"].to_numpy(dtype=bool)
     case = subjects_access["status"].to_numpy() == "case"
     inside = position >= 0

@@ -18,6 +18,7 @@ import pandas as pd
 from libpysal.graph import Graph
 from libpysal.weights import W
 
+from geo_stunting.access import locate_in_areas
 from geo_stunting.areas._autocorrelation import (
     ISOLATE,
     NOT_SIGNIFICANT,
@@ -130,11 +131,15 @@ def aggregate_points(study: Study, *, code: str | None = None) -> AreaData:
     if labels.duplicated().any():
         labels = labels + " (" + area["source_row"].astype(str) + ")"
     area["__code__"] = labels.to_numpy()
-    joined = gpd.sjoin(
-        study.subjects[["status", "geometry"]],
-        area[["__code__", "geometry"]],
-        how="inner",
-        predicate="within",
+    # the polygon each subject is in (on a shared boundary the first; kept just outside the
+    # area, [area] outside_m: the nearest), as the access step counts them
+    position = locate_in_areas(study.subjects, area).to_numpy()
+    placed = position >= 0
+    joined = pd.DataFrame(
+        {
+            "__code__": area["__code__"].to_numpy()[position[placed]],
+            "status": study.subjects["status"].to_numpy()[placed],
+        }
     )
     counts = joined.groupby("__code__")["status"].agg(
         cases=lambda s: int((s == "case").sum()), population="size"

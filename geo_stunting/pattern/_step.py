@@ -44,13 +44,13 @@ from geo_stunting.pattern._nearest_neighbour import (
     clark_evans,
 )
 from geo_stunting.pattern._window import (
-    INSIDE_TOLERANCE_M,
     StudyWindow,
     area_union,
     make_window,
 )
 from geo_stunting.pipeline import StepOutput, register_step
 from geo_stunting.study._study import Study
+from geo_stunting.study._validate import OUTSIDE_M_MAX
 
 __all__ = [
     "CUZICK_EDWARDS_K",
@@ -245,11 +245,14 @@ def envelope_correction(n: int) -> str:
 def _study_window(
     subjects: gpd.GeoDataFrame, area: gpd.GeoDataFrame | None
 ) -> tuple[StudyWindow, tuple[str, ...]]:
-    """The villages' union; with subjects kept outside it, that and their convex hull."""
+    """The villages' union, with a disc reaching each subject kept just outside it.
+
+    With subjects kept far outside it (``outside = "keep"``): that and their convex hull.
+    """
     if area is not None:
         union, _ = area_union(area)
         xy = shapely.points(subjects.geometry.x.to_numpy(), subjects.geometry.y.to_numpy())
-        if not shapely.dwithin(union, xy, INSIDE_TOLERANCE_M).all():
+        if not shapely.dwithin(union, xy, OUTSIDE_M_MAX).all():
             hull = shapely.convex_hull(shapely.union_all(np.asarray(subjects.geometry.array)))
             note = (
                 'some subjects lie outside the study area (outside = "keep"): the window is '

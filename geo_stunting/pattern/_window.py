@@ -37,7 +37,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo_stunting.errors import AnalysisError, Problem
-from geo_stunting.study._validate import BORDER_TOLERANCE_M
+from geo_stunting.study._validate import BORDER_TOLERANCE_M, OUTSIDE_M_MAX
 
 __all__ = [
     "WINDOW_KINDS",
@@ -48,6 +48,7 @@ __all__ = [
     "as_window",
     "make_window",
     "occupied_areas",
+    "reach_subjects",
 ]
 
 log = logging.getLogger(__name__)
@@ -293,6 +294,9 @@ def make_window(
         area, notes = occupied_areas(area, xy)
     geometry, more = _window_geometry(kind, xy, area, polygon)
     notes += more
+    if kind == "area":  # subjects the study file kept just outside it ([area] outside_m)
+        geometry, more = reach_subjects(geometry, xy)
+        notes += more
     geometry = shapely.orient_polygons(geometry, exterior_cw=False)
     if kind in ("area", "polygon") and len(xy) >= 3:
         hull_area = float(shapely.area(shapely.convex_hull(shapely.multipoints(xy))))
@@ -406,9 +410,14 @@ def occupied_areas(
     """
     geoms = shapely.make_valid(np.asarray(area.geometry.array))
     tree = shapely.STRtree(geoms)
-    _, hit = tree.query(shapely.points(xy), predicate="intersects")
+    points = np.asarray(shapely.points(xy), dtype=object)
+    found, hit = tree.query(points, predicate="intersects")
     keep = np.zeros(len(area), dtype=bool)
     keep[np.unique(hit)] = True
+    alone = np.setdiff1d(np.arange(len(xy)), found)  # in no polygon: kept just outside?
+    if len(alone):
+        _, nearest = tree.query_nearest(points[alone], max_distance=OUTSIDE_M_MAX)
+        keep[nearest] = True
     if keep.all() or not keep.any():
         return area, ()
     left = int((~keep).sum())
@@ -418,6 +427,40 @@ def occupied_areas(
         "and are left out of the window"
     )
     return area[keep], (note,)
+
+
+def reach_subjects(geometry: BaseGeometry, xy: np.ndarray) -> tuple[BaseGeometry, tuple[str, ...]]:
+    """`geometry` with a disc around each point just outside it, reaching it, and a note.
+
+    A subject the study file kept up to `OUTSIDE_M_MAX` outside the study
+    area (``[area] outside_m``: boundary files and GPS fixes disagree by tens
+    of metres) gets a disc centred on it whose radius is its distance to the
+    area plus 2 m, so that the window holds it and stays the area everywhere
+    else. Points farther out are left outside (the caller decides).
+
+    >>> square = shapely.box(0, 0, 100, 100)
+    >>> grown, notes = reach_subjects(square, np.array([[50.0, 50.0], [110.0, 50.0]]))
+    >>> bool(grown.contains(shapely.Point(110, 50))), round(grown.area - square.area)
+    (True, 432)
+    """
+    points = np.asarray(shapely.points(xy), dtype=object)
+    shapely.prepare(geometry)
+    out = np.flatnonzero(~shapely.dwithin(geometry, points, INSIDE_TOLERANCE_M))
+    if len(out) == 0:
+        return geometry, ()
+    distance = shapely.distance(geometry, points[out])
+    near = distance <= OUTSIDE_M_MAX
+    if not near.any():
+        return geometry, ()
+    discs = shapely.buffer(points[out][near], distance[near] + 2 * INSIDE_TOLERANCE_M)
+    grown = _polygonal(shapely.union_all([geometry, *discs]), "area")
+    added = float(shapely.area(grown) - shapely.area(geometry))
+    note = (
+        f"{int(near.sum())} subject(s) lie up to {float(distance[near].max()):,.0f} m outside the "
+        "study area (kept with outside_m in [area]): the window adds a disc around each, "
+        f"reaching the area ({added / 1e6:,.3f} km²)"
+    )
+    return grown, (note,)
 
 
 def area_union(area: gpd.GeoDataFrame) -> tuple[BaseGeometry, tuple[str, ...]]:

@@ -58,7 +58,7 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 from scipy.spatial import cKDTree
 
 from geo_stunting.errors import AnalysisError, Problem
-from geo_stunting.pattern._window import area_union, occupied_areas
+from geo_stunting.pattern._window import area_union, occupied_areas, reach_subjects
 from geo_stunting.scan._bandwidth import BandwidthChoice, bandwidth_relrisk
 from geo_stunting.scan._footprints import GridSpec, dense_surface, footprint_surface
 from geo_stunting.stats._permutation import bh_adjust
@@ -255,7 +255,8 @@ def study_window(
     if area is not None and len(area):
         used, dropped = occupied_areas(area, xy)
         union, notes = area_union(used)
-        return union, "; ".join(("union of the study-area polygons", *dropped, *notes))
+        union, near = reach_subjects(union, xy)  # subjects kept just outside: [area] outside_m
+        return union, "; ".join(("union of the study-area polygons", *dropped, *notes, *near))
     return subjects_hull(xy)
 
 

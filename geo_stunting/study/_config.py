@@ -98,6 +98,7 @@ class AreaSpec:
     crs: str | None = None
     layer: str | None = None
     outside: str = "reject"
+    outside_m: float = 0.0
     levels: tuple[tuple[str, str], ...] = ()
 
 

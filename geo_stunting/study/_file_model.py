@@ -270,6 +270,15 @@ class AreaSection(_Section):
     outside: Annotated[
         Outside, Say("'reject' or 'keep'", 'write outside = "reject" (default) or outside = "keep"')
     ] = Field("reject", description='Subjects outside the area: "reject" (default) or "keep".')
+    outside_m: Annotated[
+        float,
+        Field(ge=0.0, le=2000.0),  # study._validate.OUTSIDE_M_MAX
+        Say("a number of metres from 0 to 2000", "write outside_m = 150 (no quotes, no unit)"),
+    ] = Field(
+        0.0,
+        description="Keep subjects up to this many metres outside the area (boundary files and "
+        "GPS fixes disagree by tens of metres); each counts in the nearest area. 0 to 2000.",
+    )
     levels: Annotated[dict[str, Text], _LEVELS] = Field(
         default_factory=dict,
         description="Dask engine: area levels to aggregate, level = column ('*': each polygon).",

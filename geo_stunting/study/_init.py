@@ -183,6 +183,7 @@ def _area(found: _Found, folder: Path) -> list[str]:
     if found.table.crs is None:
         lines.append('crs = "EPSG:4326"  # the file has no CRS: write the right one')
     lines.append('outside = "reject"  # subjects outside every polygon: "reject" or "keep"')
+    lines.append("outside_m = 0  # keep subjects up to this far outside (metres, boundary error)")
     return lines
 
 

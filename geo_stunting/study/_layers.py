@@ -9,6 +9,7 @@ against the study area, far outliers and unit mistakes caught.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from geo_stunting.study._projection import ChosenCRS, parse_crs
 from geo_stunting.study._readers import RawTable
 from geo_stunting.study._validate import (
     BORDER_TOLERANCE_M,
+    OUTSIDE_M_MAX,
     Candidates,
     RowChecks,
     cell_text,
@@ -395,8 +397,11 @@ def place_points(
         return out
 
     d_given, d_swapped = distance(given), distance(swapped)
+    near_m = 0.0  # subjects this far outside the area are kept ([area] outside_m)
+    if role == "subjects" and config.area is not None:
+        near_m = config.area.outside_m
     if union is not None:
-        limit = BORDER_TOLERANCE_M if role == "subjects" else FACILITY_REACH_M
+        limit = max(BORDER_TOLERANCE_M, near_m) if role == "subjects" else FACILITY_REACH_M
     else:
         spread = d_given[np.isfinite(d_given) & checks.ok()]
         typical = float(np.quantile(spread, 0.9)) if len(spread) else 0.0
@@ -427,7 +432,23 @@ def place_points(
         checks.add(pos, col, f"{x}, {y}", reason)
     placed = pending & given_ok & ~far
     out[placed] = given[placed]
+    near = placed & (d_given > BORDER_TOLERANCE_M) & (d_given <= limit)
+    if union is not None and near_m > 0 and near.any():
+        notes.append(
+            f"{table.name}: {int(near.sum())} row(s) lie outside the study area by up to "
+            f"{_metres(float(d_given[near].max()))} (within outside_m = {near_m:g} in [area]): "
+            "kept, each counted in the nearest area"
+        )
     return out
+
+
+def _outside_m_for(dist: float) -> float:
+    """The ``outside_m`` that keeps a subject `dist` metres outside: rounded up to 50 m.
+
+    >>> _outside_m_for(10.2), _outside_m_for(138.0), _outside_m_for(150.0)
+    (50.0, 150.0, 150.0)
+    """
+    return min(OUTSIDE_M_MAX, 50.0 * math.ceil(dist / 50.0))
 
 
 def _range_reason(x: float, y: float, geographic: bool) -> str:
@@ -469,12 +490,16 @@ def _far_reason(
             distances = shapely.distance(np.asarray(area.geometry.array), shapely.Point(px, py))
             nearest_name = f" ({area['name'].iloc[int(np.argmin(distances))]})"
         where = "outside the study area" if role == "subjects" else "far from the study area"
-        return (
-            f"{where}: {_metres(dist)} from the nearest area{nearest_name}{hint}; "
-            'correct the point, or keep such points with outside = "keep" in [area]'
-            if role == "subjects"
-            else f"{where}: {dist:,.0f} m from the nearest area{hint}; check the coordinates"
+        if role != "subjects":
+            return f"{where}: {dist:,.0f} m from the nearest area{hint}; check the coordinates"
+        keep = (
+            f"keep points this close with outside_m = {_outside_m_for(dist):g} in [area] "
+            "(a boundary file and GPS fixes often disagree by tens of metres)"
+            if dist <= OUTSIDE_M_MAX and not hint
+            else 'keep such points with outside = "keep" in [area]'
         )
+        found = f"{where}: {_metres(dist)} from the nearest area{nearest_name}{hint}"
+        return f"{found}; correct the point, or {keep}"
     return (
         f"{dist / 1000:,.1f} km from the centre of the other subjects{hint}; check the coordinates"
     )

@@ -26,6 +26,7 @@ from geo_stunting.study._readers import RawTable
 
 __all__ = [
     "BORDER_TOLERANCE_M",
+    "OUTSIDE_M_MAX",
     "REJECT_COLUMNS",
     "Candidates",
     "RowChecks",
@@ -41,6 +42,9 @@ __all__ = [
 #: in degrees is a curve in metres (millimetres off over a few km), and GPS fixes and
 #: digitised boundaries are good to metres at best.
 BORDER_TOLERANCE_M = 1.0
+#: The largest ``outside_m`` of ``[area]``: subjects kept this close outside the study area
+#: count in the nearest area (`geo_stunting.access.locate_in_areas`) and widen the windows.
+OUTSIDE_M_MAX = 2000.0
 
 #: Column names that hold an area's name, most likely first (compared ignoring case): BPS/BIG
 #: boundary files use nama / namobj / wadmkd (village), wadmkc (kecamatan), wadmkk (kabupaten).
