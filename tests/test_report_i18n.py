@@ -139,6 +139,24 @@ def test_analysis_sentences_are_translated_with_their_numbers() -> None:
     }
 
 
+def test_a_rejected_row_outside_the_area_reads_the_indonesian_way() -> None:
+    # a distance written with a thousands comma is a number too: 5,527 m is 5.527 m in Indonesian
+    with languages(["en", "id"]):
+        reason = analysis(
+            "outside the study area: 5,527 m from the nearest area (Desa A); correct the point, "
+            "or keep points this close with outside_m = 150 in [area] (a boundary file and GPS "
+            "fixes often disagree by tens of metres)"
+        )
+    assert (
+        reason.get("id")
+        .unescape()
+        .startswith(
+            "di luar wilayah studi: 5.527 m dari wilayah terdekat (Desa A); perbaiki titiknya"
+        )
+    )
+    assert reason.get("en").unescape().startswith("outside the study area: 5,527 m from")
+
+
 def test_a_translation_cannot_inject_markup(tmp_path: Path, monkeypatch: Any) -> None:
     write_po(tmp_path, "xx", {"Study report": "<script>alert(1)</script>"})
     monkeypatch.setenv(ENV_LOCALE_PATH, str(tmp_path))

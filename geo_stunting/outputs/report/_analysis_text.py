@@ -80,6 +80,31 @@ SENTENCES: tuple[str, ...] = (
         "analysis",
         "no coordinates (both cells empty); enter where the home is, or remove the row",
     ),
+    pN_(
+        "analysis",
+        "outside the study area: {distance} from the nearest area ({area}); correct the point, "
+        "or keep points this close with outside_m = {metres} in [area] (a boundary file and GPS "
+        "fixes often disagree by tens of metres)",
+    ),
+    pN_(
+        "analysis",
+        "outside the study area: {distance} from the nearest area ({area}); correct the point, "
+        'or keep such points with outside = "keep" in [area]',
+    ),
+    pN_(
+        "analysis",
+        "{file}: {n} row(s) lie outside the study area by up to {distance} (within outside_m = "
+        "{metres} in [area]): kept, each counted in the nearest area",
+    ),
+    pN_(
+        "analysis",
+        '{file}: area names from column {column} (write name = "..." in [area] to use another)',
+    ),
+    pN_(
+        "analysis",
+        "{n} subject(s) lie up to {distance} m outside the study area (kept with outside_m in "
+        "[area]): the window adds a disc around each, reaching the area ({added} km²)",
+    ),
     pN_("analysis", "duplicate id {id} (first on row {row}); give every row its own id"),
     pN_("analysis", "geometry is a {kind}, not a polygon"),
     pN_(

@@ -448,6 +448,10 @@ def _captured(value: str, sentences: Sequence[str], depth: int) -> Text:
         return Text(
             {c: value.replace(".", get_decimal_symbol(_locale(c))) for c in page_languages()}
         )
+    grouped = re.fullmatch(r"(-?\d{1,3}(?:,\d{3})+)((?: [^\s\d]+)?)", value)  # 5,527 m
+    if grouped:
+        whole = float(grouped.group(1).replace(",", ""))
+        return Text({c: _number(whole, 0, c) + grouped.group(2) for c in page_languages()})
     if re.fullmatch(r"-?\d+", value) or depth > 2:
         return Text.same(value)
     return _analysis(value, sentences, depth + 1)
