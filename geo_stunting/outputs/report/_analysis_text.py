@@ -72,6 +72,8 @@ SENTENCES: tuple[str, ...] = (
     pN_("analysis", "missing id"),
     pN_("analysis", "missing geometry"),
     pN_("analysis", "missing status"),
+    pN_("analysis", "no coordinates (both cells empty)"),
+    pN_("analysis", "outside the study area"),
     pN_(
         "analysis",
         "missing status; enter a case value {case} or a control value {control}, or remove the row",
