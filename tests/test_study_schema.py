@@ -190,6 +190,18 @@ def test_init_reads_indonesian_columns_and_lists_unsorted_values(tmp_path: Path)
     assert data["facilities"]["id"] == "kode"
 
 
+def test_init_reads_spreadsheet_headers_with_spaces(tmp_path: Path):
+    # a field spreadsheet: a row number "No" first, the child's id and village in two words
+    (tmp_path / "balita.csv").write_text(
+        "No,ID Balita,Nama Desa,Status,Lintang,Bujur\n"
+        "1,B01,Desa A,Kasus,-3.21,104.61\n2,B02,Desa B,Kontrol,-3.22,104.66\n",
+        encoding="utf-8",
+    )
+    data = tomllib.loads(propose_study_file([tmp_path / "balita.csv"], folder=tmp_path))
+    assert data["subjects"]["id"] == "ID Balita"  # not the row number
+    assert data["subjects"]["stratum"] == "Nama Desa"
+
+
 def test_init_without_a_status_column_says_what_to_do(tmp_path: Path):
     (tmp_path / "points.csv").write_text("id,lat,lon\nA,-3.2,104.6\n", encoding="utf-8")
     with pytest.raises(StudyFileError, match=r"no.*case/control column.*Fix: name"):

@@ -13,6 +13,7 @@ write. The result is a proposal to read and correct, and it says so.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ __all__ = ["propose_study_file", "write_study_file"]
 
 X_NAMES = ("lon", "long", "lng", "longitude", "bujur", "x", "easting")
 Y_NAMES = ("lat", "latitude", "lintang", "y", "northing")
-ID_NAMES = ("id", "subject_id", "kode", "code", "no", "nomor", "id_anak")
+ID_NAMES = ("id", "subject_id", "id_anak", "id_balita", "kode", "code", "no", "nomor")
 STATUS_NAMES = ("status", "kasus", "case_control", "kelompok", "group", "outcome", "stunting")
 STRATUM_NAMES = ("village", "desa", "kelurahan", "desa_kelurahan", "nama_desa")
 KIND_NAMES = ("type", "kind", "jenis", "tipe", "kategori", "jenis_faskes", "facility_type")
@@ -47,7 +48,12 @@ class _Found:
 
 
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
-    folded = {c.strip().lower(): c for c in columns}
+    """The first of `names` among `columns`, compared in lower case, spaces as ``_``.
+
+    >>> _pick(["No", "ID Balita", "Nama Desa"], ("id", "id_balita", "no"))
+    'ID Balita'
+    """
+    folded = {re.sub(r"[\s.-]+", "_", c.strip().lower()): c for c in reversed(columns)}
     for name in names:
         if name in folded:
             return folded[name]
