@@ -3,20 +3,23 @@
 A first run after install compiles the numba kernels it calls (about 8 CPU s
 for the demo: the pattern pair scan alone 5 s). Each kernel is decorated with
 ``cache=True``, so a compiled kernel is saved to numba's on-disk cache and a
-later process loads it in milliseconds. `start`, called when
-`geo_stunting.analyze` begins (and by the command line before it reads the
-study), checks whether the kernels of the wanted steps are in that cache;
-from the first that is not, it starts one new Python process that compiles
-them, in the order the steps first call them (loading any already cached),
-and reports each kernel once it is saved. `wait`, called just before a kernel's first call,
-blocks until that report, so the call loads the kernel from the cache instead
-of compiling it again. The compiling runs on the second core while this
-process imports, reads and analyses.
+later process loads it in milliseconds. `start`, called by the
+``geo-stunting`` command before it imports anything else (`geo_stunting._launch`),
+and again when `geo_stunting.analyze` begins, starts at once one new Python
+process for the kernels of the wanted steps that this process has not compiled
+yet. Checking numba's cache here would mean importing each kernel's module
+(for most, its subpackage: esda, geopandas, …) before the start, so the new
+process checks: it takes the kernels in the order the steps first call them,
+reports at once each that is in the cache (``cached``) and compiles each that
+is not, reporting it once it is saved (``saved``). `wait`, called just before a
+kernel's first call, blocks until that report, so the call loads the kernel
+from the cache instead of compiling it again. The compiling runs on the second
+core while this process imports, reads and analyses.
 
 Safe by construction, and never needed for a result:
 
-- nothing starts when every kernel is cached or already compiled in this
-  process (every run after the first), or with ``GEO_STUNTING_COMPILE_AHEAD=0``;
+- nothing starts when every kernel is already compiled in this process, or
+  with ``GEO_STUNTING_COMPILE_AHEAD=0``;
 - nor when no core is free: with one core, or a 1-minute load average of
   more than the cores less 0.5 (POSIX: on two cores, more than one and a half
   busy on average), a second process would only take turns with this one and
@@ -147,35 +150,49 @@ def _dispatcher(kernel: Kernel) -> Any:
     return getattr(importlib.import_module(kernel.module), kernel.name)
 
 
-def _is_ready(kernel: Kernel) -> bool:
-    """Whether `kernel` is compiled in this process or saved in numba's cache for this machine."""
-    try:
-        dispatcher = _dispatcher(kernel)
-        signature = _signature(kernel)
-        if signature in dispatcher.overloads:
-            return True
-        # numba's own cache of the function: the key and index its first call would look up
-        cache = dispatcher._cache  # noqa: SLF001
-        key = cache._index_key(signature, dispatcher.targetctx.codegen())  # noqa: SLF001
-        return key in cache._cache_file._load_index()  # noqa: SLF001
-    except Exception:  # numba internals changed: compile in the run, as before
-        log.debug("cannot tell whether %s is cached", kernel.name, exc_info=True)
+def _cached(kernel: Kernel) -> bool:
+    """Whether `kernel` is compiled in this process or saved in numba's cache for this machine.
+
+    Raises when numba's cache cannot be read as this module expects (its internals changed).
+    """
+    dispatcher = _dispatcher(kernel)
+    signature = _signature(kernel)
+    if signature in dispatcher.overloads:
         return True
+    # numba's own cache of the function: the key and index its first call would look up
+    cache = dispatcher._cache  # noqa: SLF001
+    key = cache._index_key(signature, dispatcher.targetctx.codegen())  # noqa: SLF001
+    return key in cache._cache_file._load_index()  # noqa: SLF001
+
+
+def _compiled_here(kernel: Kernel) -> bool:
+    """Whether this process has compiled or loaded `kernel` (never imports its module)."""
+    module = sys.modules.get(kernel.module)
+    dispatcher = getattr(module, kernel.name, None)
+    try:
+        return dispatcher is not None and _signature(kernel) in dispatcher.overloads
+    except Exception:  # noqa: BLE001 - numba internals changed: let the background check
+        return False
 
 
 def needed(steps: Iterable[str]) -> list[str]:
-    """The kernels of `steps` from the first one neither compiled here nor cached, in call order.
+    """The kernels of `steps` that this process has not compiled or loaded yet, in call order.
 
-    Only the kernels up to that one are checked: checking imports a kernel's
-    module (for most, its subpackage: esda, …), which would delay the start.
-    The background process loads those of the rest that are cached in
-    milliseconds.
+    Whether they are in numba's cache is not checked here: that would import
+    each kernel's module (for most, its subpackage: esda, …) before the
+    background process starts. The background process checks, and reports a
+    cached kernel at once.
     """
-    wanted = [k for k in KERNELS if k.step in set(steps)]
-    for at, kernel in enumerate(wanted):
-        if not _is_ready(kernel):
-            return [k.name for k in wanted[at:]]
-    return []
+    steps = set(steps)
+    return [
+        k.name
+        for k in KERNELS
+        if k.step in steps and k.name not in _in_cache and not _compiled_here(k)
+    ]
+
+
+#: The kernels a background process of this one reported in numba's cache: not checked again.
+_in_cache: set[str] = set()
 
 
 class _Background:
@@ -204,6 +221,8 @@ class _Background:
                 name, _, reason = rest.partition(" ")
                 log.debug("background compile: %s %s %s", status, name, reason)
                 if name in self.done:
+                    if status in {"cached", "saved"}:
+                        _in_cache.add(name)
                     self.done[name].set()
         finally:
             for event in self.done.values():  # the process ended: nobody waits any longer
@@ -231,10 +250,10 @@ _running: _Background | None = None
 
 
 def start(steps: Iterable[str]) -> list[str]:
-    """Compile the uncached kernels of `steps` in a background process; return their names.
+    """Load or compile the kernels of `steps` in a background process; return their names.
 
-    Does nothing (returns ``[]``) when they are all cached, or with
-    ``GEO_STUNTING_COMPILE_AHEAD=0``. When a background process already runs
+    Does nothing (returns ``[]``) when this process has them all compiled, or
+    with ``GEO_STUNTING_COMPILE_AHEAD=0``. When a background process already runs
     (the command line starts it before reading the study), returns the kernels
     of `steps` it compiles.
     """
@@ -317,7 +336,12 @@ atexit.register(close)
 
 
 def compile_kernels(names: Iterable[str]) -> None:
-    """In the background process: compile each kernel into numba's cache and say so on stdout."""
+    """In the background process: each kernel from numba's cache, or compiled into it; say so.
+
+    One line on stdout per kernel, in the order given: ``cached NAME`` when it
+    is in the cache (not loaded here: the run loads it), ``saved NAME`` once
+    compiled and saved, ``failed NAME REASON`` when it could not be compiled.
+    """
     import importlib  # noqa: PLC0415
     import types  # noqa: PLC0415
 
@@ -335,9 +359,20 @@ def compile_kernels(names: Iterable[str]) -> None:
                     module.__path__ = [str(Path(parent.__path__[0]) / parts[depth - 1])]
                     sys.modules[package] = module
             dispatcher = getattr(importlib.import_module(kernel.module), kernel.name)
-            dispatcher.compile(_signature(kernel))  # saved to numba's cache as it compiles
-            line = f"saved {name} at {time.process_time():.2f} CPU s"
+            if _cached_or_unknown(kernel) is True:
+                line = f"cached {name} at {time.process_time():.2f} CPU s"
+            else:
+                dispatcher.compile(_signature(kernel))  # saved to numba's cache as it compiles
+                line = f"saved {name} at {time.process_time():.2f} CPU s"
         except Exception as exc:  # noqa: BLE001 - reported; the run compiles it itself
             line = f"failed {name} {type(exc).__name__}: {exc}".replace("\n", " ")
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
+
+
+def _cached_or_unknown(kernel: Kernel) -> bool | None:
+    """`_cached`, or None when the cache cannot be read (then compiling loads what it finds)."""
+    try:
+        return _cached(kernel)
+    except Exception:  # noqa: BLE001 - numba internals changed
+        return None

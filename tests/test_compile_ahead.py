@@ -119,3 +119,32 @@ def test_a_busy_machine_compiles_in_the_run(monkeypatch):
     assert ahead.core_free()
     monkeypatch.setattr(ahead.os, "getloadavg", lambda: (1.6, 1.0, 0.5), raising=False)
     assert not ahead.core_free()
+
+
+def _background_lines(names, cache):
+    root = str(ahead.Path(ahead.__file__).resolve().parent)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", ahead._BOOT, root, *names],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line.split(" ")[:2] for line in done.stdout.splitlines()]
+
+
+def test_the_background_process_reports_cached_kernels_at_once(tmp_path):
+    names = ["quadratic_form", "lisa_tail_counts"]  # two small kernels: quick to compile
+    assert _background_lines(names, tmp_path) == [["saved", n] for n in names]
+    assert _background_lines(names, tmp_path) == [["cached", n] for n in names]
+    (tmp_path / "other").mkdir()  # another cache: compiled again
+    assert _background_lines(names[:1], tmp_path / "other") == [["saved", names[0]]]
+
+
+def test_a_kernel_the_background_reported_is_not_sent_again(monkeypatch):
+    monkeypatch.setattr(ahead, "_in_cache", set())
+    monkeypatch.setattr(ahead, "_compiled_here", lambda kernel: False)
+    assert ahead.needed(["pattern"]) == ["scan_pairs", "packed_label_sums"]
+    ahead._in_cache.add("scan_pairs")
+    assert ahead.needed(["pattern", "autocorrelation"]) == ["packed_label_sums", "quadratic_form"]
