@@ -42,6 +42,7 @@ Safe by construction, and never needed for a result:
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import subprocess
@@ -123,6 +124,7 @@ KERNELS = (
     ),
 )
 _BY_NAME = {k.name: k for k in KERNELS}
+_ROOT = Path(__file__).resolve().parent  # the geo_stunting package
 
 #: Run by the new interpreter: the package is made importable without running its
 #: ``__init__`` (a bare module with the package's path), then the kernels are compiled.
@@ -201,7 +203,7 @@ class _Background:
     def __init__(self, names: list[str]) -> None:
         self.names = names
         self.done = {name: threading.Event() for name in names}
-        root = str(Path(__file__).resolve().parent)
+        root = str(_ROOT)
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
             [sys.executable, "-c", _BOOT, root, *names],
             stdin=subprocess.DEVNULL,
@@ -252,10 +254,11 @@ _running: _Background | None = None
 def start(steps: Iterable[str]) -> list[str]:
     """Load or compile the kernels of `steps` in a background process; return their names.
 
-    Does nothing (returns ``[]``) when this process has them all compiled, or
-    with ``GEO_STUNTING_COMPILE_AHEAD=0``. When a background process already runs
-    (the command line starts it before reading the study), returns the kernels
-    of `steps` it compiles.
+    Does nothing (returns ``[]``) when this process has them all compiled, when
+    the record of the last background process says they are all in numba's
+    cache (`_all_cached`), or with ``GEO_STUNTING_COMPILE_AHEAD=0``. When a
+    background process already runs (the command line starts it before reading
+    the study), returns the kernels of `steps` it compiles.
     """
     global _running  # noqa: PLW0603 - one background process per Python process
     switch = os.environ.get(ENV_SWITCH, "")
@@ -268,6 +271,9 @@ def start(steps: Iterable[str]) -> list[str]:
         names = needed(steps)
         if not names:
             return []
+        if _all_cached(names):  # checked again at each kernel's first call (`wait`)
+            _believed_cached.update(names)
+            return []
         if switch != "1" and not core_free():
             log.info("no free core: %s compile in the run", ", ".join(names))
             return []
@@ -276,7 +282,7 @@ def start(steps: Iterable[str]) -> list[str]:
         except OSError as exc:  # no process could start: the run compiles, as before
             log.debug("cannot start the background compile: %s", exc)
             return []
-    log.info("compiling %s in the background (first run after install)", ", ".join(names))
+    log.info("loading or compiling %s in the background", ", ".join(names))
     return names
 
 
@@ -316,6 +322,8 @@ def run_order(steps: Iterable[str], compiling: Iterable[str]) -> list[str]:
 
 def wait(name: str) -> None:
     """Before the first call of kernel `name`: wait until the background process saved it."""
+    if _running is None and name in _believed_cached:
+        _check_believed(name)
     background = _running
     if background is None or name not in background.done:
         return
@@ -335,6 +343,113 @@ def close() -> None:
 atexit.register(close)
 
 
+#: The kernels `start` left to numba's cache because the record said they are there.
+_believed_cached: set[str] = set()
+
+
+def _check_believed(name: str) -> None:
+    """At a kernel's first call: is it in numba's cache, as the record said? If not, compile.
+
+    The record (`_all_cached`) can be wrong where a cache folder is shared by
+    machines with different processors: then this kernel and the others left
+    to the cache are compiled in a background process, as on a first run.
+    """
+    global _running  # noqa: PLW0603
+    _believed_cached.discard(name)
+    if _cached_or_unknown(_BY_NAME[name]) is not False:
+        return
+    names = [name, *(k.name for k in KERNELS if k.name in _believed_cached)]
+    _believed_cached.clear()
+    log.info("%s is not in numba's cache after all: compiling %s", name, ", ".join(names))
+    with _lock:
+        if _running is None:
+            try:
+                _running = _Background(names)
+            except OSError:  # the call compiles it, as before
+                return
+
+
+def _record_path() -> Path:
+    """Where the background process records the kernels it found or saved in numba's cache.
+
+    One record per interpreter, package folder and numba settings, in
+    ``NUMBA_CACHE_DIR`` when it is set, else beside the package's bytecode.
+    """
+    import hashlib  # noqa: PLC0415
+
+    numba_env = sorted((k, v) for k, v in os.environ.items() if k.startswith("NUMBA_"))
+    key = repr((sys.executable, sys.version, str(_ROOT), numba_env))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    folder = os.environ.get("NUMBA_CACHE_DIR") or _ROOT / "__pycache__"
+    return Path(folder) / f"geo_stunting_compile_ahead.{digest}.json"
+
+
+def _stat(path: str | Path) -> list[int]:
+    info = Path(path).stat()
+    return [info.st_mtime_ns, info.st_size]
+
+
+def _numba_stat() -> list[int] | None:
+    """The installed numba's ``__init__.py`` (size, time): a new numba empties its cache."""
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.find_spec("numba")
+    return None if spec is None or spec.origin is None else _stat(spec.origin)
+
+
+def _all_cached(names: Iterable[str]) -> bool:
+    """Whether the record says each kernel is in numba's cache, and nothing changed since.
+
+    Cheap (a small JSON file and a few ``stat`` calls, no numba): each
+    kernel's source file and numba's cache index of it have the size and time
+    they had when the background process found or saved the kernel there, and
+    numba is the same install. Anything else (no record, a file touched since,
+    an unreadable record) is ``False``: the background process checks.
+    """
+    try:
+        record = json.loads(_record_path().read_text(encoding="utf-8"))
+        if record.get("numba") != _numba_stat():
+            return False
+        for name in names:
+            entry = record["kernels"][name]
+            if _stat(entry["source"]) != entry["source_stat"]:
+                return False
+            if _stat(entry["index"]) != entry["index_stat"]:
+                return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
+def _write_record(found: dict[str, Any]) -> None:
+    """Add the kernels `found` in numba's cache (name → dispatcher) to the record."""
+    path = _record_path()
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("numba") != _numba_stat():
+            record = {}
+    except (OSError, ValueError):
+        record = {}
+    try:
+        kernels = dict(record.get("kernels", {}))
+        for name, dispatcher in found.items():
+            index = dispatcher._cache._cache_file._index_path  # noqa: SLF001
+            source = dispatcher.py_func.__code__.co_filename
+            kernels[name] = {
+                "index": index,
+                "index_stat": _stat(index),
+                "source": source,
+                "source_stat": _stat(source),
+            }
+        text = json.dumps({"numba": _numba_stat(), "kernels": kernels}, indent=1)
+        path.parent.mkdir(exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)  # whole or not at all, as numba's own files
+    except Exception:  # no record: the next run checks in the background
+        log.debug("cannot record the cached kernels", exc_info=True)
+
+
 def compile_kernels(names: Iterable[str]) -> None:
     """In the background process: each kernel from numba's cache, or compiled into it; say so.
 
@@ -345,6 +460,7 @@ def compile_kernels(names: Iterable[str]) -> None:
     import importlib  # noqa: PLC0415
     import types  # noqa: PLC0415
 
+    found: dict[str, Any] = {}
     for name in names:
         kernel = _BY_NAME.get(name)
         if kernel is None:
@@ -364,10 +480,13 @@ def compile_kernels(names: Iterable[str]) -> None:
             else:
                 dispatcher.compile(_signature(kernel))  # saved to numba's cache as it compiles
                 line = f"saved {name} at {time.process_time():.2f} CPU s"
+            found[name] = dispatcher
         except Exception as exc:  # noqa: BLE001 - reported; the run compiles it itself
             line = f"failed {name} {type(exc).__name__}: {exc}".replace("\n", " ")
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
+    if found and _cached_or_unknown(_BY_NAME[next(iter(found))]) is True:  # saved where looked up
+        _write_record(found)
 
 
 def _cached_or_unknown(kernel: Kernel) -> bool | None:

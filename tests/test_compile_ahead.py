@@ -148,3 +148,49 @@ def test_a_kernel_the_background_reported_is_not_sent_again(monkeypatch):
     assert ahead.needed(["pattern"]) == ["scan_pairs", "packed_label_sums"]
     ahead._in_cache.add("scan_pairs")
     assert ahead.needed(["pattern", "autocorrelation"]) == ["packed_label_sums", "quadratic_form"]
+
+
+def test_a_record_of_the_cached_kernels_spares_the_background_process(tmp_path):
+    assert _background_lines(["quadratic_form"], tmp_path) == [["saved", "quadratic_form"]]
+    code = (
+        "import json\n"
+        "from geo_stunting import _compile_ahead as ahead\n"
+        "names = ahead.start(['autocorrelation'])\n"
+        "started = ahead._running is not None\n"
+        "ahead.close()\n"
+        "print(json.dumps([names, started, sorted(ahead._believed_cached)]))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), ahead.ENV_SWITCH: "1"}
+
+    def start():
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert start() == [[], False, ["quadratic_form"]]  # the record says: in the cache
+    (index,) = tmp_path.rglob("*quadratic_form*.nbi")
+    os.utime(index, ns=(1, 1))  # numba's index changed since the record: the process checks
+    assert start() == [["quadratic_form"], True, []]
+
+
+def test_a_kernel_the_record_wrongly_says_cached_is_compiled_in_the_background(monkeypatch):
+    started = []
+
+    class Background:
+        def __init__(self, names):
+            started.append(names)
+            self.done = {}
+
+    monkeypatch.setattr(ahead, "_Background", Background)
+    monkeypatch.setattr(ahead, "_running", None)
+    monkeypatch.setattr(ahead, "_believed_cached", {"scan_pairs", "quadratic_form"})
+    monkeypatch.setattr(ahead, "_cached_or_unknown", lambda kernel: False)  # e.g. another CPU
+    ahead.wait("scan_pairs")
+    assert started == [["scan_pairs", "quadratic_form"]]
+    assert ahead._believed_cached == set()
+    monkeypatch.setattr(ahead, "_running", None)
+    monkeypatch.setattr(ahead, "_believed_cached", {"quadratic_form"})
+    monkeypatch.setattr(ahead, "_cached_or_unknown", lambda kernel: True)  # as recorded
+    ahead.wait("quadratic_form")
+    assert started == [["scan_pairs", "quadratic_form"]]  # nothing more started
