@@ -71,6 +71,7 @@ def test_nothing_starts_when_the_kernels_are_compiled(study):
 def test_a_failed_background_process_lets_the_run_compile(monkeypatch, study):
     monkeypatch.setenv(ahead.ENV_SWITCH, "1")  # whatever the machine's load
     monkeypatch.setattr(ahead, "needed", lambda steps: ["scan_pairs", "quadratic_form"])
+    monkeypatch.setattr(ahead, "_all_cached", lambda names: False)  # whatever the record says
     monkeypatch.setattr(ahead, "_BOOT", "raise SystemExit(3)")
     assert ahead.start(["pattern"]) == ["scan_pairs", "quadratic_form"]
     background = ahead._running
@@ -106,6 +107,7 @@ def test_steps_run_out_of_order_give_the_same_results(monkeypatch, study):
 def test_a_busy_machine_compiles_in_the_run(monkeypatch):
     monkeypatch.delenv(ahead.ENV_SWITCH, raising=False)
     monkeypatch.setattr(ahead, "needed", lambda steps: ["scan_pairs"])
+    monkeypatch.setattr(ahead, "_all_cached", lambda names: False)
     monkeypatch.setattr(ahead.os, "getloadavg", lambda: (64.0, 64.0, 64.0), raising=False)
     assert not ahead.core_free()
     assert ahead.start(["pattern"]) == []
