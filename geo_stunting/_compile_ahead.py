@@ -18,8 +18,11 @@ core while this process imports, reads and analyses.
 
 Safe by construction, and never needed for a result:
 
-- nothing starts when every kernel is already compiled in this process, or
-  with ``GEO_STUNTING_COMPILE_AHEAD=0``;
+- nothing starts when every kernel is already compiled in this process, when
+  the record an earlier background process left says they are all in numba's
+  cache and nothing changed since (`_all_cached`: each is checked again at
+  its first call, and compiled in a background process if missing after all),
+  or with ``GEO_STUNTING_COMPILE_AHEAD=0``;
 - nor when no core is free: with one core, or a 1-minute load average of
   more than the cores less 0.5 (POSIX: on two cores, more than one and a half
   busy on average), a second process would only take turns with this one and
