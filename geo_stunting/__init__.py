@@ -14,42 +14,157 @@ GeoPackage and ``results.json``.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from geo_stunting.access import (
-    AccessComparison,
-    area_coverage,
-    compare_access,
-    coverage,
-    coverage_polygons,
-    facility_buffers,
-    nearest_facility,
-)
-from geo_stunting.errors import (
-    AnalysisError,
-    GeoStuntingError,
-    InputError,
-    Problem,
-    ProjectionError,
-    StudyFileError,
-)
-from geo_stunting.outputs import PublicOptions, read_outputs, write_map, write_outputs
-from geo_stunting.pipeline import Results, StepOutput, analyze, available_steps, register_step
-from geo_stunting.study import (
-    STEP_NAMES,
-    AnalysisSettings,
-    Study,
-    choose_analysis_crs,
-    demo_study_path,
-    load_study,
-    read_study_file,
-    study_from_frames,
-    utm_crs_for,
-)
+if TYPE_CHECKING:  # for type checkers and editors; at run time each name loads on first use
+    from geo_stunting.access import (
+        AccessComparison,
+        area_coverage,
+        compare_access,
+        coverage,
+        coverage_polygons,
+        facility_buffers,
+        nearest_facility,
+    )
+    from geo_stunting.areas import (
+        AreaData,
+        AreaMoran,
+        AreaWeights,
+        GlobalEB,
+        PoissonCluster,
+        PoissonScan,
+        aggregate_points,
+        analyze_areas,
+        area_rates,
+        area_weights,
+        demo_areas_study_path,
+        eb_moran,
+        empirical_bayes,
+        getis_ord_rates,
+        join_areas,
+        local_empirical_bayes,
+        local_moran_rates,
+        moran_rates,
+        normalise_code,
+        probability_map,
+        rate_differences,
+        scan_poisson,
+        weights_from_graph,
+    )
+    from geo_stunting.autocorrelation import (
+        build_neighbours,
+        getis_ord,
+        join_counts,
+        local_moran,
+        moran,
+    )
+    from geo_stunting.errors import (
+        AnalysisError,
+        GeoStuntingError,
+        InputError,
+        Problem,
+        ProjectionError,
+        StudyFileError,
+    )
+    from geo_stunting.outputs import (
+        MaskingReport,
+        PublicOptions,
+        donut_mask,
+        public_layers,
+        read_outputs,
+        write_map,
+        write_outputs,
+    )
+    from geo_stunting.outputs.map import (
+        make_map,
+        map_html,
+        render_map,
+    )
+    from geo_stunting.outputs.report import (
+        make_report,
+    )
+    from geo_stunting.pattern import (
+        average_nearest_neighbour,
+        clark_evans,
+        cuzick_edwards,
+        envelope,
+        g_function,
+        k_difference,
+        k_function,
+        make_window,
+    )
+    from geo_stunting.pipeline import (
+        Results,
+        StepOutput,
+        analyze,
+        available_steps,
+        register_step,
+    )
+    from geo_stunting.risk_factors import (
+        analyze_risk_factors,
+        risk_factor_tables_csv,
+    )
+    from geo_stunting.scale import (
+        ScaleResult,
+        access_dask,
+        run_scale,
+        scale_results,
+    )
+    from geo_stunting.scan import (
+        RelativeRiskResult,
+        ScanCluster,
+        ScanResult,
+        relative_risk_surface,
+        scan_bernoulli,
+        scan_bernoulli_xy,
+    )
+    from geo_stunting.study import (
+        STEP_NAMES,
+        AnalysisSettings,
+        Study,
+        choose_analysis_crs,
+        demo_study_path,
+        load_study,
+        read_study_file,
+        study_from_frames,
+        utm_crs_for,
+    )
 
-#: Public names of modules that import numba, loaded on first use to keep start-up fast.
+#: Where each public name lives. Nothing is imported with the package: ``import
+#: geo_stunting`` is instant, and the ``geo-stunting`` command starts its background
+#: compile (`geo_stunting._compile_ahead`) before geopandas, esda, … load.
 _LAZY = {
+    "AccessComparison": "geo_stunting.access",
+    "area_coverage": "geo_stunting.access",
+    "compare_access": "geo_stunting.access",
+    "coverage": "geo_stunting.access",
+    "coverage_polygons": "geo_stunting.access",
+    "facility_buffers": "geo_stunting.access",
+    "nearest_facility": "geo_stunting.access",
+    "AnalysisError": "geo_stunting.errors",
+    "GeoStuntingError": "geo_stunting.errors",
+    "InputError": "geo_stunting.errors",
+    "Problem": "geo_stunting.errors",
+    "ProjectionError": "geo_stunting.errors",
+    "StudyFileError": "geo_stunting.errors",
+    "PublicOptions": "geo_stunting.outputs",
+    "read_outputs": "geo_stunting.outputs",
+    "write_map": "geo_stunting.outputs",
+    "write_outputs": "geo_stunting.outputs",
+    "Results": "geo_stunting.pipeline",
+    "StepOutput": "geo_stunting.pipeline",
+    "analyze": "geo_stunting.pipeline",
+    "available_steps": "geo_stunting.pipeline",
+    "register_step": "geo_stunting.pipeline",
+    "STEP_NAMES": "geo_stunting.study",
+    "AnalysisSettings": "geo_stunting.study",
+    "Study": "geo_stunting.study",
+    "choose_analysis_crs": "geo_stunting.study",
+    "demo_study_path": "geo_stunting.study",
+    "load_study": "geo_stunting.study",
+    "read_study_file": "geo_stunting.study",
+    "study_from_frames": "geo_stunting.study",
+    "utm_crs_for": "geo_stunting.study",
     "ScanCluster": "geo_stunting.scan",
     "ScanResult": "geo_stunting.scan",
     "scan_bernoulli": "geo_stunting.scan",
@@ -110,15 +225,28 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # found directly from now on
+        return value
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     msg = f"module 'geo_stunting' has no attribute {name!r}"
     raise AttributeError(msg)
 
 
-try:
-    __version__ = version("geo_stunting")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("geo_stunting")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
 
 __all__ = [
     "STEP_NAMES",

@@ -3,20 +3,26 @@
 A first run after install compiles the numba kernels it calls (about 8 CPU s
 for the demo: the pattern pair scan alone 5 s). Each kernel is decorated with
 ``cache=True``, so a compiled kernel is saved to numba's on-disk cache and a
-later process loads it in milliseconds. `start`, called when
-`geo_stunting.analyze` begins (and by the command line before it reads the
-study), checks whether the kernels of the wanted steps are in that cache;
-from the first that is not, it starts one new Python process that compiles
-them, in the order the steps first call them (loading any already cached),
-and reports each kernel once it is saved. `wait`, called just before a kernel's first call,
-blocks until that report, so the call loads the kernel from the cache instead
-of compiling it again. The compiling runs on the second core while this
-process imports, reads and analyses.
+later process loads it in milliseconds. `start`, called by the
+``geo-stunting`` command before it imports anything else (`geo_stunting._launch`),
+and again when `geo_stunting.analyze` begins, starts at once one new Python
+process for the kernels of the wanted steps that this process has not compiled
+yet. Checking numba's cache here would mean importing each kernel's module
+(for most, its subpackage: esda, geopandas, …) before the start, so the new
+process checks: it takes the kernels in the order the steps first call them,
+reports at once each that is in the cache (``cached``) and compiles each that
+is not, reporting it once it is saved (``saved``). `wait`, called just before a
+kernel's first call, blocks until that report, so the call loads the kernel
+from the cache instead of compiling it again. The compiling runs on the second
+core while this process imports, reads and analyses.
 
 Safe by construction, and never needed for a result:
 
-- nothing starts when every kernel is cached or already compiled in this
-  process (every run after the first), or with ``GEO_STUNTING_COMPILE_AHEAD=0``;
+- nothing starts when every kernel is already compiled in this process, when
+  the record an earlier background process left says they are all in numba's
+  cache and nothing changed since (`_all_cached`: each is checked again at
+  its first call, and compiled in a background process if missing after all),
+  or with ``GEO_STUNTING_COMPILE_AHEAD=0``;
 - nor when no core is free: with one core, or a 1-minute load average of
   more than the cores less 0.5 (POSIX: on two cores, more than one and a half
   busy on average), a second process would only take turns with this one and
@@ -39,6 +45,7 @@ Safe by construction, and never needed for a result:
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import subprocess
@@ -120,6 +127,7 @@ KERNELS = (
     ),
 )
 _BY_NAME = {k.name: k for k in KERNELS}
+_ROOT = Path(__file__).resolve().parent  # the geo_stunting package
 
 #: Run by the new interpreter: the package is made importable without running its
 #: ``__init__`` (a bare module with the package's path), then the kernels are compiled.
@@ -147,35 +155,49 @@ def _dispatcher(kernel: Kernel) -> Any:
     return getattr(importlib.import_module(kernel.module), kernel.name)
 
 
-def _is_ready(kernel: Kernel) -> bool:
-    """Whether `kernel` is compiled in this process or saved in numba's cache for this machine."""
-    try:
-        dispatcher = _dispatcher(kernel)
-        signature = _signature(kernel)
-        if signature in dispatcher.overloads:
-            return True
-        # numba's own cache of the function: the key and index its first call would look up
-        cache = dispatcher._cache  # noqa: SLF001
-        key = cache._index_key(signature, dispatcher.targetctx.codegen())  # noqa: SLF001
-        return key in cache._cache_file._load_index()  # noqa: SLF001
-    except Exception:  # numba internals changed: compile in the run, as before
-        log.debug("cannot tell whether %s is cached", kernel.name, exc_info=True)
+def _cached(kernel: Kernel) -> bool:
+    """Whether `kernel` is compiled in this process or saved in numba's cache for this machine.
+
+    Raises when numba's cache cannot be read as this module expects (its internals changed).
+    """
+    dispatcher = _dispatcher(kernel)
+    signature = _signature(kernel)
+    if signature in dispatcher.overloads:
         return True
+    # numba's own cache of the function: the key and index its first call would look up
+    cache = dispatcher._cache  # noqa: SLF001
+    key = cache._index_key(signature, dispatcher.targetctx.codegen())  # noqa: SLF001
+    return key in cache._cache_file._load_index()  # noqa: SLF001
+
+
+def _compiled_here(kernel: Kernel) -> bool:
+    """Whether this process has compiled or loaded `kernel` (never imports its module)."""
+    module = sys.modules.get(kernel.module)
+    dispatcher = getattr(module, kernel.name, None)
+    try:
+        return dispatcher is not None and _signature(kernel) in dispatcher.overloads
+    except Exception:  # noqa: BLE001 - numba internals changed: let the background check
+        return False
 
 
 def needed(steps: Iterable[str]) -> list[str]:
-    """The kernels of `steps` from the first one neither compiled here nor cached, in call order.
+    """The kernels of `steps` that this process has not compiled or loaded yet, in call order.
 
-    Only the kernels up to that one are checked: checking imports a kernel's
-    module (for most, its subpackage: esda, …), which would delay the start.
-    The background process loads those of the rest that are cached in
-    milliseconds.
+    Whether they are in numba's cache is not checked here: that would import
+    each kernel's module (for most, its subpackage: esda, …) before the
+    background process starts. The background process checks, and reports a
+    cached kernel at once.
     """
-    wanted = [k for k in KERNELS if k.step in set(steps)]
-    for at, kernel in enumerate(wanted):
-        if not _is_ready(kernel):
-            return [k.name for k in wanted[at:]]
-    return []
+    steps = set(steps)
+    return [
+        k.name
+        for k in KERNELS
+        if k.step in steps and k.name not in _in_cache and not _compiled_here(k)
+    ]
+
+
+#: The kernels a background process of this one reported in numba's cache: not checked again.
+_in_cache: set[str] = set()
 
 
 class _Background:
@@ -184,7 +206,7 @@ class _Background:
     def __init__(self, names: list[str]) -> None:
         self.names = names
         self.done = {name: threading.Event() for name in names}
-        root = str(Path(__file__).resolve().parent)
+        root = str(_ROOT)
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
             [sys.executable, "-c", _BOOT, root, *names],
             stdin=subprocess.DEVNULL,
@@ -204,6 +226,8 @@ class _Background:
                 name, _, reason = rest.partition(" ")
                 log.debug("background compile: %s %s %s", status, name, reason)
                 if name in self.done:
+                    if status in {"cached", "saved"}:
+                        _in_cache.add(name)
                     self.done[name].set()
         finally:
             for event in self.done.values():  # the process ended: nobody waits any longer
@@ -231,12 +255,13 @@ _running: _Background | None = None
 
 
 def start(steps: Iterable[str]) -> list[str]:
-    """Compile the uncached kernels of `steps` in a background process; return their names.
+    """Load or compile the kernels of `steps` in a background process; return their names.
 
-    Does nothing (returns ``[]``) when they are all cached, or with
-    ``GEO_STUNTING_COMPILE_AHEAD=0``. When a background process already runs
-    (the command line starts it before reading the study), returns the kernels
-    of `steps` it compiles.
+    Does nothing (returns ``[]``) when this process has them all compiled, when
+    the record of the last background process says they are all in numba's
+    cache (`_all_cached`), or with ``GEO_STUNTING_COMPILE_AHEAD=0``. When a
+    background process already runs (the command line starts it before reading
+    the study), returns the kernels of `steps` it compiles.
     """
     global _running  # noqa: PLW0603 - one background process per Python process
     switch = os.environ.get(ENV_SWITCH, "")
@@ -249,6 +274,9 @@ def start(steps: Iterable[str]) -> list[str]:
         names = needed(steps)
         if not names:
             return []
+        if _all_cached(names):  # checked again at each kernel's first call (`wait`)
+            _believed_cached.update(names)
+            return []
         if switch != "1" and not core_free():
             log.info("no free core: %s compile in the run", ", ".join(names))
             return []
@@ -257,7 +285,7 @@ def start(steps: Iterable[str]) -> list[str]:
         except OSError as exc:  # no process could start: the run compiles, as before
             log.debug("cannot start the background compile: %s", exc)
             return []
-    log.info("compiling %s in the background (first run after install)", ", ".join(names))
+    log.info("loading or compiling %s in the background", ", ".join(names))
     return names
 
 
@@ -297,6 +325,8 @@ def run_order(steps: Iterable[str], compiling: Iterable[str]) -> list[str]:
 
 def wait(name: str) -> None:
     """Before the first call of kernel `name`: wait until the background process saved it."""
+    if _running is None and name in _believed_cached:
+        _check_believed(name)
     background = _running
     if background is None or name not in background.done:
         return
@@ -316,11 +346,124 @@ def close() -> None:
 atexit.register(close)
 
 
+#: The kernels `start` left to numba's cache because the record said they are there.
+_believed_cached: set[str] = set()
+
+
+def _check_believed(name: str) -> None:
+    """At a kernel's first call: is it in numba's cache, as the record said? If not, compile.
+
+    The record (`_all_cached`) can be wrong where a cache folder is shared by
+    machines with different processors: then this kernel and the others left
+    to the cache are compiled in a background process, as on a first run.
+    """
+    global _running  # noqa: PLW0603
+    _believed_cached.discard(name)
+    if _cached_or_unknown(_BY_NAME[name]) is not False:
+        return
+    names = [name, *(k.name for k in KERNELS if k.name in _believed_cached)]
+    _believed_cached.clear()
+    log.info("%s is not in numba's cache after all: compiling %s", name, ", ".join(names))
+    with _lock:
+        if _running is None:
+            try:
+                _running = _Background(names)
+            except OSError:  # the call compiles it, as before
+                return
+
+
+def _record_path() -> Path:
+    """Where the background process records the kernels it found or saved in numba's cache.
+
+    One record per interpreter, package folder and numba settings, in
+    ``NUMBA_CACHE_DIR`` when it is set, else beside the package's bytecode.
+    """
+    import hashlib  # noqa: PLC0415
+
+    numba_env = sorted((k, v) for k, v in os.environ.items() if k.startswith("NUMBA_"))
+    key = repr((sys.executable, sys.version, str(_ROOT), numba_env))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    folder = os.environ.get("NUMBA_CACHE_DIR") or _ROOT / "__pycache__"
+    return Path(folder) / f"geo_stunting_compile_ahead.{digest}.json"
+
+
+def _stat(path: str | Path) -> list[int]:
+    info = Path(path).stat()
+    return [info.st_mtime_ns, info.st_size]
+
+
+def _numba_stat() -> list[int] | None:
+    """The installed numba's ``__init__.py`` (size, time): a new numba empties its cache."""
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.find_spec("numba")
+    return None if spec is None or spec.origin is None else _stat(spec.origin)
+
+
+def _all_cached(names: Iterable[str]) -> bool:
+    """Whether the record says each kernel is in numba's cache, and nothing changed since.
+
+    Cheap (a small JSON file and a few ``stat`` calls, no numba): each
+    kernel's source file and numba's cache index of it have the size and time
+    they had when the background process found or saved the kernel there, and
+    numba is the same install. Anything else (no record, a file touched since,
+    an unreadable record) is ``False``: the background process checks.
+    """
+    try:
+        record = json.loads(_record_path().read_text(encoding="utf-8"))
+        if record.get("numba") != _numba_stat():
+            return False
+        for name in names:
+            entry = record["kernels"][name]
+            if _stat(entry["source"]) != entry["source_stat"]:
+                return False
+            if _stat(entry["index"]) != entry["index_stat"]:
+                return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
+def _write_record(found: dict[str, Any]) -> None:
+    """Add the kernels `found` in numba's cache (name → dispatcher) to the record."""
+    path = _record_path()
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("numba") != _numba_stat():
+            record = {}
+    except (OSError, ValueError):
+        record = {}
+    try:
+        kernels = dict(record.get("kernels", {}))
+        for name, dispatcher in found.items():
+            index = dispatcher._cache._cache_file._index_path  # noqa: SLF001
+            source = dispatcher.py_func.__code__.co_filename
+            kernels[name] = {
+                "index": index,
+                "index_stat": _stat(index),
+                "source": source,
+                "source_stat": _stat(source),
+            }
+        text = json.dumps({"numba": _numba_stat(), "kernels": kernels}, indent=1)
+        path.parent.mkdir(exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)  # whole or not at all, as numba's own files
+    except Exception:  # no record: the next run checks in the background
+        log.debug("cannot record the cached kernels", exc_info=True)
+
+
 def compile_kernels(names: Iterable[str]) -> None:
-    """In the background process: compile each kernel into numba's cache and say so on stdout."""
+    """In the background process: each kernel from numba's cache, or compiled into it; say so.
+
+    One line on stdout per kernel, in the order given: ``cached NAME`` when it
+    is in the cache (not loaded here: the run loads it), ``saved NAME`` once
+    compiled and saved, ``failed NAME REASON`` when it could not be compiled.
+    """
     import importlib  # noqa: PLC0415
     import types  # noqa: PLC0415
 
+    found: dict[str, Any] = {}
     for name in names:
         kernel = _BY_NAME.get(name)
         if kernel is None:
@@ -335,9 +478,23 @@ def compile_kernels(names: Iterable[str]) -> None:
                     module.__path__ = [str(Path(parent.__path__[0]) / parts[depth - 1])]
                     sys.modules[package] = module
             dispatcher = getattr(importlib.import_module(kernel.module), kernel.name)
-            dispatcher.compile(_signature(kernel))  # saved to numba's cache as it compiles
-            line = f"saved {name} at {time.process_time():.2f} CPU s"
+            if _cached_or_unknown(kernel) is True:
+                line = f"cached {name} at {time.process_time():.2f} CPU s"
+            else:
+                dispatcher.compile(_signature(kernel))  # saved to numba's cache as it compiles
+                line = f"saved {name} at {time.process_time():.2f} CPU s"
+            found[name] = dispatcher
         except Exception as exc:  # noqa: BLE001 - reported; the run compiles it itself
             line = f"failed {name} {type(exc).__name__}: {exc}".replace("\n", " ")
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
+    if found and _cached_or_unknown(_BY_NAME[next(iter(found))]) is True:  # saved where looked up
+        _write_record(found)
+
+
+def _cached_or_unknown(kernel: Kernel) -> bool | None:
+    """`_cached`, or None when the cache cannot be read (then compiling loads what it finds)."""
+    try:
+        return _cached(kernel)
+    except Exception:  # noqa: BLE001 - numba internals changed
+        return None

@@ -462,11 +462,14 @@ def _analyse_and_write(
     scheduler: str | None,
     paper: str,
 ) -> tuple[Results, dict[str, Path]]:
+    from geo_stunting.outputs._early_print import EarlyPrint  # noqa: PLC0415
     from geo_stunting.outputs._export import write_outputs  # noqa: PLC0415
     from geo_stunting.pipeline import analyze as run_analysis  # noqa: PLC0415
     from geo_stunting.progress import use_reporter  # noqa: PLC0415
 
-    with progress_bars(quiet=quiet) as bar, use_reporter(reporter(bar)):
+    # the print maps start once their steps are done, beside the other steps
+    early = EarlyPrint(folder.staging, paper=paper)
+    with progress_bars(quiet=quiet) as bar, use_reporter(reporter(bar)), early:
         task = bar.add_task("analysing", total=None)
         if study is None:
             results = _run_dask(config, folder.staging, scheduler or config.analysis.scheduler)
@@ -482,6 +485,7 @@ def _analyse_and_write(
                 permutations=permutations,
                 steps=only or None,
                 progress=progress,
+                early=early,
             )
         bar.update(task, description="writing outputs")
         written = write_outputs(
@@ -492,6 +496,7 @@ def _analyse_and_write(
             public=public,
             paper=paper,
             folder=folder,
+            print_job=early.job(results),
         )
     return results, written
 

@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -38,6 +38,7 @@ from geo_stunting.study._study import Study
 
 __all__ = [
     "RESULTS_SCHEMA_VERSION",
+    "EarlyHook",
     "Results",
     "StepOutput",
     "analyze",
@@ -178,6 +179,7 @@ def analyze(
     seed: int | None = None,
     permutations: int | None = None,
     progress: Callable[[str, str], None] | None = None,
+    early: EarlyHook | None = None,
 ) -> Results:
     """Run the analysis steps on a study.
 
@@ -192,6 +194,10 @@ def analyze(
         Override the study settings.
     progress
         Called as ``progress(step_name, title)`` before each step.
+    early
+        Its ``steps`` run first; once they are over, it is called once with
+        the layers and sections so far (the command line starts the print
+        maps there, beside the other steps). Changes no result.
 
     Returns
     -------
@@ -233,7 +239,13 @@ def analyze(
     timings: dict[str, float] = {}
     provenance: dict[str, dict[str, Any]] = {}
     step_layers: dict[str, dict[str, gpd.GeoDataFrame]] = {}
-    for name in _compile_ahead.run_order(STEP_NAMES, compiling):  # STEP_NAMES, unless compiling
+    order = _compile_ahead.run_order(STEP_NAMES, compiling)  # STEP_NAMES, unless compiling
+    if early is not None:
+        order = [s for s in order if s in early.steps] + [s for s in order if s not in early.steps]
+    for name in order:
+        if early is not None and name not in early.steps:  # the steps it waits for are over
+            _call_early(early, layers, step_layers, sections)
+            early = None
         if name not in wanted:
             continue
         if name not in available:
@@ -273,6 +285,8 @@ def analyze(
         provenance[name].update(output.provenance)
         for note in output.notes:
             log.info("%s: %s", name, note)
+    if early is not None:
+        _call_early(early, layers, step_layers, sections)
     _compile_ahead.close()
     for name in STEP_NAMES:  # sections, layers and timings in step order, however they ran
         layers.update(step_layers.get(name, {}))
@@ -292,6 +306,28 @@ def _in_step_order(record: dict[str, _T]) -> dict[str, _T]:
     """
     others = {key: value for key, value in record.items() if key not in STEP_NAMES}
     return {**others, **{name: record[name] for name in STEP_NAMES if name in record}}
+
+
+class EarlyHook(Protocol):
+    """What `analyze` calls once its `steps` are over (see `analyze`'s ``early``)."""
+
+    steps: tuple[str, ...]
+
+    def __call__(self, layers: Mapping[str, gpd.GeoDataFrame], sections: Mapping[str, Any]) -> None:
+        """Called once, with the layers and sections so far."""
+
+
+def _call_early(
+    early: EarlyHook,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    step_layers: Mapping[str, Mapping[str, gpd.GeoDataFrame]],
+    sections: Mapping[str, Any],
+) -> None:
+    """The hook, with the layers so far as `Results.layers` will have them (step order)."""
+    so_far = dict(layers)
+    for name in STEP_NAMES:
+        so_far.update(step_layers.get(name, {}))
+    early(so_far, dict(sections))
 
 
 def _load_steps(wanted: Iterable[str]) -> tuple[str, ...]:

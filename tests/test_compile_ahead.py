@@ -71,6 +71,7 @@ def test_nothing_starts_when_the_kernels_are_compiled(study):
 def test_a_failed_background_process_lets_the_run_compile(monkeypatch, study):
     monkeypatch.setenv(ahead.ENV_SWITCH, "1")  # whatever the machine's load
     monkeypatch.setattr(ahead, "needed", lambda steps: ["scan_pairs", "quadratic_form"])
+    monkeypatch.setattr(ahead, "_all_cached", lambda names: False)  # whatever the record says
     monkeypatch.setattr(ahead, "_BOOT", "raise SystemExit(3)")
     assert ahead.start(["pattern"]) == ["scan_pairs", "quadratic_form"]
     background = ahead._running
@@ -106,6 +107,7 @@ def test_steps_run_out_of_order_give_the_same_results(monkeypatch, study):
 def test_a_busy_machine_compiles_in_the_run(monkeypatch):
     monkeypatch.delenv(ahead.ENV_SWITCH, raising=False)
     monkeypatch.setattr(ahead, "needed", lambda steps: ["scan_pairs"])
+    monkeypatch.setattr(ahead, "_all_cached", lambda names: False)
     monkeypatch.setattr(ahead.os, "getloadavg", lambda: (64.0, 64.0, 64.0), raising=False)
     assert not ahead.core_free()
     assert ahead.start(["pattern"]) == []
@@ -119,3 +121,78 @@ def test_a_busy_machine_compiles_in_the_run(monkeypatch):
     assert ahead.core_free()
     monkeypatch.setattr(ahead.os, "getloadavg", lambda: (1.6, 1.0, 0.5), raising=False)
     assert not ahead.core_free()
+
+
+def _background_lines(names, cache):
+    root = str(ahead.Path(ahead.__file__).resolve().parent)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", ahead._BOOT, root, *names],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line.split(" ")[:2] for line in done.stdout.splitlines()]
+
+
+def test_the_background_process_reports_cached_kernels_at_once(tmp_path):
+    names = ["quadratic_form", "lisa_tail_counts"]  # two small kernels: quick to compile
+    assert _background_lines(names, tmp_path) == [["saved", n] for n in names]
+    assert _background_lines(names, tmp_path) == [["cached", n] for n in names]
+    (tmp_path / "other").mkdir()  # another cache: compiled again
+    assert _background_lines(names[:1], tmp_path / "other") == [["saved", names[0]]]
+
+
+def test_a_kernel_the_background_reported_is_not_sent_again(monkeypatch):
+    monkeypatch.setattr(ahead, "_in_cache", set())
+    monkeypatch.setattr(ahead, "_compiled_here", lambda kernel: False)
+    assert ahead.needed(["pattern"]) == ["scan_pairs", "packed_label_sums"]
+    ahead._in_cache.add("scan_pairs")
+    assert ahead.needed(["pattern", "autocorrelation"]) == ["packed_label_sums", "quadratic_form"]
+
+
+def test_a_record_of_the_cached_kernels_spares_the_background_process(tmp_path):
+    assert _background_lines(["quadratic_form"], tmp_path) == [["saved", "quadratic_form"]]
+    code = (
+        "import json\n"
+        "from geo_stunting import _compile_ahead as ahead\n"
+        "names = ahead.start(['autocorrelation'])\n"
+        "started = ahead._running is not None\n"
+        "ahead.close()\n"
+        "print(json.dumps([names, started, sorted(ahead._believed_cached)]))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), ahead.ENV_SWITCH: "1"}
+
+    def start():
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert start() == [[], False, ["quadratic_form"]]  # the record says: in the cache
+    (index,) = tmp_path.rglob("*quadratic_form*.nbi")
+    os.utime(index, ns=(1, 1))  # numba's index changed since the record: the process checks
+    assert start() == [["quadratic_form"], True, []]
+
+
+def test_a_kernel_the_record_wrongly_says_cached_is_compiled_in_the_background(monkeypatch):
+    started = []
+
+    class Background:
+        def __init__(self, names):
+            started.append(names)
+            self.done = {}
+
+    monkeypatch.setattr(ahead, "_Background", Background)
+    monkeypatch.setattr(ahead, "_running", None)
+    monkeypatch.setattr(ahead, "_believed_cached", {"scan_pairs", "quadratic_form"})
+    monkeypatch.setattr(ahead, "_cached_or_unknown", lambda kernel: False)  # e.g. another CPU
+    ahead.wait("scan_pairs")
+    assert started == [["scan_pairs", "quadratic_form"]]
+    assert ahead._believed_cached == set()
+    monkeypatch.setattr(ahead, "_running", None)
+    monkeypatch.setattr(ahead, "_believed_cached", {"quadratic_form"})
+    monkeypatch.setattr(ahead, "_cached_or_unknown", lambda kernel: True)  # as recorded
+    ahead.wait("quadratic_form")
+    assert started == [["scan_pairs", "quadratic_form"]]  # nothing more started

@@ -41,11 +41,12 @@ from geo_stunting.pipeline import jsonable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from contextlib import AbstractContextManager
 
     import geopandas as gpd
 
     from geo_stunting.outputs._masking import MaskingReport
-    from geo_stunting.outputs._print_job import PrintOutcome
+    from geo_stunting.outputs._print_job import PrintJob, PrintOutcome
     from geo_stunting.pipeline import Results
     from geo_stunting.study._study import Study
 
@@ -149,6 +150,7 @@ def write_outputs(
     public: PublicOptions | None = None,
     paper: str = "a4",
     folder: OutputFolder | None = None,
+    print_job: AbstractContextManager[PrintJob] | None = None,
 ) -> dict[str, Path]:
     """Write every output file of a run into `out_dir`, atomically.
 
@@ -175,6 +177,9 @@ def write_outputs(
     folder
         An `OutputFolder` the caller holds (locked, with files already in its
         staging folder); the caller commits it. Default: one is made here.
+    print_job
+        With `folder`: the print maps already being drawn into its staging folder
+        (`geo_stunting.outputs._early_print`); default: started here.
 
     Returns
     -------
@@ -182,7 +187,7 @@ def write_outputs(
         File name → path of every file written (``public/…`` included).
     """
     if folder is not None:
-        return _write_all(results, folder, map_html, run_extra, online, public, paper)
+        return _write_all(results, folder, map_html, run_extra, online, public, paper, print_job)
     with output_folder(
         out_dir, inputs=study_inputs(results.study), n_subjects=len(results.study.subjects)
     ) as built:
@@ -212,13 +217,16 @@ def _write_all(
     online: bool,
     public: PublicOptions | None,
     paper: str,
+    print_job: AbstractContextManager[PrintJob] | None = None,
 ) -> dict[str, Path]:
     from geo_stunting.outputs._print_job import print_maps_beside  # noqa: PLC0415
 
     staging = folder.staging
     # the print maps first, in a worker beside the rest (see outputs/_print_job.py),
     # started before the imports below (folium, openpyxl: half a second) that it does not need
-    with print_maps_beside(results.layers, results.sections, staging, paper=paper) as job:
+    if print_job is None:
+        print_job = print_maps_beside(results.layers, results.sections, staging, paper=paper)
+    with print_job as job:
         from geo_stunting.outputs._workbook import write_workbook  # noqa: PLC0415
         from geo_stunting.outputs.map._render import make_map  # noqa: PLC0415 - folium: slow
         from geo_stunting.outputs.map._render import map_html as page  # noqa: PLC0415

@@ -34,7 +34,7 @@ import numpy as np
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
-from geo_stunting.pattern._threads import map_in_order
+from geo_stunting.pattern._threads import map_in_order, threads_for_numpy_twins
 from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window
 from geo_stunting.progress import progress
 
@@ -387,7 +387,8 @@ def envelope(
         f"{statistic} envelope ({correction}): {n} points, CSR simulations", total=permutations
     ) as advance:
         patterns = (window.random_points(n, rng=generator) for _ in range(permutations))
-        for k, values in enumerate(map_in_order(curve, patterns)):
+        threads = threads_for_numpy_twins(n) if statistic == "G" else None  # K: compiled
+        for k, values in enumerate(map_in_order(curve, patterns, threads=threads)):
             sims[k] = values
             advance(1)
     if statistic == "G":

@@ -37,7 +37,7 @@ from scipy import stats
 
 from geo_stunting.errors import AnalysisError, Problem
 from geo_stunting.pattern import _pairs as kf
-from geo_stunting.pattern._threads import map_in_order
+from geo_stunting.pattern._threads import map_in_order, threads_for_numpy_twins
 from geo_stunting.pattern._window import StudyWindow, WindowLike, as_window
 from geo_stunting.progress import progress
 
@@ -247,7 +247,8 @@ def _monte_carlo(
     sims = np.empty(permutations)
     with progress(f"Clark–Evans: {n} points, CSR simulations", total=permutations) as advance:
         patterns = (window.random_points(n, rng=rng) for _ in range(permutations))
-        for k, nnd in enumerate(map_in_order(kf.nn_distances, patterns)):
+        threads = threads_for_numpy_twins(n)
+        for k, nnd in enumerate(map_in_order(kf.nn_distances, patterns, threads=threads)):
             sims[k] = np.mean(nnd)
             advance(1)
     upper = (1 + np.sum(sims >= observed_mean)) / (permutations + 1)

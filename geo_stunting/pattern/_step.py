@@ -147,6 +147,15 @@ def pattern_step(study: Study) -> StepOutput:
             }
         )
         g_section[name] = g_entry
+    # Cuzick-Edwards too (no compiled kernel), then K
+    has_strata = "stratum" in subjects and subjects["stratum"].nunique() > 1
+    ce = cuzick_edwards(
+        subjects,
+        ks=CUZICK_EDWARDS_K,
+        permutations=permutations,
+        strata="stratum" if has_strata else None,
+        seed=seeds[7],
+    )
     for pos, name in enumerate(("cases", "controls")):
         points = groups[name]
         if len(points) < 2:
@@ -185,7 +194,6 @@ def pattern_step(study: Study) -> StepOutput:
         kdiff = k_difference(
             subjects, window=window, permutations=permutations, r_m=r_cc, alpha=ALPHA, seed=seeds[5]
         )
-        has_strata = "stratum" in subjects and subjects["stratum"].nunique() > 1
         kdiff_strata = (
             k_difference(
                 subjects,
@@ -199,13 +207,6 @@ def pattern_step(study: Study) -> StepOutput:
             if has_strata
             else None
         )
-    ce = cuzick_edwards(
-        subjects,
-        ks=CUZICK_EDWARDS_K,
-        permutations=permutations,
-        strata="stratum" if has_strata else None,
-        seed=seeds[7],
-    )
     section: dict[str, Any] = {
         "window": window.to_dict(),
         "clark_evans": {name: result.to_dict() for name, result in clark.items()},
