@@ -108,8 +108,12 @@ def _analyze_steps(args: Sequence[str]) -> list[str] | None:
     values, positional = _options(args)
     if not positional:
         return None
+    # --only, repeated or with commas (as geo_stunting.cli reads it)
+    only = [name.strip() for value in values.get("--only", []) for name in value.split(",")]
     return _study_steps(
-        Path(positional[0]), only=values.get("--only"), engine=values.get("--engine", [None])[-1]
+        Path(positional[0]),
+        only=[name for name in only if name] or None,
+        engine=values.get("--engine", [None])[-1],
     )
 
 

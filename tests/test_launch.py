@@ -60,6 +60,7 @@ def test_every_public_name_resolves_and_is_listed():
         (["analyze", "--out", "pattern", DEMO, "--seed", "3"], KERNEL_STEPS),
         (["analyze", DEMO, "--only", "pattern", "--only", "access"], ["pattern"]),
         (["analyze", DEMO, "--only=autocorrelation"], ["autocorrelation"]),
+        (["analyze", DEMO, "--only", "access, pattern,areas"], ["pattern", "areas"]),
         (["analyze", DEMO, "--only", "access"], []),
         (["analyze", DEMO, "--engine", "dask"], []),
         (["analyze", "no_such_study.toml"], []),
