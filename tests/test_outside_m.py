@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -103,3 +104,15 @@ def test_the_window_reaches_them_and_stays_the_area_elsewhere(write_study):
     )
     with pytest.raises(gs.AnalysisError, match="lie outside the study window"):
         make_window(far, area=study.area, occupied_only=False)
+
+
+def test_study_from_frames_takes_outside_m_too(write_study):
+    study = _study(write_study, "outside_m = 400")  # the same frames, for a notebook
+    subjects = gs.load_study(write_study()).subjects  # inside only
+    near = study.subjects[study.subjects["subject_id"].isin(["S100", "S101"])]
+    frame = pd.concat([subjects, near], ignore_index=True)
+    built = gs.study_from_frames(frame, area=study.area, id="subject_id", outside_m=100)
+    assert sorted(built.rejects["id"]) == ["S101"]  # 332 m out
+    assert "S100" in set(built.subjects["subject_id"])
+    with pytest.raises(gs.InputError, match="outside_m from 0 to 2000"):
+        gs.study_from_frames(frame, area=study.area, id="subject_id", outside_m=-1)

@@ -44,6 +44,7 @@ from geo_stunting.study._projection import choose_analysis_crs
 from geo_stunting.study._readers import RawTable, read_table
 from geo_stunting.study._strata import harmonise_strata
 from geo_stunting.study._validate import (
+    OUTSIDE_M_MAX,
     REJECT_COLUMNS,
 )
 
@@ -221,6 +222,8 @@ def study_from_frames(
     facility_name: str | None = "name",
     facility_kind: str | None = "kind",
     area_name: str | None = "name",
+    outside: str = "reject",
+    outside_m: float = 0.0,
     settings: AnalysisSettings | None = None,
     risk_factors: dict[str, Any] | None = None,
 ) -> Study:
@@ -240,6 +243,10 @@ def study_from_frames(
         Column names in `facilities`.
     area_name
         Name column in `area`.
+    outside, outside_m
+        Subjects outside `area`: ``"reject"`` them (the default) or ``"keep"``
+        them; and how far outside (metres, 0 to 2,000) a subject is kept anyway,
+        counted in the nearest area, as in ``[area]`` of a study file.
     settings
         Analysis settings; the defaults otherwise.
     risk_factors
@@ -252,6 +259,14 @@ def study_from_frames(
         The validated, projected study. Row numbers in its rejects count the
         frame's rows from 1.
     """
+    if outside not in ("reject", "keep") or not 0.0 <= outside_m <= OUTSIDE_M_MAX:
+        raise InputError(
+            Problem(
+                f"outside must be 'reject' or 'keep' and outside_m from 0 to 2000 m, got "
+                f"{outside!r} and {outside_m!r}",
+                fix='study_from_frames(..., outside="reject", outside_m=150)',
+            )
+        )
     frames: dict[str, gpd.GeoDataFrame] = {"subjects": subjects}
     if facilities is not None:
         frames["facilities"] = facilities
@@ -293,7 +308,9 @@ def study_from_frames(
         else FacilitiesSpec(
             path=placeholder, id=facility_id, name=facility_name, kind=facility_kind
         ),
-        area=None if area is None else AreaSpec(path=placeholder, name=area_name),
+        area=None
+        if area is None
+        else AreaSpec(path=placeholder, name=area_name, outside=outside, outside_m=outside_m),
         analysis=settings or AnalysisSettings(),
         risk_factors=risk_factors,
     )
