@@ -7,7 +7,11 @@ import pytest
 
 import geo_stunting as gs
 from geo_stunting.pattern import _threads
-from geo_stunting.pattern._threads import THREADS_ENV, threads_for_numpy_twins
+from geo_stunting.pattern._threads import (
+    ONE_THREAD_MAX_POINTS,
+    THREADS_ENV,
+    threads_for_numpy_twins,
+)
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +22,8 @@ def study():
 def test_one_thread_for_numpy_twins_unless_told(monkeypatch):
     monkeypatch.delenv(THREADS_ENV, raising=False)
     assert threads_for_numpy_twins(67) == 1
-    assert threads_for_numpy_twins(1_000) == 1
-    assert threads_for_numpy_twins(1_001) is None
+    assert threads_for_numpy_twins(ONE_THREAD_MAX_POINTS) == 1
+    assert threads_for_numpy_twins(ONE_THREAD_MAX_POINTS + 1) is None  # 1,000 points: threads
     monkeypatch.setenv(THREADS_ENV, "3")
     assert threads_for_numpy_twins(67) is None  # the variable decides
 

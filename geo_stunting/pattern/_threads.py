@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["map_in_order", "thread_count", "threads_for_numpy_twins"]
+__all__ = ["ONE_THREAD_MAX_POINTS", "map_in_order", "thread_count", "threads_for_numpy_twins"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,6 +23,12 @@ R = TypeVar("R")
 #: Environment variable that sets the number of threads (1: no threads).
 THREADS_ENV = "GEO_STUNTING_THREADS"
 _MAX_THREADS = 4
+#: Up to this many points G envelopes and Clark–Evans simulate in one thread. Measured on
+#: the demo window, 499 simulations, one thread against two on 2 cores (G; Clark–Evans):
+#: 67 points 0.10/0.23 s; 0.03/0.07 s, 200 points 0.23/0.38; 0.10/0.20, 300 points
+#: 0.35/0.37; 0.26/0.18, 500 points 0.88/0.58; 0.76/0.35, 1,000 points (999 simulations)
+#: 8.5/3.2; 8.8/3.9: larger arrays let go of the GIL and threads pay.
+ONE_THREAD_MAX_POINTS = 250
 
 
 def thread_count() -> int:
@@ -40,18 +46,14 @@ def thread_count() -> int:
 def threads_for_numpy_twins(n_points: int) -> int | None:
     """Threads for simulations of `n_points` whose statistic has a NumPy twin (G, Clark–Evans).
 
-    Up to `SMALL_PATTERN_POINTS` the statistic runs as its NumPy twin, Python
-    and small arrays that hold the GIL: threads only take turns and add their
-    overhead (the demo's G envelope at 67 points: 0.21 CPU s in one thread,
-    0.41 in two), so one. Beyond, or with ``GEO_STUNTING_THREADS`` set, None:
-    `thread_count`.
+    Up to `ONE_THREAD_MAX_POINTS` the NumPy twin is mostly Python and small
+    arrays that hold the GIL: threads only take turns and add their overhead,
+    so one. Beyond, or with ``GEO_STUNTING_THREADS`` set, None: `thread_count`.
 
     >>> threads_for_numpy_twins(67), threads_for_numpy_twins(5_000)
     (1, None)
     """
-    from geo_stunting.pattern._small import SMALL_PATTERN_POINTS  # noqa: PLC0415
-
-    if os.environ.get(THREADS_ENV) is not None or n_points > SMALL_PATTERN_POINTS:
+    if os.environ.get(THREADS_ENV) is not None or n_points > ONE_THREAD_MAX_POINTS:
         return None
     return 1
 
