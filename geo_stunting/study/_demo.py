@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from geo_stunting._demo_files import demo_study_file
 from geo_stunting.errors import InputError, Problem
 
 __all__ = ["demo_study_path"]
@@ -21,10 +22,9 @@ def demo_study_path() -> Path:
     InputError
         If the demo files are not installed.
     """
-    here = Path(__file__).resolve().parent.parent  # the geo_stunting package
-    for candidate in (here / "_demo" / "study.toml", here.parent / "data" / "demo" / "study.toml"):
-        if candidate.is_file():
-            return candidate
+    found = demo_study_file("demo")
+    if found is not None:
+        return found
     raise InputError(
         Problem(
             "the demo data are not installed",
