@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from geo_stunting import _compile_ahead
+from geo_stunting._demo_files import demo_study_file
 
-__all__ = ["kernel_steps", "main"]
+__all__ = ["kernel_steps", "main", "only_steps"]
 
 #: The options of ``analyze`` that take a value (`tests/test_launch.py` checks this
 #: against the command's definition).
@@ -108,13 +109,24 @@ def _analyze_steps(args: Sequence[str]) -> list[str] | None:
     values, positional = _options(args)
     if not positional:
         return None
-    # --only, repeated or with commas (as geo_stunting.cli reads it)
-    only = [name.strip() for value in values.get("--only", []) for name in value.split(",")]
     return _study_steps(
         Path(positional[0]),
-        only=[name for name in only if name] or None,
+        only=only_steps(values.get("--only")) or None,
         engine=values.get("--engine", [None])[-1],
     )
+
+
+def only_steps(only: Sequence[str] | None) -> list[str] | None:
+    """``--only`` as step names: repeated, or several in one value with commas.
+
+    The command line (`geo_stunting.cli`) reads it with this too.
+
+    >>> only_steps(["access,scan", " pattern "]), only_steps(None)
+    (['access', 'scan', 'pattern'], None)
+    """
+    if only is None:
+        return None
+    return [name.strip() for value in only for name in value.split(",") if name.strip()]
 
 
 def _study_steps(
@@ -147,9 +159,4 @@ def _read_toml(path: Path) -> dict[str, object] | None:
 
 def _demo_study(areas: bool) -> Path | None:
     """The demo's study file, where `demo_study_path` (or `demo_areas_study_path`) finds it."""
-    here = Path(__file__).resolve().parent
-    folder = "demo_areas" if areas else "demo"
-    for candidate in (here / f"_{folder}", here.parent / "data" / folder):
-        if (candidate / "study.toml").is_file():
-            return candidate / "study.toml"
-    return None
+    return demo_study_file("demo_areas" if areas else "demo")

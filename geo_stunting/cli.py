@@ -27,6 +27,7 @@ from geo_stunting._console import (
     reporter,
     say_estimate,
 )
+from geo_stunting._launch import only_steps
 from geo_stunting.errors import GeoStuntingError, Problem, StudyFileError
 from geo_stunting.study._config import STEP_NAMES, StudyConfig, read_study_file
 from geo_stunting.study._demo import demo_study_path
@@ -213,17 +214,6 @@ def validate(
         out_console.print(f"rejected rows written to {rejects}", highlight=False)
 
 
-def _steps_given(only: list[str] | None) -> list[str] | None:
-    """``--only`` as step names: repeated, or several in one value with commas.
-
-    >>> _steps_given(["access,scan", " pattern "]), _steps_given(None)
-    (['access', 'scan', 'pattern'], None)
-    """
-    if only is None:
-        return None
-    return [name.strip() for value in only for name in value.split(",") if name.strip()]
-
-
 @app.command()
 def analyze(
     study_file: Annotated[Path, typer.Argument(help="The study file (.toml).")],
@@ -271,7 +261,7 @@ def analyze(
         out or Path("maps") / study_file.stem,
         seed,
         permutations,
-        _steps_given(only),
+        only_steps(only),
         quiet,
         debug,
         online=online,
