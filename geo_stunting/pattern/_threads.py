@@ -27,7 +27,8 @@ _MAX_THREADS = 4
 #: the demo window, 499 simulations, one thread against two on 2 cores (G; Clark–Evans):
 #: 67 points 0.10/0.23 s; 0.03/0.07 s, 200 points 0.23/0.38; 0.10/0.20, 300 points
 #: 0.35/0.37; 0.26/0.18, 500 points 0.88/0.58; 0.76/0.35, 1,000 points (999 simulations)
-#: 8.5/3.2; 8.8/3.9: larger arrays let go of the GIL and threads pay.
+#: 8.5/3.2; 8.8/3.9: larger arrays let go of the GIL and threads pay
+#: (`benchmarks/pattern_threads.py`; between 200 and 500 points the two are within noise).
 ONE_THREAD_MAX_POINTS = 250
 
 
