@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from geo_stunting import _compile_ahead
+from geo_stunting._argv import only_steps
 from geo_stunting._demo_files import demo_study_file
 
-__all__ = ["kernel_steps", "main", "only_steps"]
+__all__ = ["kernel_steps", "main"]
 
 #: The options of ``analyze`` that take a value (`tests/test_launch.py` checks this
 #: against the command's definition).
@@ -114,19 +115,6 @@ def _analyze_steps(args: Sequence[str]) -> list[str] | None:
         only=only_steps(values.get("--only")) or None,
         engine=values.get("--engine", [None])[-1],
     )
-
-
-def only_steps(only: Sequence[str] | None) -> list[str] | None:
-    """``--only`` as step names: repeated, or several in one value with commas.
-
-    The command line (`geo_stunting.cli`) reads it with this too.
-
-    >>> only_steps(["access,scan", " pattern "]), only_steps(None)
-    (['access', 'scan', 'pattern'], None)
-    """
-    if only is None:
-        return None
-    return [name.strip() for value in only for name in value.split(",") if name.strip()]
 
 
 def _study_steps(

@@ -18,6 +18,7 @@ import typer
 from rich.logging import RichHandler
 
 from geo_stunting import __version__, _compile_ahead
+from geo_stunting._argv import only_steps
 from geo_stunting._console import (
     err_console,
     out_console,
@@ -27,7 +28,6 @@ from geo_stunting._console import (
     reporter,
     say_estimate,
 )
-from geo_stunting._launch import only_steps
 from geo_stunting.errors import GeoStuntingError, Problem, StudyFileError
 from geo_stunting.study._config import STEP_NAMES, StudyConfig, read_study_file
 from geo_stunting.study._demo import demo_study_path
